@@ -1,0 +1,5 @@
+"""`python -m starbrain` runs the CLI."""
+
+from starbrain.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""FastAPI app (REST + WebSocket) and the static web console."""

@@ -1,0 +1,1 @@
+"""The running service: subscribe -> store -> update models -> re-plan -> publish."""

@@ -1,0 +1,1 @@
+"""World models: physics prior plus learned residual, detectors, training, registry."""

@@ -1,0 +1,1 @@
+"""Analytic and numerical models: SGP4, frames, force models, integrators, Lambert."""

@@ -1,0 +1,1 @@
+"""Decisions: passes and contact plans, conjunctions, manoeuvres, routing, transfers."""

@@ -1,0 +1,1 @@
+"""Everything that produces records: catalogue parsers, generators, decoders, connectors."""

@@ -1,0 +1,1 @@
+"""Embedded DuckDB store: Arrow schemas per stream, bulk appends, queries, Parquet export."""
