@@ -1,4 +1,4 @@
-"""The one place that converts between UTC datetimes, datetime64[ns], split Julian dates and TLE epochs.
+"""The one converter between UTC datetimes, datetime64[ns], split Julian dates and TLE epochs.
 
 Conventions (see DESIGN.md):
 
@@ -28,17 +28,17 @@ __all__ = [
     "JD_UNIX_EPOCH",
     "NS_PER_DAY",
     "datetime64_to_jd",
+    "datetime64_to_tle_epoch",
     "jd_to_datetime64",
     "minutes_since",
     "tle_epoch_to_datetime64",
-    "datetime64_to_tle_epoch",
     "to_datetime64",
     "utc_now",
 ]
 
 
 def to_datetime64(value: Any) -> npt.NDArray[np.datetime64] | np.datetime64:
-    """Convert a datetime, ISO-8601 string, ``datetime64`` or a sequence of those to UTC ``datetime64[ns]``.
+    """A datetime, ISO-8601 string, ``datetime64`` or a sequence of them -> UTC ``datetime64[ns]``.
 
     Naive datetimes and strings without an offset are taken as UTC; aware datetimes are converted
     to UTC. A trailing ``Z`` is accepted. Raises ``ValueError`` naming the value it cannot read.
@@ -84,7 +84,7 @@ def datetime64_to_jd(t: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.fl
 
 
 def jd_to_datetime64(jd: npt.ArrayLike, fr: npt.ArrayLike = 0.0) -> npt.NDArray[np.datetime64]:
-    """Split Julian date ``(jd, fr)`` (UTC) -> ``datetime64[ns]``, rounded to the nearest nanosecond.
+    """Split Julian date ``(jd, fr)`` (UTC) -> ``datetime64[ns]``, rounded to the nanosecond.
 
     The two parts may be split anywhere (``jd`` need not end in .5); the split is renormalised so
     that precision is kept for dates near the present.
@@ -101,9 +101,9 @@ def jd_to_datetime64(jd: npt.ArrayLike, fr: npt.ArrayLike = 0.0) -> npt.NDArray[
 
 def minutes_since(t: Any, epoch: Any) -> npt.NDArray[np.float64]:
     """Minutes from ``epoch`` to ``t`` (both UTC), broadcast, as SGP4's ``tsince``."""
-    dt_ns = np.asarray(to_datetime64(t)).astype(np.int64) - np.asarray(
-        to_datetime64(epoch)
-    ).astype(np.int64)
+    dt_ns = np.asarray(to_datetime64(t)).astype(np.int64) - np.asarray(to_datetime64(epoch)).astype(
+        np.int64
+    )
     return dt_ns / 60e9
 
 
@@ -131,7 +131,7 @@ def tle_epoch_to_datetime64(
 def datetime64_to_tle_epoch(
     t: Any,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """UTC time -> (two-digit year, integer day of year starting at 1, nanoseconds into that day)."""
+    """UTC time -> (two-digit year, day of year starting at 1, nanoseconds into that day)."""
     ns = np.asarray(to_datetime64(t)).astype("datetime64[ns]")
     year = ns.astype("datetime64[Y]")
     day0 = year.astype("datetime64[D]")

@@ -1,4 +1,4 @@
-"""Record types that sources produce: the element-set Arrow schema, typed record errors, load results.
+"""Record types sources produce: the element-set Arrow schema, typed record errors, load results.
 
 The element-set columns follow CCSDS OMM / CelesTrak GP names in snake_case, with the unit in the
 name. Angles are stored in degrees, as in every catalogue format; physics converts at its edge.
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 __all__ = [
-    "ELEMENTS_SCHEMA",
     "ELEMENTS_KEY",
+    "ELEMENTS_SCHEMA",
     "LoadResult",
     "RecordError",
     "StarbrainError",

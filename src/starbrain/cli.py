@@ -1,0 +1,390 @@
+"""The ``starbrain`` command line: thin typer commands over the layers below.
+
+Errors reach the user as one sentence (``error: ...``) and exit status 1; ``--debug`` (or
+``STARBRAIN_DEBUG=1``) shows the traceback instead. Heavy modules are imported inside the
+commands so ``starbrain --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from starbrain import __version__
+from starbrain.sources.records import StarbrainError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from starbrain.sources.records import LoadResult
+    from starbrain.store.database import Store
+
+app = typer.Typer(
+    name="starbrain",
+    help="From fleet telemetry to decisions: catalogues, physics, world models and planners.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+catalog_app = typer.Typer(
+    help="Load, inspect and export element-set catalogues.", no_args_is_help=True
+)
+constellation_app = typer.Typer(help="Generate Walker-delta constellations.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(constellation_app, name="constellation")
+
+console = Console()
+err_console = Console(stderr=True)
+MAX_ERRORS_SHOWN = 50
+
+
+class ExportFormat(StrEnum):
+    tle = "tle"
+    three_le = "3le"
+    omm_json = "omm-json"
+    omm_csv = "omm-csv"
+    omm_xml = "omm-xml"
+    omm_kvn = "omm-kvn"
+    parquet = "parquet"
+
+
+class InputFormat(StrEnum):
+    auto = "auto"
+    tle = "tle"
+    omm_json = "omm-json"
+    omm_csv = "omm-csv"
+    omm_xml = "omm-xml"
+    omm_kvn = "omm-kvn"
+
+
+@app.callback()
+def _root(
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            help="DuckDB store file.",
+            envvar="STARBRAIN_DB",
+            show_default="./starbrain-data/starbrain.duckdb",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    if db is not None:
+        os.environ["STARBRAIN_DB"] = str(db)
+    if debug:
+        os.environ["STARBRAIN_DEBUG"] = "1"
+
+
+@contextmanager
+def _progress(description: str, total: int | None = None) -> Iterator[tuple[Progress, int]]:
+    """A rich progress bar (shown on terminals only; logs stay clean)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield progress, task
+
+
+def _open_store() -> Store:
+    from starbrain.store.database import Store
+
+    return Store()
+
+
+def _print_errors(result: LoadResult) -> None:
+    for err in result.errors[:MAX_ERRORS_SHOWN]:
+        err_console.print(f"  [red]bad record[/] {err}", highlight=False, soft_wrap=True)
+    if len(result.errors) > MAX_ERRORS_SHOWN:
+        err_console.print(f"  ... and {len(result.errors) - MAX_ERRORS_SHOWN} more bad records")
+
+
+@app.command()
+def version() -> None:
+    """Print the starbrain version and its key dependencies."""
+    import duckdb
+    import numpy
+    import pyarrow
+
+    console.print(f"starbrain {__version__}")
+    console.print(
+        f"python {sys.version.split()[0]}, numpy {numpy.__version__}, "
+        f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}",
+        highlight=False,
+    )
+
+
+@catalog_app.command("load")
+def catalog_load(
+    locations: Annotated[
+        list[str], typer.Argument(help="Files or http(s) URLs (TLE, 3LE, OMM JSON/CSV/XML/KVN).")
+    ],
+    fmt: Annotated[
+        InputFormat, typer.Option("--format", help="Input format; auto detects it.")
+    ] = InputFormat.auto,
+    strict: Annotated[
+        bool, typer.Option(help="Any bad record is fatal and nothing is written.")
+    ] = False,
+    checksum: Annotated[
+        bool, typer.Option(help="Check TLE checksums (--no-checksum accepts hand-edited lines).")
+    ] = True,
+) -> None:
+    """Load catalogues into the store; report every bad record with its file, line and field."""
+    from starbrain.sources.catalog import load_catalog
+
+    results = []
+    for location in locations:
+        with _progress(f"parsing {Path(location).name}") as (progress, task):
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = load_catalog(
+                location, fmt.value, check_checksums=checksum, on_progress=on_progress
+            )
+        results.append(result)
+        _print_errors(result)
+    n_bad = sum(len(r.errors) for r in results)
+    n_good = sum(r.n_good for r in results)
+    if strict and n_bad:
+        raise StarbrainError(f"{n_bad} bad record(s) and --strict: nothing was written")
+    if n_good == 0:
+        raise StarbrainError("no valid records were found; nothing was written")
+    with _open_store() as store:
+        for result in results:
+            added = store.append(
+                "elements", result.table, source=result.source, n_errors=len(result.errors)
+            )
+            console.print(
+                f"{result.source}: {result.n_good} valid, {added.n_new} new, "
+                f"{added.n_duplicate} duplicate, {len(result.errors)} bad",
+                highlight=False,
+            )
+        console.print(
+            f"store {store.path}: {store.count('elements', current=True)} objects, "
+            f"{store.count('elements')} element sets",
+            highlight=False,
+        )
+
+
+def _elements_table(table: pa.Table, title: str) -> Table:
+    import numpy as np
+
+    out = Table(title=title)
+    for col in ("NORAD", "name", "epoch (UTC)", "incl °", "ecc", "n rev/d", "period min", "B*"):
+        out.add_column(col, justify="right" if col != "name" else "left")
+    d = table.to_pydict()
+    epochs = table.column("epoch").to_numpy().astype("datetime64[ms]")
+    for k in range(table.num_rows):
+        n = d["mean_motion_rev_per_day"][k]
+        out.add_row(
+            str(d["norad_id"][k]),
+            d["object_name"][k] or "",
+            str(np.datetime_as_string(epochs[k], unit="s")),
+            f"{d['inclination_deg'][k]:.4f}",
+            f"{d['eccentricity'][k]:.7f}",
+            f"{n:.8f}",
+            f"{1440.0 / n:.2f}",
+            f"{d['bstar_per_earth_radius'][k]:.4e}",
+        )
+    return out
+
+
+@catalog_app.command("show")
+def catalog_show(
+    norad: Annotated[list[int] | None, typer.Option(help="Catalogue number(s) to show.")] = None,
+    history: Annotated[bool, typer.Option(help="Every stored epoch, not only the newest.")] = False,
+    limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 20,
+) -> None:
+    """Summarise the stored catalogue, or show objects' newest (or all) element sets."""
+    with _open_store() as store:
+        n_obj, n_sets = store.count("elements", current=True), store.count("elements")
+        if norad:
+            if history:
+                import pyarrow as pa
+
+                table = pa.concat_tables([store.element_history(n) for n in norad])
+            else:
+                table = store.current_elements(norad)
+            if table.num_rows == 0:
+                raise StarbrainError(
+                    f"no element sets stored for NORAD {', '.join(map(str, norad))}"
+                )
+        else:
+            table = store.read("elements", current=not history, limit=limit)
+        console.print(
+            _elements_table(
+                table.slice(0, limit), f"{store.path}: {n_obj} objects, {n_sets} element sets"
+            )
+        )
+        if table.num_rows > limit:
+            console.print(f"({table.num_rows - limit} more rows; raise --limit)")
+        loads = store.loads(5).to_pylist()
+        if loads and not norad:
+            console.print("recent loads:")
+            for row in loads:
+                console.print(
+                    f"  {row['loaded_at']:%Y-%m-%d %H:%M:%S}  {row['source']}: "
+                    f"{row['n_new']} new of "
+                    f"{row['n_rows']}, {row['n_errors']} bad",
+                    highlight=False,
+                )
+
+
+def _render(table: pa.Table, fmt: ExportFormat) -> str:
+    from starbrain.sources.omm import write_omm
+    from starbrain.sources.tle import format_tle
+
+    if fmt in (ExportFormat.tle, ExportFormat.three_le):
+        return "\n".join(format_tle(table, names=fmt is ExportFormat.three_le)) + "\n"
+    return write_omm(table, fmt.value.removeprefix("omm-"))
+
+
+@catalog_app.command("export")
+def catalog_export(
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Output format.")
+    ] = ExportFormat.tle,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+    ] = None,
+    norad: Annotated[list[int] | None, typer.Option(help="Only these catalogue numbers.")] = None,
+    all_epochs: Annotated[
+        bool, typer.Option(help="Every stored epoch, not only the newest.")
+    ] = False,
+) -> None:
+    """Export stored element sets as TLE/3LE, OMM (JSON, CSV, XML, KVN) or Parquet."""
+    with _open_store() as store:
+        if fmt is ExportFormat.parquet:
+            if output is None:
+                raise StarbrainError("Parquet needs --output FILE")
+            if norad:
+                raise StarbrainError("Parquet export writes the whole stream; drop --norad")
+            n = store.export_parquet("elements", output, current=not all_epochs)
+            err_console.print(f"wrote {n} element sets to {output}")
+            return
+        if norad:
+            import pyarrow as pa
+
+            table = (
+                pa.concat_tables([store.element_history(n) for n in norad])
+                if all_epochs
+                else store.current_elements(norad)
+            )
+        else:
+            table = store.read("elements", current=not all_epochs)
+    text = _render(table, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        err_console.print(f"wrote {table.num_rows} element sets to {output}")
+
+
+@constellation_app.command("generate")
+def constellation_generate(
+    preset: Annotated[str | None, typer.Option(help="Named preset: starlink-gen1.")] = None,
+    altitude_km: Annotated[float | None, typer.Option(help="Custom shell: altitude (km).")] = None,
+    inclination_deg: Annotated[
+        float | None, typer.Option(help="Custom shell: inclination (deg).")
+    ] = None,
+    planes: Annotated[int | None, typer.Option(help="Custom shell: number of planes.")] = None,
+    per_plane: Annotated[
+        int | None, typer.Option(help="Custom shell: satellites per plane.")
+    ] = None,
+    phasing: Annotated[int, typer.Option(help="Custom shell: Walker phasing factor F.")] = 1,
+    epoch: Annotated[
+        str | None, typer.Option(help="Epoch, ISO 8601 UTC (default: today 00:00).")
+    ] = None,
+    first_norad: Annotated[int, typer.Option(help="First catalogue number.")] = 200_001,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Output file format.")
+    ] = ExportFormat.tle,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    store: Annotated[bool, typer.Option(help="Also append the element sets to the store.")] = True,
+) -> None:
+    """Generate a preset constellation or a custom Walker-delta shell as valid TLE/OMM."""
+    from starbrain.sources.constellation import WalkerShell, generate, generate_preset
+
+    custom = (altitude_km, inclination_deg, planes, per_plane)
+    if preset and any(v is not None for v in custom):
+        raise StarbrainError("give either --preset or a custom shell, not both")
+    if preset:
+        table = generate_preset(preset, epoch=epoch, first_norad=first_norad)
+    elif all(v is not None for v in custom):
+        shell = WalkerShell(altitude_km, inclination_deg, planes, per_plane, phasing, name="C")  # type: ignore[arg-type]
+        table = generate([shell], epoch=epoch, first_norad=first_norad, source="generated:custom")
+    else:
+        raise StarbrainError(
+            "give --preset starlink-gen1, or all of --altitude-km, --inclination-deg, "
+            "--planes and --per-plane"
+        )
+    if output is not None:
+        if fmt is ExportFormat.parquet:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, output)
+        else:
+            output.write_text(_render(table, fmt))
+        err_console.print(f"wrote {table.num_rows} element sets to {output}")
+    if store:
+        with _open_store() as db:
+            added = db.append("elements", table, source=table.column("source")[0].as_py())
+            err_console.print(f"stored {added.n_new} new element sets in {db.path}")
+    if output is None and not store:
+        sys.stdout.write(_render(table, fmt))
+
+
+@app.command()
+def demo() -> None:
+    """The whole loop on embedded defaults: build a catalogue, store it, summarise it."""
+    from starbrain.loop.demo import run_demo
+
+    run_demo(console)
+
+
+def main() -> None:
+    """Entry point: run the app, turning errors into one clear sentence."""
+    debug = "--debug" in sys.argv or os.environ.get("STARBRAIN_DEBUG") == "1"
+    started = time.perf_counter()
+    try:
+        app()
+    except StarbrainError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # the last resort: still one sentence, with the way to learn more
+        if debug:
+            raise
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {exc} "
+            f"(after {time.perf_counter() - started:.1f} s; rerun with --debug for the traceback)",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The registry of stored streams: each stream's Arrow schema, key columns and DuckDB DDL.
+
+A stream's schema is owned by the layer that produces it (element sets by ``sources.records``);
+this module only registers it. Later streams (ephemerides, telemetry, decisions) add a
+``Stream`` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
+
+__all__ = ["STREAMS", "Stream", "duckdb_type"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    name: str
+    schema: pa.Schema
+    key: tuple[str, ...]  # rows with an existing key are not appended again
+    time_column: str | None = None  # the column "current" queries order by
+
+
+STREAMS: dict[str, Stream] = {
+    "elements": Stream("elements", ELEMENTS_SCHEMA, ELEMENTS_KEY, time_column="epoch"),
+}
+
+
+def duckdb_type(t: pa.DataType) -> str:
+    """DuckDB column type for an Arrow type. UTC timestamps are stored as TIMESTAMP_NS (UTC
+    by convention) because DuckDB's TIMESTAMPTZ has only microsecond resolution."""
+    if pa.types.is_timestamp(t):
+        return {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[
+            t.unit
+        ]
+    simple = {
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.uint8(): "UTINYINT",
+        pa.uint16(): "USMALLINT",
+        pa.uint32(): "UINTEGER",
+        pa.uint64(): "UBIGINT",
+        pa.float32(): "FLOAT",
+        pa.float64(): "DOUBLE",
+        pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR",
+        pa.binary(): "BLOB",
+        pa.bool_(): "BOOLEAN",
+    }
+    if t in simple:
+        return simple[t]
+    raise TypeError(f"no DuckDB column type for Arrow type {t}")

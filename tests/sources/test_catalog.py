@@ -1,0 +1,79 @@
+"""Catalogue loading: format detection, files, and URLs through a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from starbrain.sources.catalog import detect_format, load_catalog
+from starbrain.sources.omm import write_omm
+from starbrain.sources.records import StarbrainError
+from starbrain.sources.tle import parse_tle
+
+
+@pytest.fixture
+def served_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory served over HTTP on 127.0.0.1 (a real socket, a real server)."""
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_detects_every_format(sgp4_ver_text: str) -> None:
+    table = parse_tle(sgp4_ver_text).table
+    assert detect_format(sgp4_ver_text) == "tle"
+    for fmt in ("json", "csv", "xml", "kvn"):
+        assert detect_format(write_omm(table, fmt)) == f"omm-{fmt}"
+
+
+def test_loads_files_of_each_format_to_the_same_records(sgp4_ver_text: str, tmp_path: Path) -> None:
+    table = parse_tle(sgp4_ver_text).table
+    ids = sorted(table.column("norad_id").to_pylist())
+    for fmt in ("json", "csv", "xml", "kvn"):
+        path = tmp_path / f"gp.{fmt}"
+        path.write_text(write_omm(table, fmt))
+        result = load_catalog(path)
+        assert sorted(result.table.column("norad_id").to_pylist()) == ids
+        assert not result.errors
+
+
+def test_loads_from_a_url(served_dir: tuple[Path, str], sgp4_ver_text: str) -> None:
+    directory, base = served_dir
+    (directory / "gp.tle").write_text(sgp4_ver_text)
+    result = load_catalog(f"{base}/gp.tle")
+    assert result.n_good == 30 and len(result.errors) == 3
+    assert result.source == f"{base}/gp.tle"
+
+
+def test_unreachable_url_is_one_clear_error() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(StarbrainError, match=r"could not fetch .* are you offline"):
+        load_catalog(f"http://127.0.0.1:{port}/gp.tle")
+
+
+def test_http_error_status_is_reported(served_dir: tuple[Path, str]) -> None:
+    _, base = served_dir
+    with pytest.raises(StarbrainError, match="answered HTTP 404"):
+        load_catalog(f"{base}/missing.tle")
+
+
+def test_missing_file_and_bad_format() -> None:
+    with pytest.raises(StarbrainError, match="no such file"):
+        load_catalog("/nonexistent/gp.tle")
+    with pytest.raises(StarbrainError, match="unknown catalogue format"):
+        load_catalog(__file__, fmt="yaml")

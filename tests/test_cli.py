@@ -1,0 +1,136 @@
+"""The `starbrain` command as a user runs it: a real process, a real store file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from starbrain.store.database import Store
+from tests.sources.test_tle import _corrupt_file
+
+EXE = Path(sys.executable).with_name("starbrain")
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    command = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "starbrain"]
+    return subprocess.run(
+        [*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    out = run("version", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("starbrain ")
+    for sub in (
+        [],
+        ["catalog"],
+        ["catalog", "load"],
+        ["catalog", "show"],
+        ["catalog", "export"],
+        ["constellation", "generate"],
+        ["demo"],
+    ):
+        assert run(*sub, "--help", cwd=tmp_path).returncode == 0, sub
+
+
+def test_corrupted_file_loads_the_good_and_reports_the_three_bad(
+    tmp_path: Path, store_path: Path, sgp4_ver_text: str
+) -> None:
+    text, expected = _corrupt_file(sgp4_ver_text)
+    path = tmp_path / "corrupt.tle"
+    path.write_text(text)
+    out = run("catalog", "load", str(path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    reported = [line for line in out.stderr.splitlines() if "bad record" in line]
+    assert len(reported) == 3
+    for line_no, field in expected.items():
+        assert any(f"corrupt.tle:{line_no}: {field}" in r for r in reported), (line_no, reported)
+    assert "30 valid, 29 new, 1 duplicate, 3 bad" in out.stdout
+    with Store(store_path, read_only=True) as store:
+        assert store.count("elements") == 29  # 20413 is listed twice in the file
+
+
+def test_strict_writes_nothing_and_fails(
+    tmp_path: Path, store_path: Path, sgp4_ver_text: str
+) -> None:
+    text, _ = _corrupt_file(sgp4_ver_text)
+    path = tmp_path / "corrupt.tle"
+    path.write_text(text)
+    out = run("catalog", "load", str(path), "--strict", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "3 bad record(s) and --strict: nothing was written" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not store_path.exists() or Store(store_path, read_only=True).count("elements") == 0
+
+
+def test_export_reproduces_the_loaded_lines(
+    tmp_path: Path, store_path: Path, sgp4_ver_path: Path
+) -> None:
+    assert run("catalog", "load", str(sgp4_ver_path), "--no-checksum", cwd=tmp_path).returncode == 0
+    out = run("catalog", "export", "--format", "tle", cwd=tmp_path)
+    assert out.returncode == 0
+    expected = [s[:69] for s in sgp4_ver_path.read_text().splitlines() if s[:2] in ("1 ", "2 ")]
+    # the store orders by catalogue number and holds 20413 once
+    pairs = sorted(
+        {(expected[k], expected[k + 1]) for k in range(0, len(expected), 2)},
+        key=lambda p: int(p[0][2:7]),
+    )
+    assert out.stdout.splitlines() == [line for pair in pairs for line in pair]
+    js = run("catalog", "export", "--format", "omm-json", "--norad", "5", cwd=tmp_path)
+    assert '"NORAD_CAT_ID": 5' in js.stdout
+
+
+def test_errors_are_one_sentence_unless_debug(tmp_path: Path, store_path: Path) -> None:
+    out = run("catalog", "load", str(tmp_path / "missing.tle"), cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"error: {tmp_path / 'missing.tle'}: no such file"
+    dbg = run("--debug", "catalog", "load", str(tmp_path / "missing.tle"), cwd=tmp_path)
+    assert dbg.returncode == 1 and "Traceback" in dbg.stderr
+    empty = tmp_path / "empty.tle"
+    empty.write_text("nothing here\n")
+    out = run("catalog", "load", str(empty), cwd=tmp_path)
+    assert out.returncode == 1 and "no valid records" in out.stderr
+
+
+def test_constellation_generate_writes_valid_files(tmp_path: Path, store_path: Path) -> None:
+    out = run(
+        "constellation",
+        "generate",
+        "--altitude-km",
+        "1200",
+        "--inclination-deg",
+        "87.9",
+        "--planes",
+        "12",
+        "--per-plane",
+        "10",
+        "--epoch",
+        "2026-01-01",
+        "--format",
+        "omm-json",
+        "-o",
+        str(tmp_path / "c.json"),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = run("catalog", "load", str(tmp_path / "c.json"), cwd=tmp_path)
+    assert "120 valid, 0 new, 120 duplicate, 0 bad" in loaded.stdout
+    bad = run("constellation", "generate", "--altitude-km", "550", cwd=tmp_path)
+    assert bad.returncode == 1 and "give --preset starlink-gen1, or all of" in bad.stderr
+
+
+@pytest.mark.parametrize("_", [1])
+def test_demo_runs_and_reruns_idempotently(tmp_path: Path, store_path: Path, _: int) -> None:
+    first = run("demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "4408 valid, 0 bad, values identical" in first.stdout
+    assert "4408 new element sets" in first.stdout
+    second = run("demo", cwd=tmp_path)
+    assert "0 new element sets (4408 already stored)" in second.stdout

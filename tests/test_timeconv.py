@@ -1,0 +1,53 @@
+"""Time conversions against python-sgp4's jday and Skyfield's timescale."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sgp4.api import jday
+from skyfield.api import load
+
+from starbrain import timeconv
+
+
+def test_split_jd_matches_python_sgp4_jday() -> None:
+    t = dt.datetime(2024, 2, 29, 13, 45, 7, 250000)
+    jd, fr = timeconv.datetime64_to_jd(t)
+    ref_jd, ref_fr = jday(2024, 2, 29, 13, 45, 7.25)
+    assert jd == ref_jd and fr == pytest.approx(ref_fr, abs=1e-15)
+
+
+def test_jd_round_trip_is_exact_to_the_nanosecond() -> None:
+    rng = np.random.default_rng(1)
+    ns = rng.integers(-(10**18), 2 * 10**18, size=10_000)
+    t = np.datetime64(0, "ns") + ns.astype("timedelta64[ns]")
+    back = timeconv.jd_to_datetime64(*timeconv.datetime64_to_jd(t))
+    assert np.abs((back - t).astype(np.int64)).max() <= 1  # float day fraction: <= 1 ns
+
+
+def test_jd_agrees_with_skyfield_utc() -> None:
+    """UTC Julian date + TAI-UTC (37 s since 2017) is Skyfield's TAI Julian date, to 1 us."""
+    ts = load.timescale(builtin=True)
+    t = ts.utc(2026, 11, 25, 7, 36, 14.5)
+    jd, fr = timeconv.datetime64_to_jd("2026-11-25T07:36:14.5")
+    assert (jd - t.whole) + (fr + 37.0 / 86400 - t.tai_fraction) == pytest.approx(
+        0, abs=1e-6 / 86400
+    )
+
+
+def test_tle_epoch_conversions() -> None:
+    t = timeconv.tle_epoch_to_datetime64(0, 179.78495062)
+    assert abs((t - np.datetime64("2000-06-27T18:50:19.733568", "ns")).astype(int)) < 1000
+    assert timeconv.tle_epoch_to_datetime64(57, 1.0) == np.datetime64("1957-01-01", "ns")
+    yy, doy, ns = timeconv.datetime64_to_tle_epoch(np.datetime64("2024-12-31T12:00", "ns"))
+    assert (int(yy), int(doy), int(ns)) == (24, 366, 43_200 * 10**9)
+
+
+def test_parsing_is_strict_and_utc() -> None:
+    assert timeconv.to_datetime64("2026-01-01T01:00:00+01:00") == np.datetime64("2026-01-01", "ns")
+    assert timeconv.to_datetime64("2026-01-01T00:00:00Z") == np.datetime64("2026-01-01", "ns")
+    with pytest.raises(ValueError, match="cannot read 'next tuesday'"):
+        timeconv.to_datetime64("next tuesday")
+    assert timeconv.minutes_since("2026-01-01T01:30", "2026-01-01") == 90.0
