@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from starbrain.sources.omm import parse_omm, sniff_omm_format
 from starbrain.sources.records import LoadResult, StarbrainError
-from starbrain.sources.tle import parse_tle_lines
+from starbrain.sources.tle import parse_tle
 
 __all__ = ["FORMATS", "detect_format", "fetch_text", "load_catalog", "parse_catalog_text"]
 
@@ -64,9 +64,7 @@ def parse_catalog_text(
     if fmt == "auto":
         fmt = detect_format(text)
     if fmt == "tle":
-        return parse_tle_lines(
-            text.splitlines(), source, on_progress=on_progress, check_checksums=check_checksums
-        )
+        return parse_tle(text, source, on_progress=on_progress, check_checksums=check_checksums)
     result = parse_omm(text, source, fmt.removeprefix("omm-"))
     if on_progress is not None:
         on_progress(result.n_good + len(result.errors), result.n_good + len(result.errors))

@@ -12,12 +12,14 @@ is kept. The original 69-column lines are kept with each record, so an export re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from starbrain import timeconv
 from starbrain.sources import fixedwidth as fw
@@ -60,50 +62,82 @@ def alpha5_encode(number: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
-    line1_no: int  # 1-based line numbers in the file
-    line2_no: int
-    line1: str
-    line2: str
-    name: str | None
+class _Lines:
+    """A text's lines as offsets into one byte buffer (no per-line Python objects)."""
+
+    buf: npt.NDArray[np.uint8]
+    starts: npt.NDArray[np.int64]
+    lengths: npt.NDArray[np.int64]  # without the line terminator
+
+    @classmethod
+    def of(cls, data: bytes) -> _Lines:
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        starts = np.concatenate(([0], newlines + 1))
+        ends = np.concatenate((newlines, [len(buf)]))
+        if len(starts) and starts[-1] == len(buf):  # a final newline ends the last line
+            starts, ends = starts[:-1], ends[:-1]
+        cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+        return cls(buf, starts, ends - starts - cr)
+
+    def char(self, line: npt.NDArray[np.int64], col: int) -> npt.NDArray[np.uint8]:
+        """Byte at ``col`` of each line, or 0 past its end."""
+        inside = self.lengths[line] > col
+        pos = np.where(inside, self.starts[line] + col, 0)
+        return np.where(inside, self.buf[pos] if len(self.buf) else 0, 0).astype(np.uint8)
+
+    def matrix(self, line: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint8]:
+        """(n, width) bytes of the given lines, blank-padded past each line's end."""
+        cols = np.arange(width)
+        inside = cols[None, :] < self.lengths[line][:, None]
+        pos = np.where(inside, self.starts[line][:, None] + cols[None, :], 0)
+        return np.where(inside, self.buf[pos], fw.SPACE).astype(np.uint8)
+
+    def text(self, line: int, skip: int = 0) -> str:
+        a = int(self.starts[line]) + skip
+        b = int(self.starts[line] + self.lengths[line])
+        return self.buf[a:b].tobytes().decode("utf-8", errors="replace")
 
 
-def _group_lines(lines: Sequence[str], source: str) -> tuple[list[_Group], list[RecordError]]:
-    """Pair line 1 with line 2 and attach a preceding name line; report orphans."""
-    groups: list[_Group] = []
-    errors: list[RecordError] = []
-    name: str | None = None
-    n = len(lines)
-    i = 0
-    while i < n:
-        s = lines[i].rstrip("\r\n")
-        if not s.strip() or s.startswith("#"):
-            i += 1
-            continue
-        if s[0] == "1" and s[1:2] in (" ", ""):
-            nxt = lines[i + 1].rstrip("\r\n") if i + 1 < n else ""
-            if nxt[:1] == "2" and nxt[1:2] in (" ", ""):
-                groups.append(_Group(i + 1, i + 2, s, nxt, name))
-                name = None
-                i += 2
-                continue
-            errors.append(RecordError(source, "line 1 is not followed by a line 2", line=i + 1))
-            name = None
-            i += 1
-            continue
-        if s[0] == "2" and s[1:2] in (" ", ""):
-            errors.append(RecordError(source, "line 2 without a preceding line 1", line=i + 1))
-            name = None
-            i += 1
-            continue
-        name = s[2:].strip() if s.startswith("0 ") else s.strip()
-        i += 1
-    return groups, errors
-
-
-def _char_matrix(lines: Iterable[str]) -> npt.NDArray[np.uint8]:
-    data = "".join(lines).encode("latin-1", errors="replace")
-    return np.frombuffer(data, dtype=np.uint8).reshape(-1, TLE_WIDTH)
+def _group_lines(
+    lines: _Lines, source: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[RecordError]]:
+    """Pair each line 1 with the line 2 after it; the name is the nearest preceding significant
+    line when that is neither a line 1 nor a line 2. Returns (line-1 indices, name-line indices
+    (-1 for none), errors for orphan lines)."""
+    n = len(lines.starts)
+    idx = np.arange(n)
+    c0, c1 = lines.char(idx, 0), lines.char(idx, 1)
+    # significant: has a non-blank character and is not a '#' comment. Only lines that start
+    # with white space need a look past their first character; they are rare.
+    significant = (lines.lengths > 0) & (c0 != ord("#"))
+    starts_blank = significant & ((c0 == fw.SPACE) | (c0 == 9))
+    for i in np.flatnonzero(starts_blank):
+        significant[i] = bool(lines.text(int(i)).strip())
+    second_ok = (c1 == fw.SPACE) | (lines.lengths == 1)
+    is1 = significant & (c0 == ord("1")) & second_ok
+    is2 = significant & (c0 == ord("2")) & second_ok
+    follows = np.zeros(n, dtype=bool)
+    follows[:-1] = is2[1:]
+    paired1 = is1 & follows
+    paired2 = np.zeros(n, dtype=bool)
+    paired2[1:] = paired1[:-1]
+    # a line 2 right after a line 1 that itself completed a pair cannot start one (1,2 handled)
+    l1 = np.flatnonzero(paired1)
+    # nearest significant line before each line
+    last_sig = np.maximum.accumulate(np.where(significant, idx, -1))
+    prev_sig = np.concatenate(([-1], last_sig[:-1]))
+    cand = prev_sig[l1]
+    is_name = (cand >= 0) & ~is1[np.maximum(cand, 0)] & ~is2[np.maximum(cand, 0)]
+    names = np.where(is_name, cand, -1)
+    errors = [
+        RecordError(source, "line 1 is not followed by a line 2", line=int(i) + 1)
+        for i in np.flatnonzero(is1 & ~paired1)
+    ] + [
+        RecordError(source, "line 2 without a preceding line 1", line=int(i) + 1)
+        for i in np.flatnonzero(is2 & ~paired2)
+    ]
+    return l1, names, errors
 
 
 # (field name, line, start, stop (0-based, exclusive)) for every checked field, in report order
@@ -189,27 +223,29 @@ def _rows(chars: npt.NDArray[np.uint8]) -> list[str]:
     return [blob[i : i + width] for i in range(0, len(blob), width)]
 
 
-def parse_tle_lines(
-    lines: Sequence[str],
-    source: str = "<lines>",
+def parse_tle(
+    text: str | bytes,
+    source: str = "<text>",
     on_progress: Callable[[int, int], None] | None = None,
     chunk: int = 50_000,
     check_checksums: bool = True,
 ) -> LoadResult:
-    """Parse TLE text lines (2-line or 3-line) into an element-set table plus per-record errors.
+    """Parse TLE text (2-line or 3-line) into an element-set table plus per-record errors.
 
-    ``source`` names the file in error messages; line numbers are 1-based within ``lines``.
+    ``source`` names the file in error messages; line numbers are 1-based.
     ``on_progress(done, total)`` is called after each chunk of records.
     ``check_checksums=False`` accepts lines whose checksum digit is wrong (hand-edited files
     such as the three error-code cases 33333-33335 of the SGP4 verification set); every other
     check still applies.
     """
-    groups, errors = _group_lines(lines, source)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    lines = _Lines.of(data)
+    l1, names, errors = _group_lines(lines, source)
     tables: list[pa.Table] = []
-    total = len(groups)
+    total = len(l1)
     for start in range(0, total, chunk):
-        part = groups[start : start + chunk]
-        table, errs = _parse_groups(part, source, check_checksums)
+        part = slice(start, start + chunk)
+        table, errs = _parse_groups(lines, l1[part], names[part], source, check_checksums)
         tables.append(table)
         errors.extend(errs)
         if on_progress is not None:
@@ -219,29 +255,33 @@ def parse_tle_lines(
     return LoadResult(table, errors, source)
 
 
-def parse_tle(text: str, source: str = "<text>", **kwargs: object) -> LoadResult:
-    """Parse a whole TLE file's text. See ``parse_tle_lines``."""
-    return parse_tle_lines(text.splitlines(), source, **kwargs)  # type: ignore[arg-type]
+def parse_tle_lines(lines: Sequence[str], source: str = "<lines>", **kwargs: Any) -> LoadResult:
+    """Parse TLE lines (without terminators). See ``parse_tle``."""
+    return parse_tle("\n".join(lines), source, **kwargs)
 
 
 def _parse_groups(
-    groups: Sequence[_Group], source: str, check_checksums: bool = True
+    lines: _Lines,
+    line1: npt.NDArray[np.int64],
+    name_line: npt.NDArray[np.int64],
+    source: str,
+    check_checksums: bool = True,
 ) -> tuple[pa.Table, list[RecordError]]:
-    n = len(groups)
+    n = len(line1)
+    line2 = line1 + 1
     reasons: list[tuple[int, str, str] | None] = [None] * n  # (line no, field, reason)
 
     def flag(mask: npt.NDArray[np.bool_], which: int, field: str, reason: str) -> None:
         for k in np.flatnonzero(mask):
             if reasons[k] is None:
-                g = groups[k]
-                reasons[k] = (g.line1_no if which == 1 else g.line2_no, field, reason)
+                reasons[k] = (int(line1[k] if which == 1 else line2[k]) + 1, field, reason)
 
-    len1 = np.array([len(g.line1) for g in groups], dtype=np.int64)
-    len2 = np.array([len(g.line2) for g in groups], dtype=np.int64)
-    flag(len1 < TLE_WIDTH, 1, "line 1", "truncated: fewer than 69 columns")
-    flag(len2 < TLE_WIDTH, 2, "line 2", "truncated: fewer than 69 columns")
-    l1 = _char_matrix(g.line1[:TLE_WIDTH].ljust(TLE_WIDTH) for g in groups)
-    l2 = _char_matrix(g.line2[:TLE_WIDTH].ljust(TLE_WIDTH) for g in groups)
+    flag(lines.lengths[line1] < TLE_WIDTH, 1, "line 1", "truncated: fewer than 69 columns")
+    flag(lines.lengths[line2] < TLE_WIDTH, 2, "line 2", "truncated: fewer than 69 columns")
+    l1 = lines.matrix(line1, TLE_WIDTH)
+    l2 = lines.matrix(line2, TLE_WIDTH)
+    flag((l1 >= 128).any(axis=1), 1, "line 1", "has a non-ASCII character")
+    flag((l2 >= 128).any(axis=1), 2, "line 2", "has a non-ASCII character")
 
     sat1, ok = _alpha5_vec(l1[:, slice(*_L1["catalog_number"])])
     flag(~ok, 1, "catalog_number", "not a catalogue number")
@@ -302,12 +342,12 @@ def _parse_groups(
         for (line, field, reason) in [r]
     ]
     idx = np.flatnonzero(good)
-    gsel = [groups[k] for k in idx]
+    names = _names(lines, name_line[idx])
     table = pa.table(
         {
             "norad_id": pa.array(sat1[idx], pa.int32()),
             "epoch": pa.array(epoch[idx], pa.timestamp("ns", tz="UTC")),
-            "object_name": pa.array([g.name for g in gsel], pa.string()),
+            "object_name": pa.array(names, pa.string()),
             "object_id": pa.array(_designator(l1[idx, 9:17]), pa.string()),
             "classification": pa.array(
                 np.where(cls[idx] == fw.SPACE, ord("U"), cls[idx])
@@ -328,13 +368,44 @@ def _parse_groups(
             "bstar_per_earth_radius": bstar[idx],
             "mean_motion_dot_rev_per_day2": ndot[idx],
             "mean_motion_ddot_rev_per_day3": nddot[idx],
-            "tle_line1": pa.array([g.line1[:TLE_WIDTH] for g in gsel], pa.string()),
-            "tle_line2": pa.array([g.line2[:TLE_WIDTH] for g in gsel], pa.string()),
+            "tle_line1": _ascii_column(l1[idx]),
+            "tle_line2": _ascii_column(l2[idx]),
             "source": pa.array([source] * len(idx), pa.string()),
         },
         schema=ELEMENTS_SCHEMA,
     )
     return table, errors
+
+
+def _names(lines: _Lines, name_line: npt.NDArray[np.int64]) -> pa.Array:
+    """Name-line text (without a leading '0 ', stripped) per record; null where there is none."""
+    has = name_line >= 0
+    which = name_line[has]
+    lengths = lines.lengths[which]
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    pos = np.repeat(lines.starts[which] - offsets[:-1], lengths) + np.arange(offsets[-1])
+    raw = pa.StringArray.from_buffers(
+        len(which), pa.py_buffer(offsets.tobytes()), pa.py_buffer(lines.buf[pos].tobytes())
+    )
+    try:
+        raw.validate(full=True)
+    except pa.ArrowInvalid:  # not UTF-8: decode line by line, replacing what cannot be read
+        raw = pa.array([lines.text(int(i)) for i in which], pa.string())
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(raw, r"^0 ", ""))
+    out = pa.nulls(len(name_line), pa.string()).to_pylist() if not has.all() else None
+    if out is None:
+        return text
+    for k, value in zip(np.flatnonzero(has), text.to_pylist(), strict=True):
+        out[k] = value
+    return pa.array(out, pa.string())
+
+
+def _ascii_column(rows: npt.NDArray[np.uint8]) -> pa.Array:
+    """(n, width) ASCII bytes -> an Arrow string column without a Python object per row."""
+    n, width = rows.shape
+    offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
+    data = pa.py_buffer(np.ascontiguousarray(rows).tobytes())
+    return pa.StringArray.from_buffers(n, offsets, data)
 
 
 # ---------------------------------------------------------------------------------------------
