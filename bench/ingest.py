@@ -58,7 +58,7 @@ def ours_load(path: Path, db: Path) -> int:
     return added.n_new
 
 
-def median_time(fn, repeats: int) -> float:  # noqa: ANN001
+def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
