@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "installing starbrain and its dependencies into $(VENV) (once)"
 	@# torch first, pinned: a lean CPU build; pip then finds the range satisfied.
 	$(PIP) install -q -c constraints.txt torch
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,plots]'
 	@touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.starbrain-bench-installed
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	@# benchmark peers, some GPL-licensed: installed for measurement only, never imported by src/
+	$(PIP) install -q -c constraints.txt -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
 
 run: $(STAMP)
 	$(BIN)/starbrain demo
@@ -33,7 +39,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
