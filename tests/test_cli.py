@@ -134,3 +134,28 @@ def test_demo_runs_and_reruns_idempotently(tmp_path: Path, store_path: Path, _: 
     assert "4408 new element sets" in first.stdout
     second = run("demo", cwd=tmp_path)
     assert "0 new element sets (4408 already stored)" in second.stdout
+
+
+def test_mars_windows_and_porkchop(tmp_path: Path) -> None:
+    out = run("mars", "windows", "--from", "2028", "--to", "2028", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if "2028-1" in line]
+    assert len(rows) == 2  # the type I and type II minima of the 2028 opportunity
+    png, html = tmp_path / "pc.png", tmp_path / "pc.html"
+    out = run(
+        "mars",
+        "porkchop",
+        "--window",
+        "2028",
+        "--step-days",
+        "8",
+        "-o",
+        str(png),
+        "--html",
+        str(html),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and html.stat().st_size > 10_000
+    bad = run("mars", "windows", "--from", "2030", "--to", "2028", cwd=tmp_path)
+    assert bad.returncode == 1 and "is before" in bad.stderr
