@@ -138,3 +138,22 @@ def test_store_persists_and_a_second_writer_gets_a_clear_error(store_path: Path)
         assert proc.returncode != 0 and "cannot open the store" in proc.stderr
     with Store(store_path, read_only=True) as again:
         assert again.count("elements") == 4
+
+
+def test_telemetry_stream_is_append_only_and_round_trips(store_path: Path) -> None:
+    from starbrain.sources.ccsds import decode, encode_packets, interleave
+    from starbrain.sources.packets import load_example_definitions
+
+    defs = load_example_definitions()
+    packet = next(iter(defs))
+    n = 50
+    times = np.datetime64("2026-01-01T00:00:00", "ns") + np.arange(n) * np.timedelta64(10, "ms")
+    raw = {p.name: np.zeros(n) for p in packet.parameters}
+    stream = interleave([encode_packets(packet, np.arange(n), times=times, raw=raw)])
+    table = decode(bytes(stream), defs).table
+    assert table.num_rows == n * len(packet.parameters)
+    with Store(store_path) as store:
+        assert store.append("telemetry", table).n_new == table.num_rows
+        assert store.append("telemetry", table).n_new == table.num_rows  # append-only
+        back = store.read("telemetry", limit=5)
+    assert back.schema.field("parameter").type == table.schema.field("parameter").type

@@ -1,8 +1,9 @@
 """The embedded DuckDB store: create stream tables, append Arrow batches atomically, query, export.
 
 Every append is one transaction of ``INSERT OR IGNORE ... SELECT DISTINCT ON (key)`` from an Arrow
-table registered with DuckDB, so rows go in as columns (never one by one), a row whose key is
-already stored is skipped (loading the same file twice adds nothing), and a reader never sees a
+table registered with DuckDB (a plain ``INSERT`` for append-only streams such as telemetry), so
+rows go in as columns (never one by one), a row whose key is already stored is skipped (loading
+the same file twice adds nothing), and a reader never sees a
 half-written batch. Timestamps are UTC ``timestamp[ns]``: stored as TIMESTAMP_NS and given their
 UTC time zone back on the way out, so Arrow tables round-trip unchanged.
 """
@@ -103,9 +104,8 @@ class Store:
                     for f in stream.schema
                 )
                 key = ", ".join(f'"{k}"' for k in stream.key)
-                cur.execute(
-                    f"CREATE TABLE IF NOT EXISTS {stream.name} ({cols}, PRIMARY KEY ({key}))"
-                )
+                pk = f", PRIMARY KEY ({key})" if stream.unique else ""
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {stream.name} ({cols}{pk})")
                 if stream.time_column:
                     ids = ", ".join(f'"{k}"' for k in stream.key if k != stream.time_column)
                     cur.execute(
@@ -131,7 +131,8 @@ class Store:
     def append(
         self, stream_name: str, table: pa.Table, source: str | None = None, n_errors: int = 0
     ) -> AppendResult:
-        """Append an Arrow table to a stream in one transaction; keys already stored are skipped."""
+        """Append an Arrow table to a stream in one transaction. For unique streams, rows whose
+        key is already stored (or repeated in the batch) are skipped."""
         stream = self.stream(stream_name)
         missing = set(stream.schema.names) - set(table.schema.names)
         if missing:
@@ -144,9 +145,12 @@ class Store:
             cur.register("_batch", batch)
             cur.execute("BEGIN TRANSACTION")
             try:
-                n_new = cur.execute(
+                sql = (
                     f"INSERT OR IGNORE INTO {stream.name} SELECT DISTINCT ON ({key}) * FROM _batch"
-                ).fetchone()[0]
+                    if stream.unique
+                    else f"INSERT INTO {stream.name} SELECT * FROM _batch"
+                )
+                n_new = cur.execute(sql).fetchone()[0]
                 if source is not None:
                     cur.execute(
                         "INSERT INTO loads (stream, source, n_rows, n_new, n_errors) "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
 from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
 
 __all__ = ["STREAMS", "Stream", "duckdb_type"]
@@ -20,18 +21,25 @@ __all__ = ["STREAMS", "Stream", "duckdb_type"]
 class Stream:
     name: str
     schema: pa.Schema
-    key: tuple[str, ...]  # rows with an existing key are not appended again
+    key: tuple[str, ...]  # what identifies a row
     time_column: str | None = None  # the column "current" queries order by
+    # True: the key is a PRIMARY KEY and rows whose key is stored are skipped on append.
+    # False: append-only (high-rate streams; the key is documentation and sort order), because
+    # DuckDB's key check costs ~10x the insert at telemetry rates.
+    unique: bool = True
 
 
 STREAMS: dict[str, Stream] = {
     "elements": Stream("elements", ELEMENTS_SCHEMA, ELEMENTS_KEY, time_column="epoch"),
+    "telemetry": Stream("telemetry", TELEMETRY_SCHEMA, TELEMETRY_KEY, unique=False),
 }
 
 
 def duckdb_type(t: pa.DataType) -> str:
     """DuckDB column type for an Arrow type. UTC timestamps are stored as TIMESTAMP_NS (UTC
     by convention) because DuckDB's TIMESTAMPTZ has only microsecond resolution."""
+    if pa.types.is_dictionary(t):
+        return duckdb_type(t.value_type)
     if pa.types.is_timestamp(t):
         return {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}[
             t.unit
