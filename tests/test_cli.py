@@ -159,3 +159,29 @@ def test_mars_windows_and_porkchop(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and html.stat().st_size > 10_000
     bad = run("mars", "windows", "--from", "2030", "--to", "2028", cwd=tmp_path)
     assert bad.returncode == 1 and "is before" in bad.stderr
+
+
+def test_telemetry_replay_stores_and_counts_malformed_packets(
+    tmp_path: Path, store_path: Path
+) -> None:
+    from starbrain.sources.packets import load_example_definitions
+    from tests.sources.telemetry_helpers import generate, round_robin
+
+    defs = load_example_definitions()
+    packets = round_robin(generate(defs, 40, seed=3))
+    with_crc = next(k for k, p in enumerate(defs.packets) if p.crc)
+    expected_values = sum(len(p.parameters) for p in defs.packets) * 40
+    expected_values -= len(defs.packets[with_crc].parameters)
+    corrupted = bytearray(packets[with_crc])
+    corrupted[-1] ^= 0xFF  # breaks its CRC-16 trailer
+    packets[with_crc] = bytes(corrupted)
+    unknown = bytearray(packets[0])
+    unknown[0:2] = (0x0800 | 0x07FE).to_bytes(2, "big")  # APID 2046: not defined
+    path = tmp_path / "flight.bin"
+    path.write_bytes(b"".join([*packets, bytes(unknown)]))
+    out = run("telemetry", "replay", str(path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"stored {expected_values} parameter values" in out.stdout
+    assert "unknown_apid 1" in out.stdout and "crc 1" in out.stdout
+    with Store(store_path, read_only=True) as store:
+        assert store.count("telemetry") == expected_values
