@@ -185,3 +185,103 @@ def test_telemetry_replay_stores_and_counts_malformed_packets(
     assert "unknown_apid 1" in out.stdout and "crc 1" in out.stdout
     with Store(store_path, read_only=True) as store:
         assert store.count("telemetry") == expected_values
+
+
+def test_propagate_matches_python_sgp4_and_skyfield(
+    tmp_path: Path, store_path: Path, sgp4_ver_path: Path
+) -> None:
+    """CSV states equal python-sgp4's; ITRF states equal Skyfield's ITRS positions (1 m)."""
+    import numpy as np
+    import pyarrow.csv as pcsv
+    from sgp4.api import Satrec, jday
+    from skyfield.api import EarthSatellite
+    from skyfield.framelib import itrs
+
+    iss = [
+        "1 25544U 98067A   26328.50000000  .00016717  00000-0  30016-3 0  9994",
+        "2 25544  51.6393 114.3422 0006944 101.2341 258.9436 15.50184391484337",
+    ]
+    tle = tmp_path / "iss.tle"
+    tle.write_text("\n".join(iss) + "\n")
+    assert run("catalog", "load", str(tle), "--no-checksum", cwd=tmp_path).returncode == 0
+    args = [
+        "propagate",
+        "--norad",
+        "25544",
+        "--from",
+        "2026-11-25T12:00",
+        "--to",
+        "2026-11-25T13:00",
+        "--step",
+        "600",
+    ]
+    out = run(*args, "-o", str(tmp_path / "s.csv"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    states = pcsv.read_csv(tmp_path / "s.csv")
+    r = np.column_stack([states.column(c).to_numpy() for c in ("x_km", "y_km", "z_km")])
+    sat = Satrec.twoline2rv(*iss)
+    for k in range(7):
+        e, r_ref, _ = sat.sgp4(*jday(2026, 11, 25, 12, 10 * k, 0))
+        assert e == 0 and np.abs(r[k] - r_ref).max() < 1e-6  # km: 1 mm
+    out = run(
+        *args, "--frame", "itrf", "--format", "oem", "-o", str(tmp_path / "s.oem"), cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    body = [
+        line.split()
+        for line in (tmp_path / "s.oem").read_text().splitlines()
+        if line.startswith("2026-")
+    ]
+    assert len(body) == 7
+    # Skyfield on the same Earth-orientation table (skyfield-data's finals2000A.all): past the
+    # table's end (2026-08-29) different tables extrapolate UT1 differently (~20 m here).
+    from starbrain.physics.frames import timescale
+
+    ts = timescale()
+    t = ts.utc(2026, 11, 25, 12, np.arange(7) * 10)
+    ref = EarthSatellite(*iss, ts=ts).at(t).frame_xyz(itrs).km.T
+    got = np.array([[float(x) for x in row[1:4]] for row in body])
+    assert np.abs(got - ref).max() < 1e-3  # km
+    missing = run("propagate", "--norad", "99999", cwd=tmp_path)
+    assert missing.returncode == 1 and "no element sets stored for NORAD 99999" in missing.stderr
+
+
+def test_passes_command_matches_skyfield(tmp_path: Path, store_path: Path) -> None:
+    import numpy as np
+    import pyarrow.csv as pcsv
+    from skyfield.api import EarthSatellite, load, wgs84
+
+    iss = [
+        "1 25544U 98067A   26328.50000000  .00016717  00000-0  30016-3 0  9994",
+        "2 25544  51.6393 114.3422 0006944 101.2341 258.9436 15.50184391484337",
+    ]
+    tle = tmp_path / "iss.tle"
+    tle.write_text("\n".join(iss) + "\n")
+    run("catalog", "load", str(tle), "--no-checksum", cwd=tmp_path)
+    out = run(
+        "passes",
+        "--station",
+        "Tokyo:35.68,139.77,40",
+        "--from",
+        "2026-11-25T00:00",
+        "--hours",
+        "24",
+        "--min-elevation",
+        "10",
+        "-o",
+        str(tmp_path / "p.csv"),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    ours = pcsv.read_csv(tmp_path / "p.csv")
+    ts = load.timescale(builtin=True)
+    sat = EarthSatellite(*iss, ts=ts)
+    tokyo = wgs84.latlon(35.68, 139.77, 40)
+    t, events = sat.find_events(tokyo, ts.utc(2026, 11, 25), ts.utc(2026, 11, 26), 10.0)
+    rises = [ti.utc_datetime().timestamp() for ti, e in zip(t, events, strict=True) if e == 0]
+    rise = ours.column("rise").drop_null().to_numpy().astype("datetime64[ns]").astype(np.int64)
+    got = list(rise / 1e9)
+    assert len(got) == len(rises) > 0
+    assert np.abs(np.array(got) - np.array(rises)).max() < 1.0  # seconds
+    bad = run("passes", "--station", "Tokyo", cwd=tmp_path)
+    assert bad.returncode == 1 and "is not NAME:LAT,LON[,ALT_M]" in bad.stderr

@@ -96,6 +96,25 @@ def satrec_propagator(satrecs: Sequence[Any]) -> Propagate:
     return propagate
 
 
+def sgp4_propagator(
+    elements: pa.Table, backend: str = "torch", device: str | None = None
+) -> Propagate:
+    """A :class:`Propagate` over an element-set table (``ELEMENTS_SCHEMA``) through
+    :func:`starbrain.physics.sgp4.propagate` (``backend`` "torch" or "cpp")."""
+    from starbrain.physics.sgp4 import propagate as sgp4_propagate
+
+    def propagate(jd: FloatArray, fr: FloatArray, sats: slice = slice(None)) -> tuple[Any, Any]:
+        start, stop, _ = sats.indices(elements.num_rows)
+        part = elements.slice(start, stop - start)
+        r, v, err = sgp4_propagate(part, jd, fr, backend=backend, device=device)  # type: ignore[arg-type]
+        bad = err != 0
+        r[bad] = np.nan
+        v[bad] = np.nan
+        return r, v
+
+    return propagate
+
+
 @dataclass(frozen=True, slots=True)
 class GroundStation:
     """A ground station on the WGS-84 ellipsoid. Degrees: this is an edge type."""
