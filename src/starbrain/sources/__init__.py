@@ -1,1 +1,38 @@
 """Everything that produces records: catalogue parsers, generators, decoders, connectors."""
+
+from starbrain._lazy import lazy_exports
+
+_EXPORTS = {
+    # records
+    "ELEMENTS_SCHEMA": ("records", "ELEMENTS_SCHEMA"),
+    "LoadResult": ("records", "LoadResult"),
+    "RecordError": ("records", "RecordError"),
+    "StarbrainError": ("records", "StarbrainError"),
+    # catalogues
+    "load_catalog": ("catalog", "load_catalog"),
+    "parse_catalog_text": ("catalog", "parse_catalog_text"),
+    "parse_tle": ("tle", "parse_tle"),
+    "parse_tle_lines": ("tle", "parse_tle_lines"),
+    "format_tle": ("tle", "format_tle"),
+    "parse_omm": ("omm", "parse_omm"),
+    "write_omm": ("omm", "write_omm"),
+    "write_oem": ("oem", "write_oem"),
+    # constellations
+    "WalkerShell": ("constellation", "WalkerShell"),
+    "generate_constellation": ("constellation", "generate"),
+    "generate_preset": ("constellation", "generate_preset"),
+    "PRESETS": ("constellation", "PRESETS"),
+    # telemetry
+    "load_definitions": ("packets", "load_definitions"),
+    "load_example_definitions": ("packets", "load_example_definitions"),
+    "PacketSet": ("packets", "PacketSet"),
+    "PacketDecoder": ("ccsds", "PacketDecoder"),
+    "decode_packets": ("ccsds", "decode"),
+    "encode_packets": ("ccsds", "encode_packets"),
+    "TELEMETRY_SCHEMA": ("ccsds", "TELEMETRY_SCHEMA"),
+    "replay_telemetry": ("telemetry_io", "replay"),
+    "listen_telemetry": ("telemetry_io", "listen"),
+    "UdpListener": ("telemetry_io", "UdpListener"),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
