@@ -132,6 +132,7 @@ def test_demo_runs_and_reruns_idempotently(tmp_path: Path, store_path: Path, _: 
     assert first.returncode == 0, first.stderr
     assert "4408 valid, 0 bad, values identical" in first.stdout
     assert "4408 new element sets" in first.stdout
+    assert "0 errors" in first.stdout and "agrees with python-sgp4" in first.stdout
     second = run("demo", cwd=tmp_path)
     assert "0 new element sets (4408 already stored)" in second.stdout
 

@@ -1,8 +1,10 @@
 """The demo that ``make run`` runs: the loop on embedded defaults, summarised on the terminal.
 
-Today it builds the Starlink Gen1 catalogue (no network needed), stores it, exports it as TLE and
-OMM, reloads the export to prove the round trip, and prints a summary. Later stages of the loop
-(propagation, passes, conjunctions, models) add their steps here as they land.
+It builds the Starlink Gen1 catalogue (no network needed), stores it, exports it as TLE and OMM,
+reloads the export to prove the round trip, propagates every satellite with the batched SGP4
+(checked on the spot against python-sgp4's C++ core), finds the next hours' ground passes over
+three stations and the next Earth-Mars transfer window. Later stages of the loop (conjunctions,
+world models, telemetry) add their steps here as they land.
 """
 
 from __future__ import annotations
@@ -44,6 +46,79 @@ def _shell_summary(table: pa.Table, preset: str) -> Table:
             f"{1440.0 / n_rev[sel].mean():.2f}",
         )
     return out
+
+
+STATIONS = (
+    ("Tokyo", 35.68, 139.77, 0.04),
+    ("Svalbard", 78.23, 15.39, 0.5),
+    ("Cape Canaveral", 28.49, -80.58, 0.0),
+)
+
+
+def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> dict[str, float]:
+    """SGP4 over one orbit for the whole fleet, passes over three stations, the next Mars window."""
+    from starbrain.physics.sgp4 import propagate
+    from starbrain.planners.passes import GroundStation, find_passes, sgp4_propagator
+    from starbrain.planners.transfers import windows_table
+
+    timings: dict[str, float] = {}
+    times = np.datetime64(epoch, "ns") + np.arange(96) * np.timedelta64(60, "s")
+    jd, fr = timeconv.datetime64_to_jd(times)
+    t = time.perf_counter()
+    r, _, err = propagate(table, jd, fr)
+    timings["sgp4"] = time.perf_counter() - t
+    sample = table.take(np.arange(0, table.num_rows, 37))
+    r_ref, _, _ = propagate(sample, jd, fr, backend="cpp")
+    worst_mm = float(np.abs(r[::37] - r_ref).max() * 1e6)
+    alt = np.linalg.norm(r, axis=-1) - 6378.135
+    console.print(
+        f"SGP4 (PyTorch, batched): {r.shape[0]} satellites x {r.shape[1]} steps in "
+        f"{timings['sgp4']:.2f} s ({r.shape[0] * r.shape[1] / timings['sgp4'] / 1e6:.1f} M "
+        f"states/s), {int((err != 0).sum())} errors, altitude {alt.min():.0f}-{alt.max():.0f} km; "
+        f"agrees with python-sgp4's C++ core within {worst_mm:.1e} mm",
+        highlight=False,
+    )
+
+    stations = [GroundStation(*s) for s in STATIONS]
+    start = timeconv.utc_now()
+    t = time.perf_counter()
+    found = find_passes(
+        sgp4_propagator(table),
+        table.column("norad_id").to_numpy(),
+        stations,
+        start,
+        start + np.timedelta64(6, "h"),
+        min_elevation_deg=25.0,
+    )
+    timings["passes"] = time.perf_counter() - t
+    out = Table(title=f"passes above 25° in the next 6 h ({timings['passes']:.1f} s)")
+    for col in ("station", "passes", "next rise (UTC)", "satellite", "max el °"):
+        out.add_column(col, justify="right")
+    for st in stations:
+        sel = np.flatnonzero((found.station == st.name) & ~np.isnat(found.rise))
+        k = sel[np.argmin(found.rise[sel])] if len(sel) else None
+        out.add_row(
+            st.name,
+            str(int((found.station == st.name).sum())),
+            "-" if k is None else str(found.rise[k])[:19].replace("T", " "),
+            "-" if k is None else str(found.norad_id[k]),
+            "-" if k is None else f"{found.max_elevation_deg[k]:.1f}",
+        )
+    console.print(out)
+
+    t = time.perf_counter()
+    year = int(str(epoch)[:4])
+    rows = [r for r in windows_table(year, year + 2) if r["launch"] > str(epoch)]
+    timings["mars"] = time.perf_counter() - t
+    if rows:
+        best = min(rows[:2], key=lambda r: r["c3_km2_s2"])
+        console.print(
+            f"next Earth-Mars window: launch {best['launch'][:10]}, arrive {best['arrival'][:10]}, "
+            f"type {'I' * best['type']}, C3 {best['c3_km2_s2']:.1f} km²/s², "
+            f"Δv {best['dv_total_kms']:.2f} km/s ({timings['mars']:.1f} s)",
+            highlight=False,
+        )
+    return timings
 
 
 def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float]:
@@ -101,9 +176,10 @@ def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float
         highlight=False,
     )
     console.print(_shell_summary(table, preset))
+    timings.update(_physics_steps(console, reloaded.table, epoch))
     console.print(
-        "next: [bold]starbrain catalog show[/], "
-        "[bold]starbrain catalog export --format omm-json[/], "
-        "[bold]starbrain catalog load FILE|URL[/]"
+        "next: [bold]starbrain catalog show[/], [bold]starbrain propagate --norad 200001 "
+        '--format oem[/], [bold]starbrain passes --station "Tokyo:35.68,139.77,40"[/], '
+        "[bold]starbrain mars windows[/], [bold]starbrain catalog load FILE|URL[/]"
     )
     return timings
