@@ -286,3 +286,21 @@ def test_passes_command_matches_skyfield(tmp_path: Path, store_path: Path) -> No
     assert np.abs(np.array(got) - np.array(rises)).max() < 1.0  # seconds
     bad = run("passes", "--station", "Tokyo", cwd=tmp_path)
     assert bad.returncode == 1 and "is not NAME:LAT,LON[,ALT_M]" in bad.stderr
+
+
+def test_landing_and_ascent_commands(tmp_path: Path) -> None:
+    import json
+
+    out = run("landing", "solve", "--out", str(tmp_path / "land"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "land" / "landing.json").read_text())
+    # Acikmese & Ploen (2007) Mars example (free final time): ~399.5 kg, see test_landing.py
+    assert (
+        "optimal" in out.stdout and abs(float(out.stdout.split("fuel ")[1].split()[0]) - 399.4) < 4
+    )
+    assert result
+    out = run("ascent", "optimize", "--out", str(tmp_path / "asc"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "asc" / "ascent_trajectory.png").stat().st_size > 1000
+    bad = run("landing", "solve", "--r0", "1,2", cwd=tmp_path)
+    assert bad.returncode == 1 and "--r0 must be 3 comma-separated numbers" in bad.stderr

@@ -29,6 +29,13 @@ _EXPORTS = {
     "heliocentric_state_at": ("ephemeris", "heliocentric_state_at"),
     "de421_coverage": ("ephemeris", "de421_coverage"),
     "MU_SUN_KM3_S2": ("ephemeris", "MU_SUN_KM3_S2"),
+    # vehicles
+    "simulate_lander": ("lander", "simulate_lander"),
+    "mass_flow_coefficient": ("lander", "mass_flow_coefficient"),
+    "Stage": ("launch_vehicle", "Stage"),
+    "LaunchVehicle": ("launch_vehicle", "LaunchVehicle"),
+    "planar_orbit": ("launch_vehicle", "planar_orbit"),
+    "PlanarOrbit": ("launch_vehicle", "PlanarOrbit"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

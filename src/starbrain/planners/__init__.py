@@ -21,6 +21,16 @@ _EXPORTS = {
     "porkchop_for_window": ("transfers", "porkchop_for_window"),
     "write_porkchop_png": ("transfers", "write_porkchop_png"),
     "write_porkchop_html": ("transfers", "write_porkchop_html"),
+    "LanderConfig": ("landing", "LanderConfig"),
+    "LandingResult": ("landing", "LandingResult"),
+    "MARS_LANDER_2007": ("landing", "MARS_LANDER_2007"),
+    "BLACKMORE_2010_LANDER": ("landing", "BLACKMORE_2010_LANDER"),
+    "solve_landing": ("landing", "solve_landing"),
+    "write_landing_outputs": ("landing", "write_landing_outputs"),
+    "AscentResult": ("ascent", "AscentResult"),
+    "FALCON9_LIKE": ("ascent", "FALCON9_LIKE"),
+    "optimize_ascent": ("ascent", "optimize_ascent"),
+    "write_ascent_outputs": ("ascent", "write_ascent_outputs"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
