@@ -29,6 +29,13 @@ _EXPORTS = {
     "heliocentric_state_at": ("ephemeris", "heliocentric_state_at"),
     "de421_coverage": ("ephemeris", "de421_coverage"),
     "MU_SUN_KM3_S2": ("ephemeris", "MU_SUN_KM3_S2"),
+    # numerical propagation (Cowell, batched DOP853)
+    "propagate_numerical": ("numerical", "propagate_numerical"),
+    "NumericalResult": ("numerical", "NumericalResult"),
+    "ForceModel": ("forces", "ForceModel"),
+    "Spacecraft": ("forces", "Spacecraft"),
+    "IntegratorOptions": ("integrators", "IntegratorOptions"),
+    "dop853_batch": ("integrators", "dop853_batch"),
     # vehicles
     "simulate_lander": ("lander", "simulate_lander"),
     "mass_flow_coefficient": ("lander", "mass_flow_coefficient"),
