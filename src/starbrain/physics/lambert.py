@@ -32,6 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from starbrain.physics.vec import cross as _cross
+from starbrain.physics.vec import norm as _norm
+
 __all__ = [
     "LambertSolution",
     "max_revolutions",
@@ -117,21 +120,6 @@ class _Backend:
 
     def any(self, mask: Any) -> bool:
         return bool(mask.any())
-
-
-def _cross(xp: Any, a: Any, b: Any) -> Any:
-    return xp.stack(
-        [
-            a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
-            a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
-            a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0],
-        ],
-        -1,
-    )
-
-
-def _norm(xp: Any, a: Any) -> Any:
-    return xp.sqrt(xp.sum(a * a, -1))
 
 
 # --------------------------------------------------------------------------- the T(x) function
