@@ -10,9 +10,21 @@ STAMP := $(VENV)/.starbrain-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: run test test-all bench lint fmt clean setup
+.PHONY: run test test-all bench lint fmt clean setup serve debian-deps
 
-setup: $(STAMP)
+# the web console's third-party files (three.js, coastlines, Swagger UI) from the npm registry,
+# checked against pinned sha512 sums, into a git-ignored folder
+VENDOR := src/starbrain/console/static/vendor/VERSIONS
+
+setup: $(STAMP) $(VENDOR)
+
+$(VENDOR): src/starbrain/console/frontend/fetch_vendor.sh
+	bash $<
+	@touch $@
+
+# Debian packages the tests need (chromium for the console's browser tests); a no-op when present
+debian-deps:
+	@bash scripts/install-debian-deps.sh
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "starbrain needs Python >= 3.11 on PATH"; exit 1; }
@@ -29,14 +41,17 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(PIP) install -q -c constraints.txt -r bench/requirements.txt
 	@touch $(BENCH_STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(VENDOR)
 	$(BIN)/starbrain demo
 
-test: $(STAMP)
+serve: $(STAMP) $(VENDOR)
+	$(BIN)/starbrain serve
+
+test: $(STAMP) $(VENDOR) debian-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(VENDOR) debian-deps
 	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP)

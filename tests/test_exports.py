@@ -8,7 +8,13 @@ import sys
 
 import pytest
 
-PACKAGES = ["starbrain.sources", "starbrain.store", "starbrain.physics", "starbrain.planners"]
+PACKAGES = [
+    "starbrain.sources",
+    "starbrain.store",
+    "starbrain.physics",
+    "starbrain.planners",
+    "starbrain.console",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

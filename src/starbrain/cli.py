@@ -949,6 +949,26 @@ def telemetry_listen(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback needs --token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Access token (>= 16 characters).", envvar="STARBRAIN_TOKEN", show_default=False
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """The web console and REST/WebSocket API (OpenAPI docs at /api/docs)."""
+    from starbrain.console import serve as serve_console
+
+    serve_console(host=host, port=port, token=token, log_level=log_level)
+
+
+@app.command()
 def demo() -> None:
     """The whole loop on embedded defaults: build a catalogue, store it, summarise it."""
     from starbrain.loop.demo import run_demo

@@ -1,0 +1,265 @@
+"""The console's FastAPI application (REST + WebSocket + the static web console) and ``serve``.
+
+``create_app()`` builds the app; ``serve()`` runs it with uvicorn, on 127.0.0.1 unless a token
+guards it. OpenAPI: ``/api/openapi.json``, interactive docs at ``/api/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from starbrain import __version__
+from starbrain.console.fleet import FleetCache, StoreProvider
+from starbrain.console.routes import catalog, health, live, mars, passes, positions
+from starbrain.console.security import LOOPBACK_NAMES, GuardMiddleware, RedactTokenFilter
+from starbrain.console.settings import ConsoleSettings, check_bind
+from starbrain.sources.records import StarbrainError
+from starbrain.store.database import Store
+
+__all__ = ["STATIC_DIR", "create_app", "serve"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
+log = logging.getLogger("starbrain.console")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid_request",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def _error(status: int, message: str, details: list[dict[str, str]] | None = None) -> JSONResponse:
+    body = {"error": _CODES.get(status, f"http_{status}"), "message": message}
+    return JSONResponse({**body, "details": details or []}, status_code=status)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "path", "header", "body", "cookie"):
+        return ".".join(parts[:2]) + "".join(f"[{p}]" for p in parts[2:])
+    return ".".join(parts)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        details = [
+            {"location": _location(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+            for e in errors
+        ]
+        if not errors:
+            return _error(422, "invalid request")
+        loc = tuple(errors[0].get("loc", ()))
+        if len(loc) >= 2 and loc[0] in ("query", "path", "header", "cookie"):
+            where = f"{loc[0]} parameter {str(loc[1])!r}"
+            if len(loc) > 2 and isinstance(loc[2], int):
+                where += f" (value {loc[2] + 1})"
+        else:
+            where = details[0]["location"] or "request"
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        return _error(422, f"{where}: {details[0]['message']}{more}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"nothing at {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        response = _error(exc.status_code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(StarbrainError)
+    async def starbrain_error(_: Request, exc: StarbrainError) -> JSONResponse:
+        return _error(422, str(exc))
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI from the vendored swagger-ui-dist; without it, a page that links the raw spec
+    (never a CDN: the console must work offline)."""
+    local = (VENDOR_DIR / "swagger-ui" / "swagger-ui-bundle.js").is_file()
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        if local:
+            return get_swagger_ui_html(
+                openapi_url="/api/openapi.json",
+                title="starbrain API",
+                swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+                swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+                swagger_favicon_url="/favicon.svg",
+            )
+        return HTMLResponse(
+            "<!doctype html><title>starbrain API</title><p>The interactive docs need the "
+            "vendored Swagger UI (run <code>make run</code>, or "
+            "<code>src/starbrain/console/frontend/fetch_vendor.sh</code>). The OpenAPI spec is at "
+            '<a href="/api/openapi.json">/api/openapi.json</a>.</p>'
+        )
+
+
+def _security_headers(app: FastAPI) -> None:
+    """Hardening headers on every response, and any unexpected error as a JSON 500."""
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Any:
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # answered here, so the server keeps the connection open
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = _error(500, f"internal error ({type(exc).__name__}); see the server log")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")  # the token may be in a URL
+        return response
+
+
+def create_app(
+    store_path: str | Path | None = None,
+    token: str | None = None,
+    *,
+    store: Store | None = None,
+    settings: ConsoleSettings | None = None,
+) -> FastAPI:
+    """The console app.
+
+    Args:
+        store_path: DuckDB store to serve (default ``STARBRAIN_DB`` or the data directory's);
+            opened read-only per request, so other processes can keep writing to it. The file
+            is created empty when missing.
+        token: bearer token every request must carry (default ``STARBRAIN_TOKEN``; none: no
+            authentication, and only loopback ``Host`` names are served).
+        store: an open :class:`Store` to share instead (e.g. the live loop's, in-process).
+        settings: every other knob (:class:`ConsoleSettings`); ``store_path`` and ``token``
+            override its fields when given.
+    """
+    base = settings or ConsoleSettings()
+    overrides: dict[str, Any] = {}
+    if store_path is not None:
+        overrides["store_path"] = Path(store_path)
+    elif store is not None:
+        overrides["store_path"] = store.path
+    if token is not None:
+        overrides["token"] = token
+    if overrides:
+        from dataclasses import replace
+
+        base = replace(base, **overrides)
+    cfg = base
+    stores = StoreProvider(cfg.store_path, shared=store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.compute_limiter = anyio.CapacityLimiter(cfg.compute_slots)
+        yield
+        stores.close()
+
+    app = FastAPI(
+        title="starbrain console API",
+        version=__version__,
+        description=(
+            "Catalogue, positions, ground tracks, passes and Earth-Mars transfers from the "
+            "starbrain store, and live positions over the WebSocket `/ws/live`. Every error is "
+            "JSON: `{error, message, details}`. When the server has a token, send "
+            "`Authorization: Bearer TOKEN`."
+        ),
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = cfg
+    app.state.stores = stores
+    app.state.fleet_cache = FleetCache(stores, cfg.fleet_refresh_s, cfg.device)
+    app.state.compute_limiter = anyio.CapacityLimiter(cfg.compute_slots)
+    app.state.live_clients = 0
+
+    _install_error_handlers(app)
+    _security_headers(app)
+    app.add_middleware(
+        GuardMiddleware,
+        token=cfg.token,
+        allowed_hosts=None if cfg.token else LOOPBACK_NAMES,
+    )
+    for module in (health, catalog, positions, passes, mars, live):
+        app.include_router(module.router)
+    _install_docs(app)
+    if cfg.token:
+        _document_bearer(app)
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app
+
+
+def _document_bearer(app: FastAPI) -> None:
+    """Declare the bearer scheme in the OpenAPI document (the middleware enforces it)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    store_path: str | Path | None = None,
+    *,
+    log_level: str = "info",
+) -> None:
+    """Serve the console with uvicorn until interrupted.
+
+    Binds 127.0.0.1 by default. Any other address needs a token (``token`` or
+    ``STARBRAIN_TOKEN``): without one this raises :class:`StarbrainError` before listening.
+    """
+    import uvicorn
+
+    token = token or os.environ.get("STARBRAIN_TOKEN") or None
+    check_bind(host, token)
+    if not 0 < port < 65536:
+        raise StarbrainError(f"port {port} is not in 1..65535")
+    app = create_app(store_path, token)
+    logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
+    shown = f"[{host}]" if ":" in host else host
+    hint = "?token=YOUR_TOKEN (once; a cookie keeps it)" if token else ""
+    print(f"starbrain console: open http://{shown}:{port}/{hint}", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+        ws_max_size=1 << 16,
+    )

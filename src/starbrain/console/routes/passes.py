@@ -1,0 +1,185 @@
+"""GET /api/passes (ground passes over stations) and /api/stations (the named stations)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import numpy as np
+import pyarrow as pa
+from fastapi import APIRouter, Query, Request
+
+from starbrain.console.deps import (
+    ERROR_RESPONSES,
+    ApiError,
+    FleetDep,
+    NoradList,
+    SettingsDep,
+    compute,
+    instant,
+    require_ids,
+)
+from starbrain.console.fleet import Fleet, iso, iso_list
+from starbrain.console.schemas import PassesResponse, PassRow, Station, Stations
+from starbrain.console.settings import MAX_PASS_ROWS, MAX_SPAN_DAYS, MAX_STATIONS
+from starbrain.loop.demo import STATIONS as DEMO_STATIONS
+from starbrain.planners.passes import GroundStation, Passes, find_passes, sgp4_propagator
+
+router = APIRouter(tags=["passes"], responses=ERROR_RESPONSES)
+
+KNOWN_STATIONS = {
+    name.lower(): GroundStation(name, lat, lon, alt_km) for name, lat, lon, alt_km in DEMO_STATIONS
+}
+
+
+def _station_model(s: GroundStation) -> Station:
+    return Station(name=s.name, lat_deg=s.lat_deg, lon_deg=s.lon_deg, alt_m=s.alt_km * 1000.0)
+
+
+def parse_station(spec: str) -> GroundStation:
+    """A known station's name, or ``NAME:LAT,LON[,ALT_M]`` (degrees, metres)."""
+    known = KNOWN_STATIONS.get(spec.strip().lower())
+    if known is not None:
+        return known
+    name, _, coords = spec.rpartition(":")
+    try:
+        parts = [float(x) for x in coords.split(",")]
+        lat, lon = parts[0], parts[1]
+        alt_m = parts[2] if len(parts) > 2 else 0.0
+        ok = (
+            len(parts) <= 3
+            and all(math.isfinite(p) for p in parts)
+            and -90 <= lat <= 90
+            and -180 <= lon <= 360
+            and -500 <= alt_m <= 10_000
+        )
+    except (ValueError, IndexError):
+        ok = False
+    if not ok or not name.strip():
+        names = ", ".join(s.name for s in KNOWN_STATIONS.values())
+        raise ApiError(
+            422,
+            f"station {spec!r} is neither a known station ({names}) nor NAME:LAT,LON[,ALT_M] "
+            "(degrees, metres; latitude -90..90, longitude -180..360, altitude -500..10000), "
+            'e.g. "Tokyo:35.68,139.77,40"',
+        )
+    return GroundStation(name.strip(), lat, lon if lon <= 180 else lon - 360, alt_m / 1000.0)
+
+
+@router.get("/api/stations", response_model=Stations, summary="Named ground stations")
+def stations() -> Stations:
+    """Stations that /api/passes accepts by name."""
+    return Stations(stations=[_station_model(s) for s in KNOWN_STATIONS.values()])
+
+
+def _find(
+    fleet: Fleet,
+    index: np.ndarray | None,
+    stations: list[GroundStation],
+    t0: np.datetime64,
+    t1: np.datetime64,
+    min_elevation: float,
+    device: str | None,
+) -> tuple[Passes, np.ndarray]:
+    table = fleet.table if index is None else fleet.table.take(pa.array(index))
+    ids = table.column("norad_id").to_numpy()
+    found = find_passes(
+        sgp4_propagator(table, device=device), ids, stations, t0, t1,
+        min_elevation_deg=min_elevation,
+    )  # fmt: skip
+    order = np.argsort(np.where(np.isnat(found.rise), found.culminate, found.rise), kind="stable")
+    return found, order
+
+
+@router.get("/api/passes", response_model=PassesResponse, summary="Ground passes")
+async def passes(
+    request: Request,
+    fleet: FleetDep,
+    settings: SettingsDep,
+    station: Annotated[
+        list[Annotated[str, Query(min_length=1, max_length=100)]] | None,
+        Query(
+            max_length=MAX_STATIONS,
+            description='A known station name or "NAME:LAT,LON[,ALT_M]"; repeatable '
+            f"(at most {MAX_STATIONS}). Default: the known stations.",
+        ),
+    ] = None,
+    hours: Annotated[
+        float,
+        Query(ge=0.01, le=MAX_SPAN_DAYS * 24, description="Window length, hours (0.01-336)."),
+    ] = 12.0,
+    min_elevation: Annotated[
+        float, Query(ge=-5.0, lt=90.0, description="Elevation mask, degrees.")
+    ] = 10.0,
+    start: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=64,
+            description="Window start, ISO 8601 UTC (no offset: UTC); default now.",
+            examples=["2026-11-25T06:00:00Z"],
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    norad: NoradList = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PASS_ROWS, description="Passes returned (earliest first).")
+    ] = 200,
+) -> PassesResponse:
+    """Passes of every stored object (or the listed ones) over the stations: rise, culmination,
+    set (UTC) and maximum elevation above the mask, with whether the satellite is sunlit at
+    culmination. The work (satellites x stations x hours) is bounded; narrow the request with
+    ``norad``, fewer stations or fewer hours when it is refused."""
+    sites = [parse_station(s) for s in station] if station else list(KNOWN_STATIONS.values())
+    if len({s.name for s in sites}) != len(sites):
+        raise ApiError(422, "station names must be distinct")
+    t0 = instant(start, "from")
+    t1 = t0 + np.timedelta64(round(hours * 3600e9), "ns")
+    index = require_ids(fleet, norad) if norad else None
+    n_sat = len(fleet) if index is None else int(index.size)
+    work = n_sat * len(sites) * hours
+    if work > settings.max_pass_work:
+        raise ApiError(
+            422,
+            f"{n_sat} satellites x {len(sites)} stations x {hours:g} h is too much work for one "
+            f"request (limit {settings.max_pass_work:g} satellite-station-hours): list fewer "
+            "satellites with norad=, fewer stations or fewer hours",
+        )
+    if n_sat == 0:
+        rows: list[PassRow] = []
+        total = 0
+    else:
+        try:
+            found, order = await compute(
+                request, _find, fleet, index, sites, t0, t1, min_elevation, settings.device
+            )
+        except ValueError as exc:  # the planner's own checks, written for the user
+            raise ApiError(422, str(exc)) from None
+        total = len(found)
+        top = order[:limit]
+        rise, culm, set_ = (iso_list(getattr(found, k)[top]) for k in ("rise", "culminate", "set"))
+        ids = found.norad_id[top]
+        pos, _ = fleet.index_of(ids)
+        rows = [
+            PassRow(
+                norad_id=int(ids[k]),
+                name=fleet.names[int(pos[k])],
+                station=str(found.station[top[k]]),
+                rise=rise[k],
+                culminate=culm[k],
+                set=set_[k],
+                max_elevation_deg=round(float(found.max_elevation_deg[top[k]]), 2),
+                sunlit=bool(found.sunlit[top[k]]),
+            )
+            for k in range(len(top))
+        ]
+    return PassesResponse(
+        start=iso(t0) or "",
+        stop=iso(t1) or "",
+        min_elevation_deg=min_elevation,
+        stations=[_station_model(s) for s in sites],
+        satellites=n_sat,
+        total=total,
+        truncated=total > len(rows),
+        passes=rows,
+    )
