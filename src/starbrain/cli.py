@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,7 @@ from starbrain.sources.records import StarbrainError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from starbrain.planners.passes import GroundStation
     from starbrain.sources.records import LoadResult
     from starbrain.store.database import Store
 
@@ -165,7 +166,7 @@ def catalog_load(
         with _progress(f"parsing {Path(location).name}") as (progress, task):
 
             def on_progress(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+                progress.update(task, completed=done, total=total)  # type: ignore[arg-type]
 
             result = load_catalog(
                 location, fmt.value, check_checksums=checksum, on_progress=on_progress
@@ -465,15 +466,13 @@ class Frame(StrEnum):
     itrf = "itrf"
 
 
-def _time_option(value: str | None, default: object, what: str) -> object:
-    import numpy as np
-
+def _time_option(value: str | None, default: object, what: str) -> Any:
     from starbrain import timeconv
 
     if value is None:
         return default
     try:
-        return np.datetime64(timeconv.to_datetime64(value), "ns")
+        return timeconv.to_datetime64(value).astype("datetime64[ns]")
     except ValueError as exc:
         raise StarbrainError(f"{what}: {exc}") from None
 
@@ -526,10 +525,10 @@ def propagate(
     from starbrain.sources.oem import write_oem
 
     t0 = _time_option(start, timeconv.utc_now(), "--from")
-    t1 = _time_option(stop, t0 + np.timedelta64(1, "D"), "--to")  # type: ignore[operator]
+    t1 = _time_option(stop, t0 + np.timedelta64(1, "D"), "--to")
     if not step > 0:
         raise StarbrainError("--step must be positive")
-    span_s = (t1 - t0) / np.timedelta64(1, "s")  # type: ignore[operator]
+    span_s = (t1 - t0) / np.timedelta64(1, "s")
     if span_s < 0:
         raise StarbrainError(f"--to {t1} is before --from {t0}")
     n_time = int(span_s // step) + 1
@@ -539,17 +538,20 @@ def propagate(
         )
     if backend not in ("torch", "cpp"):
         raise StarbrainError("--backend must be torch or cpp")
-    times = t0 + (np.arange(n_time) * step * 1e9).astype("timedelta64[ns]")  # type: ignore[operator]
+    times = t0 + (np.arange(n_time) * step * 1e9).astype("timedelta64[ns]")
     with _open_store() as store:
         table = _elements_for(store, norad)
     jd, fr = timeconv.datetime64_to_jd(times)
-    r, v, err = sgp4_propagate(table, jd, fr, backend=backend)  # type: ignore[arg-type]
+    r_teme, v_teme, err = sgp4_propagate(table, jd, fr, backend=backend)  # type: ignore[arg-type]
+    r_out: Any
+    v_out: Any
     failed = err != 0
+    r_out, v_out = r_teme, v_teme
     if frame is Frame.itrf:
-        r, v = fr_mod.teme_to_itrf(r, v, jd, fr)
+        r_out, v_out = fr_mod.teme_to_itrf(r_teme, v_teme, jd, fr)
     elif frame is Frame.gcrs:
-        r, v = fr_mod.teme_to_gcrs(r, v, jd, fr)
-    r, v = np.asarray(r), np.asarray(v)
+        r_out, v_out = fr_mod.teme_to_gcrs(r_teme, v_teme, jd, fr)
+    r, v = np.asarray(r_out), np.asarray(v_out)
     r[failed], v[failed] = np.nan, np.nan
     ids = table.column("norad_id").to_pylist()
     if failed.any():
@@ -612,7 +614,7 @@ def propagate(
         err_console.print(f"wrote {len(ids)} x {n_time} states ({frame.value}) to {output}")
 
 
-def _station(spec: str) -> object:
+def _station(spec: str) -> GroundStation:
     from starbrain.planners.passes import GroundStation
 
     try:
@@ -660,7 +662,7 @@ def passes(
     if not -5 <= min_elevation < 90:
         raise StarbrainError("--min-elevation must be in [-5, 90)")
     t0 = _time_option(start, timeconv.utc_now(), "--from")
-    t1 = t0 + np.timedelta64(int(hours * 3600e9), "ns")  # type: ignore[operator]
+    t1 = t0 + np.timedelta64(int(hours * 3600e9), "ns")
     with _open_store() as store:
         table = _elements_for(store, norad)
     ids = table.column("norad_id").to_numpy()
@@ -670,7 +672,7 @@ def passes(
             ids,
             stations,
             t0,
-            t1,  # type: ignore[arg-type]
+            t1,
             min_elevation_deg=min_elevation,
         )
     result = found.to_arrow()

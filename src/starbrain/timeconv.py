@@ -15,7 +15,7 @@ All functions accept scalars or arrays and are vectorised.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,17 @@ __all__ = [
 ]
 
 
-def to_datetime64(value: Any) -> npt.NDArray[np.datetime64] | np.datetime64:
+@overload
+def to_datetime64(value: str | _dt.date | np.datetime64) -> np.datetime64: ...
+@overload
+def to_datetime64(
+    value: npt.NDArray[Any] | list[Any] | tuple[Any, ...],
+) -> npt.NDArray[np.datetime64]: ...
+@overload
+def to_datetime64(value: Any) -> Any: ...
+
+
+def to_datetime64(value: Any) -> Any:
     """A datetime, ISO-8601 string, ``datetime64`` or a sequence of them -> UTC ``datetime64[ns]``.
 
     Naive datetimes and strings without an offset are taken as UTC; aware datetimes are converted
@@ -70,7 +80,7 @@ def to_datetime64(value: Any) -> npt.NDArray[np.datetime64] | np.datetime64:
 
 def utc_now() -> np.datetime64:
     """The current UTC time as ``datetime64[ns]``."""
-    return to_datetime64(_dt.datetime.now(_dt.UTC))  # type: ignore[return-value]
+    return to_datetime64(_dt.datetime.now(_dt.UTC))
 
 
 def datetime64_to_jd(t: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

@@ -62,7 +62,7 @@ def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> d
     from starbrain.planners.transfers import windows_table
 
     timings: dict[str, float] = {}
-    times = np.datetime64(epoch, "ns") + np.arange(96) * np.timedelta64(60, "s")
+    times = epoch.astype("datetime64[ns]") + np.arange(96) * np.timedelta64(60, "s")
     jd, fr = timeconv.datetime64_to_jd(times)
     t = time.perf_counter()
     r, _, err = propagate(table, jd, fr)

@@ -27,7 +27,7 @@ def _mantissa(chars: Chars) -> tuple[npt.NDArray[np.int64], Mask, npt.NDArray[np
     column the number of digits to its right."""
     is_digit, d = _digits(chars)
     # number of digits strictly to the right of each column
-    right = np.cumsum(is_digit[:, ::-1], axis=1)[:, ::-1] - is_digit
+    right: npt.NDArray[np.int64] = np.cumsum(is_digit[:, ::-1], axis=1)[:, ::-1] - is_digit
     value = (d * np.power(10, right, dtype=np.int64)).sum(axis=1)
     return value, is_digit, right
 
@@ -87,7 +87,7 @@ def parse_implied_decimal(chars: Chars) -> tuple[npt.NDArray[np.float64], Mask]:
     """Digits with an implied leading point, e.g. TLE eccentricity '0007417' -> 0.0007417."""
     value, is_digit, _ = _mantissa(chars)
     width = chars.shape[1]
-    ok = is_digit.all(axis=1)
+    ok: Mask = np.asarray(is_digit.all(axis=1))
     return value.astype(np.float64) / 10.0**width, ok
 
 

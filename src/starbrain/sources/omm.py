@@ -239,7 +239,7 @@ def _column(kind: str, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         return arr, ~missing
     except (ValueError, TypeError, OverflowError):
         pass
-    dtype = {"float": np.float64, "int": np.int64, "time": "datetime64[ns]"}[kind]
+    dtype: Any = {"float": np.float64, "int": np.int64, "time": "datetime64[ns]"}[kind]
     arr = np.zeros(len(values), dtype=dtype)
     ok = ~missing
     for k, v in enumerate(values):
@@ -252,6 +252,10 @@ def _column(kind: str, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     return arr, ok
 
 
+def _indices(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask).tolist()
+
+
 def _rows_to_table(rows: Sequence[_Row], source: str) -> LoadResult:
     n = len(rows)
     reasons: list[RecordError | None] = [None] * n
@@ -261,19 +265,19 @@ def _rows_to_table(rows: Sequence[_Row], source: str) -> LoadResult:
         raw = [r.values.get(key) for r in rows]
         arr, ok = _column(kind, raw)
         present = np.array([v is not None and str(v).strip() != "" for v in raw], dtype=bool)
-        for k in np.flatnonzero(~ok & present):
+        for k in _indices(~ok & present):
             reasons[k] = reasons[k] or _error(
                 source, rows[k], key, f"cannot read {raw[k]!r} as {kind}", norad_raw[k]
             )
         if required:
-            for k in np.flatnonzero(~present):
+            for k in _indices(~present):
                 reasons[k] = reasons[k] or _error(
                     source, rows[k], key, "required field is missing", norad_raw[k]
                 )
         if key in _RANGES:
             lo, hi, inclusive = _RANGES[key]
             bad = ok & ((arr < lo) | ((arr > hi) if inclusive else (arr >= hi)))
-            for k in np.flatnonzero(bad):
+            for k in _indices(bad):
                 bracket = "]" if inclusive else ")"
                 reasons[k] = reasons[k] or _error(
                     source,
@@ -284,7 +288,7 @@ def _rows_to_table(rows: Sequence[_Row], source: str) -> LoadResult:
                 )
         converted[key] = (arr, ok)
     mm, mm_ok = converted["MEAN_MOTION"]
-    for k in np.flatnonzero(mm_ok & ~(mm > 0)):
+    for k in _indices(mm_ok & ~(mm > 0)):
         reasons[k] = reasons[k] or _error(
             source, rows[k], "MEAN_MOTION", "must be positive", norad_raw[k]
         )

@@ -280,8 +280,8 @@ def _parse_groups(
     flag(lines.lengths[line2] < TLE_WIDTH, 2, "line 2", "truncated: fewer than 69 columns")
     l1 = lines.matrix(line1, TLE_WIDTH)
     l2 = lines.matrix(line2, TLE_WIDTH)
-    flag((l1 >= 128).any(axis=1), 1, "line 1", "has a non-ASCII character")
-    flag((l2 >= 128).any(axis=1), 2, "line 2", "has a non-ASCII character")
+    flag(np.asarray((l1 >= 128).any(axis=1)), 1, "line 1", "has a non-ASCII character")
+    flag(np.asarray((l2 >= 128).any(axis=1)), 2, "line 2", "has a non-ASCII character")
 
     sat1, ok = _alpha5_vec(l1[:, slice(*_L1["catalog_number"])])
     flag(~ok, 1, "catalog_number", "not a catalogue number")

@@ -44,6 +44,12 @@ def _to_arrow(relation: Any) -> pa.Table:
     return fetch()
 
 
+def _scalar(row: tuple[Any, ...] | None) -> Any:
+    if row is None:  # DuckDB always answers INSERT and count(*) with one row
+        raise RuntimeError("DuckDB returned no row")
+    return row[0]
+
+
 def _strip_tz(table: pa.Table) -> pa.Table:
     """UTC timestamps -> naive timestamps of the same instants, for TIMESTAMP_NS columns."""
     fields = [
@@ -150,7 +156,7 @@ class Store:
                     if stream.unique
                     else f"INSERT INTO {stream.name} SELECT * FROM _batch"
                 )
-                n_new = cur.execute(sql).fetchone()[0]
+                n_new = _scalar(cur.execute(sql).fetchone())
                 if source is not None:
                     cur.execute(
                         "INSERT INTO loads (stream, source, n_rows, n_new, n_errors) "
@@ -178,7 +184,7 @@ class Store:
         stream = self.stream(stream_name)
         name = f"{stream.name}_current" if current else stream.name
         with self._cursor() as cur:
-            return int(cur.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+            return int(_scalar(cur.execute(f"SELECT count(*) FROM {name}").fetchone()))
 
     def read(
         self,
@@ -233,7 +239,7 @@ class Store:
         n = 0
         with self._cursor() as cur:
             rel = cur.sql(f"SELECT * FROM {name} ORDER BY {order}")
-            reader_fn = getattr(rel, "to_arrow_reader", None) or rel.record_batch
+            reader_fn: Any = getattr(rel, "to_arrow_reader", None) or rel.record_batch
             reader = reader_fn(100_000)
             with pq.ParquetWriter(path, stream.schema) as writer:
                 for batch in reader:
