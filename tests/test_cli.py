@@ -304,3 +304,48 @@ def test_landing_and_ascent_commands(tmp_path: Path) -> None:
     assert (tmp_path / "asc" / "ascent_trajectory.png").stat().st_size > 1000
     bad = run("landing", "solve", "--r0", "1,2", cwd=tmp_path)
     assert bad.returncode == 1 and "--r0 must be 3 comma-separated numbers" in bad.stderr
+
+
+def test_conjunction_screen_show_and_cdm(tmp_path: Path, store_path: Path) -> None:
+    gen = run(
+        "constellation",
+        "generate",
+        "--altitude-km",
+        "550",
+        "--inclination-deg",
+        "53",
+        "--planes",
+        "10",
+        "--per-plane",
+        "10",
+        "--epoch",
+        "2026-11-25",
+        cwd=tmp_path,
+    )
+    assert gen.returncode == 0, gen.stderr
+    deb = run("constellation", "debris", "--count", "300", "--epoch", "2026-11-25", cwd=tmp_path)
+    assert deb.returncode == 0, deb.stderr
+    out = run(
+        "conjunctions",
+        "screen",
+        "--from",
+        "2026-11-25",
+        "--days",
+        "1",
+        "--cdm-dir",
+        str(tmp_path / "cdm"),
+        "--cdm-min-pc",
+        "0",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    n = int(out.stdout.split(" conjunctions")[0].split()[-1])
+    assert n > 0 and len(list((tmp_path / "cdm").iterdir())) == n
+    with Store(store_path, read_only=True) as store:
+        assert store.count("conjunctions") == n
+    shown = run("conjunctions", "show", "--limit", "2", "--sort", "miss", cwd=tmp_path)
+    assert shown.returncode == 0 and f"2 of {n} conjunctions" in shown.stdout
+    cdm = run("conjunctions", "show", "--cdm", "0", cwd=tmp_path)
+    assert cdm.stdout.startswith("CCSDS_CDM_VERS") and "MISS_DISTANCE" in cdm.stdout
+    bad = run("conjunctions", "show", "--sort", "size", cwd=tmp_path)
+    assert bad.returncode == 1 and "cannot sort by 'size'" in bad.stderr

@@ -52,6 +52,10 @@ landing_app = typer.Typer(
     help="Powered-descent guidance (lossless convexification).", no_args_is_help=True
 )
 ascent_app = typer.Typer(help="Launch-vehicle ascent optimisation.", no_args_is_help=True)
+conjunctions_app = typer.Typer(
+    help="Conjunction screening, CCSDS CDMs and avoidance manoeuvres.", no_args_is_help=True
+)
+app.add_typer(conjunctions_app, name="conjunctions")
 app.add_typer(mars_app, name="mars")
 app.add_typer(landing_app, name="landing")
 app.add_typer(ascent_app, name="ascent")
@@ -948,6 +952,208 @@ def telemetry_listen(
         "parameter values",
         highlight=False,
     )
+
+
+@constellation_app.command("debris")
+def constellation_debris(
+    count: Annotated[int, typer.Option(help="Number of debris-like objects.")] = 6000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20260101,
+    epoch: Annotated[
+        str | None, typer.Option(help="Epoch, ISO 8601 UTC (default: today 00:00).")
+    ] = None,
+) -> None:
+    """Store a debris-like LEO population (catalogue numbers from 300001), for screening."""
+    from starbrain.sources.debris import generate_debris
+
+    if not 1 <= count <= 39_999:
+        raise StarbrainError(
+            "--count must be between 1 and 39999 (catalogue numbers 300001-339999)"
+        )
+    table = generate_debris(count, epoch=epoch, seed=seed)
+    with _open_store() as db:
+        added = db.append("elements", table, source=f"generated:debris:{seed}")
+    err_console.print(f"stored {added.n_new} new debris element sets in {db.path}")
+
+
+def _latest_screening(store: Store) -> pa.Table:
+    table = store.read(
+        "conjunctions", where="screened_at = (SELECT max(screened_at) FROM conjunctions)"
+    )
+    if table.num_rows == 0:
+        raise StarbrainError("no screening stored yet: run starbrain conjunctions screen")
+    return table
+
+
+@conjunctions_app.command("screen")
+def conjunctions_screen(
+    start: Annotated[
+        str | None, typer.Option("--from", help="Start, ISO 8601 UTC (default: now).")
+    ] = None,
+    days: Annotated[float, typer.Option(help="Span in days.")] = 7.0,
+    threshold_km: Annotated[float, typer.Option(help="Report pairs closer than this.")] = 5.0,
+    step_s: Annotated[float, typer.Option(help="Coarse time step of the filter (s).")] = 60.0,
+    primary: Annotated[
+        list[int] | None, typer.Option(help="Screen only these objects against all.")
+    ] = None,
+    object_radius_m: Annotated[
+        float, typer.Option(help="Hard-body radius of each object (m).")
+    ] = 10.0,
+    min_pc: Annotated[
+        float, typer.Option(help="Keep only conjunctions with Pc at least this.")
+    ] = 0.0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write a .parquet or .csv file.")
+    ] = None,
+    cdm_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write a CCSDS CDM (KVN) per conjunction with Pc >= --cdm-min-pc."),
+    ] = None,
+    cdm_min_pc: Annotated[float, typer.Option(help="Pc threshold for CDMs.")] = 1e-4,
+) -> None:
+    """All-against-all screening of the stored catalogue: TCA, miss, RTN components, Pc."""
+    from starbrain.planners.cdm import write_cdms
+    from starbrain.planners.conjunctions import screen, show
+
+    if not 0 < days <= 14:
+        raise StarbrainError("--days must be in (0, 14]")
+    if not 0 < threshold_km <= 50:
+        raise StarbrainError("--threshold-km must be in (0, 50]")
+    t0 = _time_option(start, None, "--from")
+    with _open_store() as store:
+        elements = _elements_for(store, None)
+        with err_console.status(
+            f"screening {elements.num_rows} objects over {days:g} days"
+        ) as status:
+            table, stats = screen(
+                elements,
+                start=t0,
+                days=days,
+                threshold_km=threshold_km,
+                step_s=step_s,
+                primaries=primary,
+                object_radius_m=object_radius_m,
+                min_pc=min_pc,
+                progress=lambda msg: status.update(msg),
+            )
+        store.append("conjunctions", table)
+    console.print(stats.summary(), highlight=False)
+    console.print(show(table, sort="pc", limit=10), highlight=False)
+    if output is not None:
+        _write_table(table, output)
+    if cdm_dir is not None:
+        import numpy as np
+
+        pc_col = table.column("collision_probability").to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(pc_col >= cdm_min_pc)
+        paths = write_cdms(table, cdm_dir, rows=rows.tolist())
+        err_console.print(f"wrote {len(paths)} CDMs to {cdm_dir}")
+
+
+def _write_table(table: pa.Table, output: Path) -> None:
+    if output.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, output)
+    else:
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, output)
+    err_console.print(f"wrote {table.num_rows} rows to {output}")
+
+
+@conjunctions_app.command("show")
+def conjunctions_show(
+    sort: Annotated[str, typer.Option(help="pc, miss or tca.")] = "pc",
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    norad: Annotated[int | None, typer.Option(help="Only conjunctions of this object.")] = None,
+    min_pc: Annotated[float | None, typer.Option(help="Only Pc at least this.")] = None,
+    max_miss_m: Annotated[float | None, typer.Option(help="Only misses under this (m).")] = None,
+    cdm: Annotated[
+        int | None, typer.Option(help="Print the CCSDS CDM of this row (0 = first shown).")
+    ] = None,
+) -> None:
+    """The newest screening's conjunctions, or one as a CCSDS CDM."""
+    from starbrain.planners.cdm import conjunction_cdm
+    from starbrain.planners.conjunctions import select_conjunctions, show
+
+    with _open_store() as store:
+        table = _latest_screening(store)
+    max_miss_km = None if max_miss_m is None else max_miss_m / 1e3
+    try:
+        if cdm is None:
+            text = show(
+                table,
+                sort=sort,
+                limit=limit,
+                norad_id=norad,
+                min_pc=min_pc,
+                max_miss_km=max_miss_km,
+            )
+            console.print(text, highlight=False)
+            return
+        chosen = select_conjunctions(
+            table, sort=sort, norad_id=norad, min_pc=min_pc, max_miss_km=max_miss_km
+        )
+    except ValueError as exc:
+        raise StarbrainError(str(exc)) from None
+    if not 0 <= cdm < chosen.num_rows:
+        raise StarbrainError(f"--cdm {cdm} is out of range (0..{chosen.num_rows - 1})")
+    sys.stdout.write(conjunction_cdm(chosen, cdm))
+
+
+@conjunctions_app.command("avoid")
+def conjunctions_avoid(
+    norad: Annotated[int, typer.Argument(help="The object that manoeuvres.")],
+    other: Annotated[
+        int | None, typer.Option(help="The other object (default: the highest-Pc one).")
+    ] = None,
+    tca: Annotated[str | None, typer.Option(help="Time of closest approach, ISO 8601 UTC.")] = None,
+    pc_max: Annotated[float, typer.Option(help="Target probability of collision.")] = 1e-4,
+    min_miss_m: Annotated[
+        float | None, typer.Option(help="Also require this miss distance (m).")
+    ] = None,
+    lead_orbits: Annotated[float, typer.Option(help="Burn this many orbits before TCA.")] = 1.5,
+    max_dv_mps: Annotated[float, typer.Option(help="Largest burn considered (m/s).")] = 1.0,
+    three_d: Annotated[
+        bool, typer.Option(help="Full 3-D burn instead of along-track only.")
+    ] = False,
+    verify: Annotated[
+        bool, typer.Option(help="Re-screen the manoeuvred object against all.")
+    ] = True,
+    store_plan: Annotated[
+        bool, typer.Option("--store/--no-store", help="Store the plan and the new element set.")
+    ] = True,
+) -> None:
+    """Minimum-Δv impulsive avoidance burn for a stored conjunction, verified by re-screening."""
+    from starbrain.planners.avoidance import avoid
+
+    with _open_store() as store:
+        conj = _latest_screening(store)
+        elements = _elements_for(store, None)
+        with err_console.status("planning (sensitivity, burn search, re-screening)"):
+            try:
+                plan = avoid(
+                    conj,
+                    elements,
+                    norad_id=norad,
+                    other=other,
+                    tca=tca,
+                    pc_max=pc_max,
+                    min_miss_m=min_miss_m,
+                    lead_orbits=lead_orbits,
+                    max_dv_mps=max_dv_mps,
+                    three_d=three_d,
+                    verify=verify,
+                )
+            except ValueError as exc:
+                raise StarbrainError(str(exc)) from None
+        console.print(plan.summary(), highlight=False)
+        if store_plan:
+            store.append("manoeuvres", plan.to_arrow())
+            if plan.verified:
+                store.append("elements", plan.elements, source="manoeuvre")
+    if verify and not plan.verified:
+        raise StarbrainError("no burn within --max-dv-mps was verified; nothing was applied")
 
 
 @app.command()

@@ -22,6 +22,7 @@ _EXPORTS = {
     "generate_constellation": ("constellation", "generate"),
     "generate_preset": ("constellation", "generate_preset"),
     "PRESETS": ("constellation", "PRESETS"),
+    "generate_debris": ("debris", "generate_debris"),
     # telemetry
     "load_definitions": ("packets", "load_definitions"),
     "load_example_definitions": ("packets", "load_example_definitions"),

@@ -7,6 +7,8 @@ _EXPORTS = {
     "AppendResult": ("database", "AppendResult"),
     "STREAMS": ("streams", "STREAMS"),
     "Stream": ("streams", "Stream"),
+    "CONJUNCTIONS_SCHEMA": ("decision_schemas", "CONJUNCTIONS_SCHEMA"),
+    "MANOEUVRES_SCHEMA": ("decision_schemas", "MANOEUVRES_SCHEMA"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

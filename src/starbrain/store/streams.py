@@ -1,8 +1,8 @@
 """The registry of stored streams: each stream's Arrow schema, key columns and DuckDB DDL.
 
 A stream's schema is owned by the layer that produces it (element sets by ``sources.records``);
-this module only registers it. Later streams (ephemerides, telemetry, decisions) add a
-``Stream`` here.
+this module only registers it. Decisions that planners produce (conjunctions, manoeuvres) have
+their schemas in ``store.decision_schemas``, since the store sits left of the planners.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ import pyarrow as pa
 
 from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
 from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
+from starbrain.store.decision_schemas import (
+    CONJUNCTIONS_KEY,
+    CONJUNCTIONS_SCHEMA,
+    MANOEUVRES_KEY,
+    MANOEUVRES_SCHEMA,
+)
 
 __all__ = ["STREAMS", "Stream", "duckdb_type"]
 
@@ -32,6 +38,11 @@ class Stream:
 STREAMS: dict[str, Stream] = {
     "elements": Stream("elements", ELEMENTS_SCHEMA, ELEMENTS_KEY, time_column="epoch"),
     "telemetry": Stream("telemetry", TELEMETRY_SCHEMA, TELEMETRY_KEY, unique=False),
+    # a week's screen of the Starlink preset plus debris is ~0.5 M rows: append-only
+    "conjunctions": Stream(
+        "conjunctions", CONJUNCTIONS_SCHEMA, CONJUNCTIONS_KEY, time_column=None, unique=False
+    ),
+    "manoeuvres": Stream("manoeuvres", MANOEUVRES_SCHEMA, MANOEUVRES_KEY),
 }
 
 
