@@ -79,3 +79,29 @@ def test_bad_shells_and_presets_are_clear_errors() -> None:
         generate_preset("nope")
     with pytest.raises(StarbrainError, match="do not fit"):
         generate([WalkerShell(550.0, 53.0, 10, 10)], first_norad=339_950)
+
+
+def test_starlink_preset_keeps_its_satellites_apart(starlink) -> None:
+    """Propagated with SGP4 over one orbit (5 s steps), no two satellites of a shell come
+    within 30 km (Walker symmetry: the first satellite of a shell against the rest of it
+    covers every pair), and no S4 plane coincides with an S5 plane."""
+    import torch
+
+    from starbrain import timeconv
+    from starbrain.physics.sgp4 import propagate
+
+    times = np.datetime64("2026-01-01", "ns") + np.arange(0, 96 * 60, 5) * np.timedelta64(1, "s")
+    jd, fr = timeconv.datetime64_to_jd(times)
+    torch.set_num_threads(1)
+    r, _, err = propagate(starlink, jd, fr, backend="torch", device="cpu")
+    assert (err == 0).all()
+    start = 0
+    for shell in PRESETS["starlink-gen1"]:
+        block = r[start : start + shell.size]
+        d = np.linalg.norm(block[1:] - block[0], axis=-1)
+        assert d.min() > 30.0, (shell.name, d.min())
+        start += shell.size
+    raan = np.array(starlink.column("ra_of_asc_node_deg"))
+    s4 = set(np.round(raan[3888 : 3888 + 348], 3))
+    s5 = set(np.round(raan[4236:], 3))
+    assert not s4 & s5

@@ -75,14 +75,19 @@ class WalkerShell:
 
 
 # Starlink Gen1 as filed with the FCC (SpaceX modification, April 2020 / approved April 2021):
-# five shells, 4,408 satellites.
+# five shells, 4,408 satellites. The filing gives altitude, inclination, planes and satellites
+# per plane, not the phasing: each shell's phasing factor F is the one that maximises the
+# smallest distance between two satellites of the shell (for ideal circular orbits, sampled
+# finely over an orbit: S1 71 km, S2 48 km, S3 65 km, S4 50 km, S5 67 km; F = 1 would put two
+# S5 satellites in the same place). S5's planes are offset 15 deg in node from S4's, with which
+# it shares altitude and inclination, so that no plane of one lies on a plane of the other.
 PRESETS: dict[str, tuple[WalkerShell, ...]] = {
     "starlink-gen1": (
-        WalkerShell(550.0, 53.0, 72, 22, name="S1"),
-        WalkerShell(540.0, 53.2, 72, 22, name="S2"),
-        WalkerShell(570.0, 70.0, 36, 20, name="S3"),
-        WalkerShell(560.0, 97.6, 6, 58, name="S4"),
-        WalkerShell(560.0, 97.6, 4, 43, name="S5"),
+        WalkerShell(550.0, 53.0, 72, 22, phasing=65, name="S1"),
+        WalkerShell(540.0, 53.2, 72, 22, phasing=65, name="S2"),
+        WalkerShell(570.0, 70.0, 36, 20, phasing=25, name="S3"),
+        WalkerShell(560.0, 97.6, 6, 58, phasing=1, name="S4"),
+        WalkerShell(560.0, 97.6, 4, 43, phasing=2, raan0_deg=15.0, name="S5"),
     ),
 }
 
