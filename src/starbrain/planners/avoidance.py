@@ -54,8 +54,8 @@ from starbrain.planners.collision_probability import (
     rtn_to_inertial,
 )
 from starbrain.planners.conjunctions import _call_model, screen_conjunctions
-from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA, MANOEUVRES_KEY, MANOEUVRES_SCHEMA
 from starbrain.sources.records import ELEMENTS_SCHEMA
+from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA, MANOEUVRES_KEY, MANOEUVRES_SCHEMA
 
 __all__ = [
     "MANOEUVRES_KEY",
