@@ -39,7 +39,7 @@ from starbrain.planners.conjunctions import (
     screen_conjunctions,
     show,
 )
-from starbrain.sources.constellation import generate_preset
+from starbrain.sources.constellation import WalkerShell, generate, generate_preset
 from starbrain.sources.debris import generate_debris
 from tests.planners.conjunction_helpers import EPOCH, brute_force, head_on_pairs, refine_pair
 
@@ -56,8 +56,18 @@ def subset() -> pa.Table:
     """~300 objects with many encounters: planes of the 53.0 degree shell five planes apart
     (which cross at 2.6 km/s in this Walker pattern), one plane of the 53.2 degree shell
     (0.5 km/s), the two 97.6 degree shells (crossing each other at 13 km/s) and debris whose
-    perigee-apogee band crosses them."""
-    starlink = generate_preset("starlink-gen1", epoch=EPOCH)
+    perigee-apogee band crosses them. The shells are the Starlink Gen1 geometry with Walker
+    phasing F = 1 and no node offset between S4 and S5: a denser pattern of encounters than the
+    preset's separation-maximising phasing, which is what this comparison needs."""
+    starlink = generate(
+        [
+            WalkerShell(550.0, 53.0, 72, 22, phasing=1, name="S1"),
+            WalkerShell(540.0, 53.2, 72, 22, phasing=1, name="S2"),
+            WalkerShell(560.0, 97.6, 6, 58, phasing=1, name="S4"),
+            WalkerShell(560.0, 97.6, 4, 43, phasing=1, name="S5"),
+        ],
+        epoch=EPOCH,
+    )
     names = np.array(starlink.column("object_name").to_pylist())
     prefixes = (*(f"SIM S1-P0{p}-" for p in (1, 2, 6, 7)), "SIM S2-P01-")
     prefixes += ("SIM S4-P1-", "SIM S5-P1-", "SIM S5-P2-")
