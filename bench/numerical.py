@@ -17,6 +17,7 @@ Prints medians of repeats and the ratios. Run: ``.venv/bin/python bench/numerica
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 import time
@@ -229,6 +230,12 @@ def bench_orekit(r0: np.ndarray, v0: np.ndarray) -> tuple[float, np.ndarray] | N
 
 
 def main() -> None:
+    global N_SAT, REPEATS
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--satellites", type=int, default=N_SAT, help="batch size (default 1000)")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed repeats (median)")
+    args = parser.parse_args()
+    N_SAT, REPEATS = args.satellites, args.repeats
     r0, v0 = leo_constellation(N_SAT)
     n_states = N_SAT * T_OUT.size
     print(
