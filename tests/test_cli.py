@@ -349,3 +349,41 @@ def test_conjunction_screen_show_and_cdm(tmp_path: Path, store_path: Path) -> No
     assert cdm.stdout.startswith("CCSDS_CDM_VERS") and "MISS_DISTANCE" in cdm.stdout
     bad = run("conjunctions", "show", "--sort", "size", cwd=tmp_path)
     assert bad.returncode == 1 and "cannot sort by 'size'" in bad.stderr
+
+
+def test_fit_elements_recovers_an_sgp4_arc(tmp_path: Path, store_path: Path) -> None:
+    """An OEM written from a TLE by `propagate` is fitted back to within 10 m (issue bar)."""
+    from sgp4.api import Satrec
+
+    iss = [
+        "1 25544U 98067A   26328.50000000  .00016717  00000-0  30016-3 0  9994",
+        "2 25544  51.6393 114.3422 0006944 101.2341 258.9436 15.50184391484337",
+    ]
+    (tmp_path / "iss.tle").write_text("\n".join(iss) + "\n")
+    run("catalog", "load", str(tmp_path / "iss.tle"), "--no-checksum", cwd=tmp_path)
+    oem = tmp_path / "iss.oem"
+    out = run(
+        "propagate",
+        "--norad",
+        "25544",
+        "--from",
+        "2026-11-24T12:00",
+        "--to",
+        "2026-11-25T12:00",
+        "--step",
+        "300",
+        "--format",
+        "oem",
+        "-o",
+        str(oem),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    fit = run("fit-elements", str(oem), cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    rms_m = float(fit.stderr.split("fit RMS ")[1].split()[0])
+    assert rms_m < 10.0
+    line1, line2 = fit.stdout.splitlines()[:2]
+    assert Satrec.twoline2rv(line1, line2).satnum == 25544
+    bad = run("fit-elements", str(tmp_path / "missing.oem"), cwd=tmp_path)
+    assert bad.returncode == 1 and "no such file" in bad.stderr

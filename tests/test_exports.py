@@ -14,6 +14,7 @@ PACKAGES = [
     "starbrain.physics",
     "starbrain.planners",
     "starbrain.console",
+    "starbrain.models",
 ]
 
 

@@ -1156,6 +1156,47 @@ def conjunctions_avoid(
         raise StarbrainError("no burn within --max-dv-mps was verified; nothing was applied")
 
 
+@app.command("fit-elements")
+def fit_elements_command(
+    path: Annotated[
+        Path, typer.Argument(help="A CCSDS OEM file (KVN): TEME, GCRF/EME2000 or ITRF.")
+    ],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Output format.")
+    ] = ExportFormat.tle,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+    ] = None,
+    store: Annotated[
+        bool, typer.Option(help="Also append the fitted element sets to the store.")
+    ] = False,
+) -> None:
+    """Least-squares SGP4 mean elements (with B*) for each OEM segment, via differentiable SGP4."""
+    from starbrain.models.fitting import fit_oem
+
+    if not path.is_file():
+        raise StarbrainError(f"{path}: no such file")
+    with err_console.status("fitting (Levenberg-Marquardt through SGP4)"):
+        result = fit_oem(path.read_text(errors="replace"), str(path))
+    for err in result.errors[:MAX_ERRORS_SHOWN]:
+        err_console.print(f"  [red]bad input[/] {err}", highlight=False)
+    if result.table.num_rows == 0:
+        raise StarbrainError(f"{path}: no segment could be fitted")
+    ids = result.table.column("norad_id").to_pylist()
+    for norad, rms in zip(ids, result.rms_km, strict=True):
+        err_console.print(f"NORAD {norad}: fit RMS {rms * 1e3:.2f} m", highlight=False)
+    text = _render(result.table, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err_console.print(f"wrote {result.table.num_rows} element sets to {output}")
+    if store:
+        with _open_store() as db:
+            db.append("elements", result.table, source=str(path))
+
+
 @app.command()
 def serve(
     host: Annotated[

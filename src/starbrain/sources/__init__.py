@@ -17,6 +17,7 @@ _EXPORTS = {
     "parse_omm": ("omm", "parse_omm"),
     "write_omm": ("omm", "write_omm"),
     "write_oem": ("oem", "write_oem"),
+    "read_oem": ("oem_reader", "read_oem"),
     # constellations
     "WalkerShell": ("constellation", "WalkerShell"),
     "generate_constellation": ("constellation", "generate"),

@@ -18,6 +18,8 @@ from starbrain.store.decision_schemas import (
     CONJUNCTIONS_SCHEMA,
     MANOEUVRES_KEY,
     MANOEUVRES_SCHEMA,
+    MODELS_KEY,
+    MODELS_SCHEMA,
 )
 
 __all__ = ["STREAMS", "Stream", "duckdb_type"]
@@ -43,6 +45,7 @@ STREAMS: dict[str, Stream] = {
         "conjunctions", CONJUNCTIONS_SCHEMA, CONJUNCTIONS_KEY, time_column=None, unique=False
     ),
     "manoeuvres": Stream("manoeuvres", MANOEUVRES_SCHEMA, MANOEUVRES_KEY),
+    "models": Stream("models", MODELS_SCHEMA, MODELS_KEY, time_column="created"),
 }
 
 

@@ -1,0 +1,208 @@
+"""Truth trajectories for world models: SGP4 states at epoch propagated with full-force physics.
+
+Each satellite starts from its SGP4 state at the (common) epoch, rotated TEME -> GCRS, and is
+integrated with :func:`starbrain.physics.numerical.propagate_numerical` (default force model:
+EGM2008 zonals J2-J6, Vallado exponential drag, Sun and Moon point masses, cannonball SRP with a
+conical shadow). Truth is returned in both GCRS (the integration frame) and TEME (the frame SGP4
+and the world models work in), km and km/s, shape ``(n_sat, n_time, 3)``.
+
+Spacecraft parameters are derived from B*: with the SGP4 reference density
+``rho0 = 0.15696615 kg m^-2 ER^-1`` (Vallado, *Fundamentals*, 4th ed., sec. 9.6.1),
+``B* = rho0 * Cd * A / (2 m)`` so ``Cd*A/m [m^2/kg] = 2 B* / rho0 ~= 12.7416 * B*`` (B* in 1/ER).
+We take Cd = 2.2, mass = 260 kg (a Starlink v1.0 class bus) and solve for the drag area; the SRP
+area equals the drag area, Cr = 1.3. A floor of 0.01 m^2 keeps SRP sensible for tiny B*.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import torch
+
+from starbrain import timeconv
+from starbrain.physics.forces import ForceModel, Spacecraft
+from starbrain.physics.frames import teme_to_gcrs_matrix
+from starbrain.physics.numerical import propagate_numerical
+from starbrain.physics.sgp4 import sgp4_propagate
+from starbrain.physics.sgp4_init import Sgp4Elements
+from starbrain.sources.constellation import generate_preset, kozai_mean_motion
+from starbrain.sources.records import ELEMENTS_SCHEMA
+
+__all__ = [
+    "BSTAR_TO_BALLISTIC_M2KG",
+    "DEFAULT_EPOCH",
+    "TruthSet",
+    "generate_truth",
+    "sample_elements",
+    "spacecraft_from_bstar",
+]
+
+#: Cd*A/m [m^2/kg] per unit B* [1/ER]: 2 / rho0 with rho0 = 0.15696615 kg m^-2 ER^-1.
+BSTAR_TO_BALLISTIC_M2KG = 2.0 / 0.15696615
+DEFAULT_EPOCH = "2024-01-01T00:00:00"
+_CD = 2.2
+_CR = 1.3
+_MASS_KG = 260.0
+_MIN_AREA_M2 = 0.01
+
+
+def spacecraft_from_bstar(bstar: npt.ArrayLike) -> Spacecraft:
+    """A :class:`Spacecraft` whose Cd*A/m matches ``bstar`` (n_sat,) [1/ER] (see module doc)."""
+    b = np.abs(np.asarray(bstar, dtype=np.float64))
+    area = np.maximum(BSTAR_TO_BALLISTIC_M2KG * b * _MASS_KG / _CD, _MIN_AREA_M2)
+    return Spacecraft(mass_kg=_MASS_KG, drag_area_m2=area, srp_area_m2=area, cd=_CD, cr=_CR)
+
+
+def sample_elements(
+    n_sat: int,
+    seed: int = 0,
+    epoch: Any = DEFAULT_EPOCH,
+    starlink_fraction: float = 0.4,
+    first_norad: int = 300_001,
+) -> pa.Table:
+    """A fixed-seed varied sample of LEO element sets (ELEMENTS_SCHEMA), one common epoch.
+
+    About ``starlink_fraction`` of them are drawn from the ``starlink-gen1`` preset (with B* drawn
+    log-uniform in 5e-5..5e-4); the rest are LEO at 400-1200 km altitude, inclination 0-100 deg,
+    eccentricity 1e-4..1e-2 (log-uniform), B* 1e-5..1e-3 (log-uniform, so light to heavy drag).
+    """
+    rng = np.random.default_rng(seed)
+    n_star = round(n_sat * starlink_fraction)
+    n_leo = n_sat - n_star
+    preset = generate_preset("starlink-gen1", epoch=epoch)
+    pick = np.sort(rng.choice(preset.num_rows, size=n_star, replace=False))
+    star = preset.take(pa.array(pick)).to_pydict()
+    star["bstar_per_earth_radius"] = list(
+        10.0 ** rng.uniform(np.log10(5e-5), np.log10(5e-4), n_star)
+    )
+
+    alt = rng.uniform(400.0, 1200.0, n_leo)
+    inc = rng.uniform(0.0, 100.0, n_leo)
+    ecc = 10.0 ** rng.uniform(-4.0, -2.0, n_leo)
+    n_rev = kozai_mean_motion(alt, np.radians(inc), ecc)
+    t0 = np.datetime64(timeconv.to_datetime64(epoch), "ns")
+    leo = {
+        "norad_id": [0] * n_leo,
+        "epoch": [None] * n_leo,
+        "object_name": [f"LEO-{k + 1:03d}" for k in range(n_leo)],
+        "object_id": [None] * n_leo,
+        "classification": ["U"] * n_leo,
+        "mean_motion_rev_per_day": list(n_rev),
+        "eccentricity": list(ecc),
+        "inclination_deg": list(inc),
+        "ra_of_asc_node_deg": list(rng.uniform(0.0, 360.0, n_leo)),
+        "arg_of_pericenter_deg": list(rng.uniform(0.0, 360.0, n_leo)),
+        "mean_anomaly_deg": list(rng.uniform(0.0, 360.0, n_leo)),
+        "ephemeris_type": [0] * n_leo,
+        "element_set_no": [999] * n_leo,
+        "rev_at_epoch": [0] * n_leo,
+        "bstar_per_earth_radius": list(10.0 ** rng.uniform(-5.0, -3.0, n_leo)),
+        "mean_motion_dot_rev_per_day2": [0.0] * n_leo,
+        "mean_motion_ddot_rev_per_day3": [0.0] * n_leo,
+        "tle_line1": [None] * n_leo,
+        "tle_line2": [None] * n_leo,
+        "source": [f"generated:truth-sample(seed={seed})"] * n_leo,
+    }
+    cols = {k: list(star[k]) + leo[k] for k in leo}
+    cols["norad_id"] = list(range(first_norad, first_norad + n_sat))
+    cols["epoch"] = pa.array(np.full(n_sat, t0), pa.timestamp("ns", tz="UTC"))
+    return pa.Table.from_pydict(cols, schema=ELEMENTS_SCHEMA)
+
+
+@dataclass
+class TruthSet:
+    """Truth trajectories of ``n_sat`` satellites at ``n_time`` common times.
+
+    ``times`` (n_time,) UTC datetime64[ns]; ``t_min`` (n_time,) minutes since ``epoch``;
+    ``r_teme``/``v_teme`` and ``r_gcrs``/``v_gcrs`` (n_sat, n_time, 3) km, km/s; ``error``
+    (n_sat,) numerical-propagator codes (0 = ok); ``elements`` the ELEMENTS_SCHEMA table the
+    initial states came from; ``force_model_json`` and ``spacecraft`` document the physics.
+    """
+
+    elements: pa.Table
+    epoch: np.datetime64
+    times: npt.NDArray[np.datetime64]
+    t_min: npt.NDArray[np.float64]
+    r_teme: npt.NDArray[np.float64]
+    v_teme: npt.NDArray[np.float64]
+    r_gcrs: npt.NDArray[np.float64]
+    v_gcrs: npt.NDArray[np.float64]
+    error: npt.NDArray[np.int64]
+    force_model_json: str
+    spacecraft: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> npt.NDArray[np.bool_]:
+        """(n_sat,) satellites whose truth is complete and finite."""
+        return (self.error == 0) & np.isfinite(self.r_teme).all(axis=(1, 2))
+
+    def metadata_json(self) -> str:
+        """The physics and sampling of this truth set, as JSON (for a registry or a file)."""
+        return json.dumps(
+            {
+                "frame": "TEME and GCRS",
+                "epoch": str(self.epoch),
+                "n_sat": int(self.r_teme.shape[0]),
+                "n_time": int(self.t_min.size),
+                "step_min": float(self.t_min[1] - self.t_min[0]) if self.t_min.size > 1 else 0.0,
+                "force_model": json.loads(self.force_model_json),
+                "spacecraft": self.spacecraft,
+            },
+            sort_keys=True,
+        )
+
+    def subset(self, index: npt.ArrayLike) -> TruthSet:
+        """The same truth for the satellites ``index`` only."""
+        idx = np.asarray(index)
+        return TruthSet(
+            self.elements.take(pa.array(idx)), self.epoch, self.times, self.t_min,
+            self.r_teme[idx], self.v_teme[idx], self.r_gcrs[idx], self.v_gcrs[idx],
+            self.error[idx], self.force_model_json, self.spacecraft,
+        )  # fmt: skip
+
+
+def generate_truth(
+    elements: pa.Table,
+    days: float = 7.0,
+    step_min: float = 10.0,
+    force_model: ForceModel | None = None,
+    spacecraft: Spacecraft | None = None,
+) -> TruthSet:
+    """Propagate ``elements`` (one common epoch) with full-force physics for ``days``.
+
+    Times are ``0, step_min, ...`` up to ``days`` (inclusive) after the epoch. ``spacecraft``
+    defaults to :func:`spacecraft_from_bstar` of the elements' B*.
+    """
+    epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
+    if epochs.size == 0:
+        raise ValueError("no element sets to propagate")
+    if np.any(epochs != epochs[0]):
+        raise ValueError("generate_truth needs one common epoch for all element sets")
+    epoch = epochs[0]
+    fm = force_model if force_model is not None else ForceModel()
+    el = Sgp4Elements.from_table(elements, device="cpu")
+    sc = spacecraft if spacecraft is not None else spacecraft_from_bstar(el.bstar.numpy())
+    with torch.no_grad():
+        r0, v0, _ = sgp4_propagate(el, torch.zeros(1, dtype=torch.float64))
+    jd0, fr0 = timeconv.datetime64_to_jd(epoch)
+    m0 = teme_to_gcrs_matrix(jd0, fr0)[0]
+    r0g = r0[:, 0].numpy() @ m0.T
+    v0g = v0[:, 0].numpy() @ m0.T
+
+    n_time = int(np.floor(days * 1440.0 / step_min + 1e-9)) + 1
+    t_min = np.arange(n_time) * step_min
+    times = epoch + (t_min * 60e9).round().astype("timedelta64[ns]")
+    res = propagate_numerical(r0g, v0g, (jd0, fr0), times, force_model=fm, spacecraft=sc)
+    jd, fr = timeconv.datetime64_to_jd(times)
+    m = teme_to_gcrs_matrix(jd, fr)  # (n_time, 3, 3) TEME -> GCRS
+    r_teme = np.einsum("tji,stj->sti", m, res.r)
+    v_teme = np.einsum("tji,stj->sti", m, res.v)
+    return TruthSet(
+        elements, epoch, times, t_min, r_teme, v_teme, np.asarray(res.r), np.asarray(res.v),
+        np.asarray(res.error), fm.to_json(), sc.to_dict(),
+    )  # fmt: skip
