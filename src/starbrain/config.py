@@ -3,7 +3,8 @@
 * ``STARBRAIN_DATA``: data directory (default ``./starbrain-data``);
 * ``STARBRAIN_DB``: the DuckDB file (default ``$STARBRAIN_DATA/starbrain.duckdb``);
 * ``STARBRAIN_DEVICE``: torch device for physics and models (default: ``cuda`` when available,
-  else ``cpu``).
+  else ``cpu``);
+* ``STARBRAIN_TOKEN``: the web console's access token (required to serve beyond loopback).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Settings:
     data_dir: Path
     db_path: Path
     device: str | None  # None: choose automatically
+    token: str | None = None  # console bearer token; None: loopback only, no authentication
 
 
 def settings() -> Settings:
@@ -30,4 +32,5 @@ def settings() -> Settings:
         data_dir=data_dir,
         db_path=Path(db) if db else data_dir / "starbrain.duckdb",
         device=os.environ.get("STARBRAIN_DEVICE") or None,
+        token=os.environ.get("STARBRAIN_TOKEN") or None,
     )

@@ -11,7 +11,6 @@ Environment: ``STARBRAIN_TOKEN`` (the bearer token, when none is passed), ``STAR
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,16 +50,12 @@ MARS_MAX_YEARS = 30
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def _env_token() -> str | None:
-    return os.environ.get("STARBRAIN_TOKEN") or None
-
-
 @dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """Per-server settings. ``token`` None means no authentication (loopback only)."""
 
     store_path: Path = field(default_factory=lambda: global_settings().db_path)
-    token: str | None = field(default_factory=_env_token)
+    token: str | None = field(default_factory=lambda: global_settings().token)
     live_interval_s: float = 2.0  # default wall-clock period of /ws/live frames
     live_max_connections: int = 16
     # Passes cost ~ satellites x stations x hours (about 7 us each on one core); this caps one
