@@ -22,9 +22,7 @@ and evaluating Skyfield's nutation series at every stage would dominate the run 
 from __future__ import annotations
 
 import math
-import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,22 +49,14 @@ def _timescale() -> Any:
     return load.timescale(builtin=True)
 
 
-@lru_cache(maxsize=2)
 def _ephemeris(name: str) -> Any:
-    from skyfield.jpllib import SpiceKernel
+    """The planetary ephemeris: DE421 as skyfield-data ships it (the only one it ships), opened
+    once per process by ``frames.ephemeris``."""
+    if name != "de421":
+        raise ValueError(f"ephemeris {name!r} is not shipped by skyfield-data; use 'de421'")
+    from starbrain.physics.frames import ephemeris
 
-    with warnings.catch_warnings():
-        # skyfield-data warns that its finals2000A.all is old; we read only the ephemeris here
-        # (UT1 comes from Skyfield's own built-in table).
-        warnings.filterwarnings("ignore", message=".*has expired.*", category=RuntimeWarning)
-        from skyfield_data import get_skyfield_data_path
-
-        path = Path(get_skyfield_data_path()) / f"{name}.bsp"
-    if not path.exists():
-        raise ValueError(
-            f"ephemeris {name!r} is not shipped by skyfield-data (looked for {path}); use 'de421'"
-        )
-    return SpiceKernel(str(path))
+    return ephemeris()
 
 
 def _utc_to_skyfield(t: Any) -> Any:

@@ -23,8 +23,6 @@ barycenter"`` are also accepted.
 from __future__ import annotations
 
 import math
-import warnings
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -90,25 +88,18 @@ BODIES: dict[str, tuple[tuple[int, int], ...]] = {
 _SECONDS_PER_DAY = 86_400.0
 
 
-@lru_cache(maxsize=1)
 def _kernel() -> Any:
-    """The DE421 kernel from skyfield-data, opened once per process."""
-    import skyfield_data
-    from skyfield.jpllib import SpiceKernel
+    """The DE421 kernel from skyfield-data, opened once per process by ``frames.ephemeris``."""
+    from starbrain.physics.frames import ephemeris
 
-    with warnings.catch_warnings():
-        # skyfield-data warns when its Earth-orientation table (finals2000A.all) is past its
-        # shelf date; that file is not used here, and DE421 itself does not expire.
-        warnings.filterwarnings("ignore", message=".*finals2000A.*", category=RuntimeWarning)
-        path = skyfield_data.get_skyfield_data_path()
-    return SpiceKernel(f"{path}/de421.bsp")
+    return ephemeris()
 
 
-@lru_cache(maxsize=1)
 def _timescale() -> Any:
-    from skyfield.api import load
+    """UTC -> TT/TDB here depends on leap seconds only; the project's one timescale serves."""
+    from starbrain.physics.frames import timescale
 
-    return load.timescale(builtin=True)
+    return timescale()
 
 
 def de421_coverage() -> tuple[np.datetime64, np.datetime64]:
