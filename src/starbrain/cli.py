@@ -619,21 +619,12 @@ def propagate(
 
 
 def _station(spec: str) -> GroundStation:
-    from starbrain.planners.passes import GroundStation
+    from starbrain.planners.passes import parse_station
 
     try:
-        name, _, coords = spec.rpartition(":")
-        parts = [float(x) for x in coords.split(",")]
-        lat, lon = parts[0], parts[1]
-        alt_m = parts[2] if len(parts) > 2 else 0.0
-        if len(parts) > 3 or not (-90 <= lat <= 90 and -180 <= lon <= 360):
-            raise ValueError
-    except (ValueError, IndexError):
-        raise StarbrainError(
-            f"station {spec!r} is not NAME:LAT,LON[,ALT_M] (degrees, metres), "
-            'e.g. "Tokyo:35.68,139.77,40"'
-        ) from None
-    return GroundStation(name or coords, lat, lon, alt_m / 1000.0)
+        return parse_station(spec)
+    except ValueError as exc:
+        raise StarbrainError(str(exc)) from None
 
 
 @app.command()

@@ -48,17 +48,10 @@ def _shell_summary(table: pa.Table, preset: str) -> Table:
     return out
 
 
-STATIONS = (
-    ("Tokyo", 35.68, 139.77, 0.04),
-    ("Svalbard", 78.23, 15.39, 0.5),
-    ("Cape Canaveral", 28.49, -80.58, 0.0),
-)
-
-
 def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> dict[str, float]:
     """SGP4 over one orbit for the whole fleet, passes over three stations, the next Mars window."""
     from starbrain.physics.sgp4 import propagate
-    from starbrain.planners.passes import GroundStation, find_passes, sgp4_propagator
+    from starbrain.planners.passes import KNOWN_STATIONS, find_passes, sgp4_propagator
     from starbrain.planners.transfers import windows_table
 
     timings: dict[str, float] = {}
@@ -79,7 +72,7 @@ def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> d
         highlight=False,
     )
 
-    stations = [GroundStation(*s) for s in STATIONS]
+    stations = list(KNOWN_STATIONS.values())
     start = timeconv.utc_now()
     t = time.perf_counter()
     found = find_passes(

@@ -33,7 +33,7 @@ for high orbits), the highest is reported.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
 
@@ -123,6 +123,51 @@ class GroundStation:
     lat_deg: float
     lon_deg: float
     alt_km: float = 0.0
+
+
+# Named stations the demo and the console offer (WGS-84, altitude in km).
+KNOWN_STATIONS: dict[str, GroundStation] = {
+    s.name.lower(): s
+    for s in (
+        GroundStation("Tokyo", 35.68, 139.77, 0.04),
+        GroundStation("Svalbard", 78.23, 15.39, 0.5),
+        GroundStation("Cape Canaveral", 28.49, -80.58, 0.0),
+    )
+}
+
+
+def parse_station(spec: str, known: Mapping[str, GroundStation] | None = None) -> GroundStation:
+    """``NAME:LAT,LON[,ALT_M]`` (degrees, metres), or a name from ``known`` (matched without
+    case). Longitudes 180-360 are wrapped to -180..180. Raises ``ValueError`` with a sentence
+    for the user."""
+    if known:
+        found = known.get(spec.strip().lower())
+        if found is not None:
+            return found
+    name, _, coords = spec.rpartition(":")
+    try:
+        parts = [float(x) for x in coords.split(",")]
+        lat, lon = parts[0], parts[1]
+        alt_m = parts[2] if len(parts) > 2 else 0.0
+        ok = (
+            len(parts) <= 3
+            and all(math.isfinite(p) for p in parts)
+            and -90 <= lat <= 90
+            and -180 <= lon <= 360
+            and -500 <= alt_m <= 10_000
+        )
+    except (ValueError, IndexError):
+        ok = False
+    if not ok or not name.strip():
+        form = (
+            "NAME:LAT,LON[,ALT_M] (degrees, metres; latitude -90..90, longitude -180..360, "
+            'altitude -500..10000), e.g. "Tokyo:35.68,139.77,40"'
+        )
+        if known:
+            names = ", ".join(s.name for s in known.values())
+            raise ValueError(f"station {spec!r} is neither a known station ({names}) nor {form}")
+        raise ValueError(f"station {spec!r} is not {form}")
+    return GroundStation(name.strip(), lat, lon if lon <= 180 else lon - 360, alt_m / 1000.0)
 
 
 @dataclass(frozen=True, slots=True)

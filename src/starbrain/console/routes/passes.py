@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import numpy as np
@@ -22,14 +21,18 @@ from starbrain.console.deps import (
 from starbrain.console.fleet import Fleet, iso, iso_list
 from starbrain.console.schemas import PassesResponse, PassRow, Station, Stations
 from starbrain.console.settings import MAX_PASS_ROWS, MAX_SPAN_DAYS, MAX_STATIONS
-from starbrain.loop.demo import STATIONS as DEMO_STATIONS
-from starbrain.planners.passes import GroundStation, Passes, find_passes, sgp4_propagator
+from starbrain.planners.passes import (
+    KNOWN_STATIONS,
+    GroundStation,
+    Passes,
+    find_passes,
+    sgp4_propagator,
+)
+from starbrain.planners.passes import (
+    parse_station as parse_station_spec,
+)
 
 router = APIRouter(tags=["passes"], responses=ERROR_RESPONSES)
-
-KNOWN_STATIONS = {
-    name.lower(): GroundStation(name, lat, lon, alt_km) for name, lat, lon, alt_km in DEMO_STATIONS
-}
 
 
 def _station_model(s: GroundStation) -> Station:
@@ -38,32 +41,10 @@ def _station_model(s: GroundStation) -> Station:
 
 def parse_station(spec: str) -> GroundStation:
     """A known station's name, or ``NAME:LAT,LON[,ALT_M]`` (degrees, metres)."""
-    known = KNOWN_STATIONS.get(spec.strip().lower())
-    if known is not None:
-        return known
-    name, _, coords = spec.rpartition(":")
     try:
-        parts = [float(x) for x in coords.split(",")]
-        lat, lon = parts[0], parts[1]
-        alt_m = parts[2] if len(parts) > 2 else 0.0
-        ok = (
-            len(parts) <= 3
-            and all(math.isfinite(p) for p in parts)
-            and -90 <= lat <= 90
-            and -180 <= lon <= 360
-            and -500 <= alt_m <= 10_000
-        )
-    except (ValueError, IndexError):
-        ok = False
-    if not ok or not name.strip():
-        names = ", ".join(s.name for s in KNOWN_STATIONS.values())
-        raise ApiError(
-            422,
-            f"station {spec!r} is neither a known station ({names}) nor NAME:LAT,LON[,ALT_M] "
-            "(degrees, metres; latitude -90..90, longitude -180..360, altitude -500..10000), "
-            'e.g. "Tokyo:35.68,139.77,40"',
-        )
-    return GroundStation(name.strip(), lat, lon if lon <= 180 else lon - 360, alt_m / 1000.0)
+        return parse_station_spec(spec, KNOWN_STATIONS)
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 @router.get("/api/stations", response_model=Stations, summary="Named ground stations")
