@@ -51,3 +51,11 @@ def test_parsing_is_strict_and_utc() -> None:
     with pytest.raises(ValueError, match="cannot read 'next tuesday'"):
         timeconv.to_datetime64("next tuesday")
     assert timeconv.minutes_since("2026-01-01T01:30", "2026-01-01") == 90.0
+
+
+def test_string_arrays_and_single_instants() -> None:
+    got = timeconv.to_datetime64(np.array([["2026-01-01", "2026-01-02T12:00"]]))
+    assert got.shape == (1, 2) and got[0, 1] == np.datetime64("2026-01-02T12:00", "ns")
+    assert timeconv.to_instant("2026-01-01Z") == np.datetime64("2026-01-01", "ns")
+    with pytest.raises(ValueError, match="start must be a single time, not 2 of them"):
+        timeconv.to_instant(["2026-01-01", "2026-01-02"], "start")

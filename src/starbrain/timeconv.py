@@ -33,6 +33,7 @@ __all__ = [
     "minutes_since",
     "tle_epoch_to_datetime64",
     "to_datetime64",
+    "to_instant",
     "utc_now",
 ]
 
@@ -53,8 +54,11 @@ def to_datetime64(value: Any) -> Any:
     Naive datetimes and strings without an offset are taken as UTC; aware datetimes are converted
     to UTC. A trailing ``Z`` is accepted. Raises ``ValueError`` naming the value it cannot read.
     """
-    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.datetime64):
-        return value.astype("datetime64[ns]")
+    if isinstance(value, np.ndarray):
+        if np.issubdtype(value.dtype, np.datetime64):
+            return value.astype("datetime64[ns]")
+        flat = [to_datetime64(v.item() if isinstance(v, np.generic) else v) for v in value.ravel()]
+        return np.array(flat, dtype="datetime64[ns]").reshape(value.shape)
     if isinstance(value, np.datetime64):
         return value.astype("datetime64[ns]")
     if isinstance(value, _dt.datetime):
@@ -76,6 +80,14 @@ def to_datetime64(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return np.array([to_datetime64(v) for v in value], dtype="datetime64[ns]")
     raise ValueError(f"cannot read {value!r} as a UTC time")
+
+
+def to_instant(value: Any, what: str = "time") -> np.datetime64:
+    """One UTC time as ``datetime64[ns]``; ``ValueError`` naming ``what`` if several are given."""
+    t = np.asarray(to_datetime64(value), dtype="datetime64[ns]")
+    if t.ndim:
+        raise ValueError(f"{what} must be a single time, not {t.size} of them")
+    return t.reshape(1)[0]
 
 
 def utc_now() -> np.datetime64:

@@ -200,17 +200,13 @@ def heliocentric_state(
             f"{timeconv.jd_to_datetime64(jd_f.max(), fr_f[np.argmax(jd_f)])}"
         )
     p_b, v_b = _ssb_state(key, whole, frac)
-    p_s, v_s = _ssb_state_sun(whole, frac)
+    p_s, v_s = _ssb_state("sun", whole, frac)
     pos = np.asarray(p_b - p_s).T
     vel = np.asarray(v_b - v_s).T / _SECONDS_PER_DAY
     if rot is not None:
         pos = pos @ rot.T
         vel = vel @ rot.T
     return pos.reshape(*shape, 3), vel.reshape(*shape, 3)
-
-
-def _ssb_state_sun(whole: Any, frac: Any) -> tuple[Any, Any]:
-    return _kernel().spk[0, 10].compute_and_differentiate(whole, frac)
 
 
 def heliocentric_state_at(

@@ -568,13 +568,6 @@ def _refine(
 # Public entry points
 
 
-def _instant(value: Any, what: str) -> np.datetime64:
-    t = np.asarray(timeconv.to_datetime64(value), dtype="datetime64[ns]")
-    if t.ndim:
-        raise ValueError(f"{what} must be a single time, not {t.size} of them")
-    return t.reshape(1)[0]
-
-
 CovarianceInput = Callable[..., Any] | npt.ArrayLike | None
 
 
@@ -649,9 +642,9 @@ def screen_conjunctions(
     clock = time.perf_counter
     t_begin = clock()
     seconds: dict[str, float] = {"propagate": 0.0, "time filter": 0.0}
-    t0 = _instant(timeconv.utc_now() if start is None else start, "start")
+    t0 = timeconv.to_instant(timeconv.utc_now() if start is None else start, "start")
     if stop is not None:
-        t1 = _instant(stop, "stop")
+        t1 = timeconv.to_instant(stop, "stop")
     else:
         t1 = t0 + np.timedelta64(round(days * 86400e9), "ns")
     span_ns = int((t1 - t0).astype(np.int64))

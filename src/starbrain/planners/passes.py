@@ -637,13 +637,6 @@ def _assemble(g: _Grid, ev: _ChunkEvents, sin_min: float) -> _PassRows:
 # Public entry point
 
 
-def _instant(value: Any, what: str) -> np.datetime64:
-    t = np.asarray(timeconv.to_datetime64(value), dtype="datetime64[ns]")
-    if t.ndim:
-        raise ValueError(f"{what} must be a single time, not {t.size} of them")
-    return t.reshape(1)[0]
-
-
 def find_passes(
     propagate: Propagate,
     norad_ids: npt.ArrayLike,
@@ -674,7 +667,7 @@ def find_passes(
     ids = np.asarray(norad_ids, dtype=np.int64).reshape(-1)
     if not stations:
         raise ValueError("no ground stations given")
-    t0, t1 = _instant(start, "start"), _instant(stop, "stop")
+    t0, t1 = timeconv.to_instant(start, "start"), timeconv.to_instant(stop, "stop")
     span_ns = int((t1 - t0).astype(np.int64))
     if span_ns <= 0:
         raise ValueError(f"your start time {t0} is not earlier than your stop time {t1}")

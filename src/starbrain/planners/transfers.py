@@ -239,8 +239,6 @@ class Opportunity:
 
 
 def _to_ns(t: Any) -> npt.NDArray[np.int64]:
-    if isinstance(t, np.ndarray) and not np.issubdtype(t.dtype, np.datetime64):
-        t = t.tolist()
     return np.asarray(timeconv.to_datetime64(t)).astype("datetime64[ns]").astype(np.int64)
 
 
