@@ -670,17 +670,8 @@ def passes(
             t1,
             min_elevation_deg=min_elevation,
         )
-    result = found.to_arrow()
     if output is not None:
-        if output.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(result, output)
-        else:
-            import pyarrow.csv as pcsv
-
-            pcsv.write_csv(result, output)
-        err_console.print(f"wrote {result.num_rows} passes to {output}")
+        _write_table(found.to_arrow(), output, "passes")
     order = np.argsort(np.where(np.isnat(found.rise), found.culminate, found.rise), kind="stable")
     view = Table(
         title=f"{len(found)} passes above {min_elevation:g}° from {str(t0)[:19]} UTC, {hours:g} h"
@@ -1040,7 +1031,8 @@ def conjunctions_screen(
         err_console.print(f"wrote {len(paths)} CDMs to {cdm_dir}")
 
 
-def _write_table(table: pa.Table, output: Path) -> None:
+def _write_table(table: pa.Table, output: Path, what: str = "rows") -> None:
+    """A table to ``output``: Parquet for a .parquet suffix, else CSV."""
     if output.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -1049,7 +1041,7 @@ def _write_table(table: pa.Table, output: Path) -> None:
         import pyarrow.csv as pcsv
 
         pcsv.write_csv(table, output)
-    err_console.print(f"wrote {table.num_rows} rows to {output}")
+    err_console.print(f"wrote {table.num_rows} {what} to {output}")
 
 
 @conjunctions_app.command("show")

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from starbrain import timeconv
 from starbrain.console.schemas import ShellSummary
+from starbrain.physics.earth import GM_KM3_S2, WGS84_A_KM
 from starbrain.store.database import Store
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
     "utc_ns",
 ]
 
-MU_EARTH_KM3_S2 = 398600.4418
-RADIUS_EARTH_KM = 6378.137
 MAX_NAMED_SHELLS = 11  # the rest share one "other" colour
 
 
@@ -96,10 +95,15 @@ class StoreProvider:
             self.shared.close()
 
 
-def _altitude_km(mean_motion_rev_per_day: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def semi_major_axis_km(mean_motion_rev_per_day: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Two-body semi-major axis (km) of a mean motion in rev/day (inf/nan for n <= 0)."""
     n = np.asarray(mean_motion_rev_per_day, dtype=np.float64) * 2.0 * np.pi / 86400.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.cbrt(MU_EARTH_KM3_S2 / (n * n)) - RADIUS_EARTH_KM
+        return np.cbrt(GM_KM3_S2 / (n * n))
+
+
+def _altitude_km(mean_motion_rev_per_day: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return semi_major_axis_km(mean_motion_rev_per_day) - WGS84_A_KM
 
 
 def classify_shells(
@@ -217,10 +221,6 @@ class FleetCache:
                     self._fleet = _build_fleet(store.current_elements(), n_sets, self.device)
             self._checked = now
             return self._fleet
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._checked = -math.inf
 
 
 def geodetic(

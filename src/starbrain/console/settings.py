@@ -18,7 +18,6 @@ from starbrain.config import settings as global_settings
 from starbrain.sources.records import StarbrainError
 
 __all__ = [
-    "LOOPBACK_HOSTS",
     "MAX_GROUNDTRACK_POINTS",
     "MAX_NORAD_PER_REQUEST",
     "MAX_OBJECTS",
@@ -46,8 +45,6 @@ EARLIEST_TIME = "1957-10-04"
 LATEST_TIME = "2053-09-01"
 MARS_FIRST_YEAR, MARS_LAST_YEAR = 1901, 2050  # DE421 (1899-07-29 .. 2053-10-09) less margins
 MARS_MAX_YEARS = 30
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True, slots=True)

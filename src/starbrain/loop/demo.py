@@ -20,7 +20,7 @@ from rich.table import Table
 from starbrain import timeconv
 from starbrain.config import settings
 from starbrain.sources.catalog import load_catalog
-from starbrain.sources.constellation import PRESETS, generate_preset
+from starbrain.sources.constellation import PRESETS, RADIUS_WGS72_KM, generate_preset
 from starbrain.sources.omm import write_omm
 from starbrain.sources.tle import format_tle
 from starbrain.store.database import Store
@@ -63,7 +63,7 @@ def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> d
     sample = table.take(np.arange(0, table.num_rows, 37))
     r_ref, _, _ = propagate(sample, jd, fr, backend="cpp")
     worst_mm = float(np.abs(r[::37] - r_ref).max() * 1e6)
-    alt = np.linalg.norm(r, axis=-1) - 6378.135
+    alt = np.linalg.norm(r, axis=-1) - RADIUS_WGS72_KM
     console.print(
         f"SGP4 (PyTorch, batched): {r.shape[0]} satellites x {r.shape[1]} steps in "
         f"{timings['sgp4']:.2f} s ({r.shape[0] * r.shape[1] / timings['sgp4'] / 1e6:.1f} M "

@@ -40,7 +40,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain import timeconv
-from starbrain.sources.constellation import RADIUS_WGS72_KM, kozai_mean_motion
+from starbrain.sources.constellation import (
+    J2_WGS72,
+    MU_WGS72_KM3_S2,
+    RADIUS_WGS72_KM,
+    kozai_mean_motion,
+)
 from starbrain.sources.records import ELEMENTS_SCHEMA, StarbrainError
 
 __all__ = ["DEBRIS_CLUSTERS", "generate_debris"]
@@ -59,16 +64,14 @@ DEBRIS_CLUSTERS: tuple[tuple[str, float], ...] = (
     ("background", 0.12),
 )
 
-_MU_KM3_S2 = 398600.8  # WGS-72
-_J2 = 0.001082616
 _SUN_RATE_RAD_S = 2.0 * math.pi / (365.2422 * 86400.0)  # mean motion of the mean Sun
 
 
 def _sso_inclination_deg(a_km: npt.NDArray[np.float64], e: npt.NDArray[np.float64]) -> Any:
     """Inclination whose J2 nodal regression follows the mean Sun (first-order secular rate)."""
-    n = np.sqrt(_MU_KM3_S2 / a_km**3)
+    n = np.sqrt(MU_WGS72_KM3_S2 / a_km**3)
     p = a_km * (1.0 - e * e)
-    cos_i = -_SUN_RATE_RAD_S / (1.5 * n * _J2 * (RADIUS_WGS72_KM / p) ** 2)
+    cos_i = -_SUN_RATE_RAD_S / (1.5 * n * J2_WGS72 * (RADIUS_WGS72_KM / p) ** 2)
     return np.degrees(np.arccos(np.clip(cos_i, -1.0, 1.0)))
 
 

@@ -8,7 +8,6 @@ The original TLE lines, when a record came from a TLE, are kept (as Space-Track'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -19,7 +18,6 @@ __all__ = [
     "LoadResult",
     "RecordError",
     "StarbrainError",
-    "empty_elements",
 ]
 
 
@@ -53,11 +51,6 @@ ELEMENTS_SCHEMA = pa.schema(
     metadata={"stream": "elements", "key": "norad_id,epoch"},
 )
 ELEMENTS_KEY = ("norad_id", "epoch")
-
-
-def empty_elements() -> pa.Table:
-    """An element-set table with no rows."""
-    return ELEMENTS_SCHEMA.empty_table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +90,3 @@ class LoadResult:
     @property
     def n_good(self) -> int:
         return self.table.num_rows
-
-    @staticmethod
-    def concat(results: Sequence[LoadResult], source: str = "") -> LoadResult:
-        tables = [r.table for r in results if r.table.num_rows]
-        table = pa.concat_tables(tables) if tables else empty_elements()
-        return LoadResult(table, [e for r in results for e in r.errors], source)

@@ -177,9 +177,6 @@ class Store:
         with self._cursor() as cur:
             return _to_arrow(cur.sql(sql, params=list(params) if params else None))
 
-    def _typed(self, stream: Stream, table: pa.Table) -> pa.Table:
-        return table.cast(stream.schema)
-
     def count(self, stream_name: str, current: bool = False) -> int:
         stream = self.stream(stream_name)
         name = f"{stream.name}_current" if current else stream.name
@@ -208,7 +205,7 @@ class Store:
         sql += f" ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._typed(stream, self.query(sql, params))
+        return self.query(sql, params).cast(stream.schema)
 
     def current_elements(self, norad_ids: Sequence[int] | None = None) -> pa.Table:
         """The newest element set of every object (or of the given catalogue numbers)."""

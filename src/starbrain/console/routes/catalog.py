@@ -10,7 +10,14 @@ import pyarrow.compute as pc
 from fastapi import APIRouter, Path, Query
 
 from starbrain.console.deps import ERROR_RESPONSES, ApiError, FleetDep, StoreDep
-from starbrain.console.fleet import MAX_NAMED_SHELLS, Fleet, iso, iso_list, nullable
+from starbrain.console.fleet import (
+    MAX_NAMED_SHELLS,
+    Fleet,
+    iso,
+    iso_list,
+    nullable,
+    semi_major_axis_km,
+)
 from starbrain.console.schemas import (
     CatalogObject,
     CatalogObjectDetail,
@@ -19,25 +26,22 @@ from starbrain.console.schemas import (
     LoadRecord,
 )
 from starbrain.console.settings import MAX_PAGE
+from starbrain.physics.earth import WGS84_A_KM
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
-
-MU_EARTH_KM3_S2 = 398600.4418
-RADIUS_EARTH_KM = 6378.137
 
 
 def _rows(fleet: Fleet, index: np.ndarray) -> list[dict[str, Any]]:
     t = fleet.table.take(pa.array(index, pa.int64()))
     n = t.column("mean_motion_rev_per_day").to_numpy().astype(np.float64)
     e = t.column("eccentricity").to_numpy().astype(np.float64)
+    a = semi_major_axis_km(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        n_rad_s = n * 2.0 * np.pi / 86400.0
-        a = np.cbrt(MU_EARTH_KM3_S2 / (n_rad_s * n_rad_s))
         period = nullable(1440.0 / n, 3)
     perigee, apogee = (
-        nullable(a * (1 - e) - RADIUS_EARTH_KM, 1),
-        nullable(a * (1 + e) - RADIUS_EARTH_KM, 1),
+        nullable(a * (1 - e) - WGS84_A_KM, 1),
+        nullable(a * (1 + e) - WGS84_A_KM, 1),
     )
     d = t.to_pydict()
     epochs = iso_list(t.column("epoch").to_numpy())

@@ -73,10 +73,6 @@ async def positions(
     return Positions.model_validate(body)
 
 
-def _track(fleet: Fleet, index: np.ndarray, times: np.ndarray, device: str | None) -> tuple:
-    return geodetic(fleet, index, times, device)
-
-
 @router.get(
     "/api/groundtrack/{norad}", response_model=GroundTrack, summary="One object's ground track"
 )
@@ -104,7 +100,7 @@ async def groundtrack(
         )
     index = require_ids(fleet, [norad])
     times = t0 + (np.arange(n) * step_s * 1e9).astype("timedelta64[ns]")
-    lat, lon, alt, _ = await compute(request, _track, fleet, index, times, settings.device)
+    lat, lon, alt, _ = await compute(request, geodetic, fleet, index, times, settings.device)
     return GroundTrack(
         norad_id=norad,
         name=fleet.names[int(index[0])],
