@@ -409,3 +409,13 @@ def test_cli_functions(subset) -> None:
 def test_window_errors(subset) -> None:
     with pytest.raises(ValueError, match="not earlier"):
         screen_conjunctions(subset, START, START)
+
+
+def test_no_conjunction_is_an_empty_result_not_an_error() -> None:
+    """Two co-planar shells 300 km apart never come within the threshold."""
+    table = generate(
+        [WalkerShell(550.0, 53.0, 2, 3, name="A"), WalkerShell(850.0, 53.0, 2, 3, name="B")],
+        epoch=EPOCH,
+    )
+    found = screen_conjunctions(table, EPOCH, EPOCH + np.timedelta64(2, "h"), threshold_km=5.0)
+    assert len(found) == 0 and found.to_arrow().num_rows == 0

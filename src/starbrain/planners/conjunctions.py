@@ -857,7 +857,8 @@ def screen_conjunctions(
     order = np.lexsort((t_s, i2, i1))
     i1, i2, t_s, r1, v1, r2, v2, miss = (x[order] for x in (i1, i2, t_s, r1, v1, r2, v2, miss))
     # two brackets converging on one minimum (grid-time ties): keep one
-    dup = np.r_[False, (i1[1:] == i1[:-1]) & (i2[1:] == i2[:-1]) & (np.diff(t_s) < 1.0)]
+    dup = np.zeros(len(t_s), dtype=bool)
+    dup[1:] = (i1[1:] == i1[:-1]) & (i2[1:] == i2[:-1]) & (np.diff(t_s) < 1.0)
     i1, i2, t_s, r1, v1, r2, v2, miss = (x[~dup] for x in (i1, i2, t_s, r1, v1, r2, v2, miss))
     by_time = np.argsort(t_s, kind="stable")
     i1, i2, t_s, r1, v1, r2, v2, miss = (x[by_time] for x in (i1, i2, t_s, r1, v1, r2, v2, miss))
