@@ -1,0 +1,103 @@
+"""``starbrain mars``: Earth-Mars transfer windows and porkchop plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from starbrain.cli._common import app, console, err_console
+from starbrain.sources.records import StarbrainError
+
+mars_app = typer.Typer(help="Earth-Mars transfer windows and porkchop plots.", no_args_is_help=True)
+app.add_typer(mars_app, name="mars")
+
+
+@mars_app.command("windows")
+def mars_windows(
+    start: Annotated[int, typer.Option("--from", help="First opportunity (launch year).")] = 2026,
+    end: Annotated[int, typer.Option("--to", help="Last opportunity (launch year).")] = 2035,
+) -> None:
+    """Each Earth-Mars opportunity's minimum-C3 type I and type II ballistic transfers (DE421)."""
+    from starbrain.planners.transfers import windows_table
+
+    if end < start:
+        raise StarbrainError(f"--to {end} is before --from {start}")
+    if start < 1900 or end > 2052:
+        raise StarbrainError("DE421 (skyfield-data) covers launches from 1900 to 2052 only")
+    with err_console.status(f"searching {start}-{end} (grid, then local optimisation)"):
+        rows = windows_table(start, end)
+    table = Table(title=f"Earth-Mars opportunities {start}-{end}: minimum launch C3")
+    for col in (
+        "window centre",
+        "type",
+        "launch (UTC)",
+        "arrival (UTC)",
+        "TOF d",
+        "C3 km²/s²",
+        "v∞ arr km/s",
+        "DLA °",
+        "Δv km/s",
+    ):
+        table.add_column(col, justify="right")
+    for r in rows:
+        note = "*" if r["on_boundary"] else ""
+        table.add_row(
+            r["opportunity"][:7],
+            "I" if r["type"] == 1 else "II",
+            r["launch"][:16],
+            r["arrival"][:16],
+            f"{r['tof_days']:.0f}",
+            f"{r['c3_km2_s2']:.2f}{note}",
+            f"{r['vinf_arr_kms']:.2f}",
+            f"{r['dla_deg']:.1f}",
+            f"{r['dv_total_kms']:.2f}",
+        )
+    console.print(table)
+    console.print(
+        "Ballistic zero-revolution Lambert arcs between planet centres; Δv from a 200 km "
+        "circular parking orbit plus capture into a 300 km circular Mars orbit. "
+        "* minimum on the edge of the searched region (no interior minimum).",
+        highlight=False,
+    )
+
+
+@mars_app.command("porkchop")
+def mars_porkchop(
+    window: Annotated[int, typer.Option(help="Opportunity (launch year), e.g. 2028.")] = 2028,
+    step_days: Annotated[float, typer.Option(help="Grid step in days.")] = 2.0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file.")] = Path(
+        "porkchop.png"
+    ),
+    html: Annotated[
+        Path | None, typer.Option(help="Also write an interactive HTML plot here.")
+    ] = None,
+) -> None:
+    """Porkchop plot (launch C3, arrival v∞, time of flight) for one opportunity."""
+    from starbrain.planners.transfers import (
+        porkchop_for_window,
+        write_porkchop_html,
+        write_porkchop_png,
+    )
+
+    if not 0.25 <= step_days <= 30:
+        raise StarbrainError("--step-days must be between 0.25 and 30")
+    with err_console.status(f"computing the {window} porkchop grid"):
+        grid = porkchop_for_window(window, step_days=step_days)
+    try:
+        write_porkchop_png(grid, output)
+        if html is not None:
+            write_porkchop_html(grid, html)
+    except ImportError as exc:
+        raise StarbrainError(
+            f"plotting needs the [plots] extra ({exc.name} is missing): "
+            "pip install 'starbrain[plots]'"
+        ) from exc
+    best = grid.best("c3", ridge_margin_deg=5.0)
+    console.print(
+        f"wrote {output}{' and ' + str(html) if html else ''}: minimum C3 {best.c3_km2_s2:.2f} "
+        f"km²/s², launch {str(best.launch)[:16]}, arrival {str(best.arrival)[:16]}",
+        highlight=False,
+    )

@@ -1,0 +1,271 @@
+"""``starbrain propagate``, ``passes`` and ``fit-elements``: orbit prediction commands."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from starbrain.cli._common import (
+    MAX_ERRORS_SHOWN,
+    ExportFormat,
+    _elements_for,
+    _open_store,
+    _render,
+    _station,
+    _time_option,
+    _write_table,
+    app,
+    console,
+    err_console,
+)
+from starbrain.sources.records import StarbrainError
+
+
+class OrbitFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    oem = "oem"
+
+
+class Frame(StrEnum):
+    teme = "teme"
+    gcrs = "gcrs"
+    itrf = "itrf"
+
+
+@app.command()
+def propagate(
+    norad: Annotated[list[int], typer.Option(help="Catalogue number(s) to propagate.")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="Start, ISO 8601 UTC (default: now).")
+    ] = None,
+    stop: Annotated[
+        str | None, typer.Option("--to", help="End, ISO 8601 UTC (default: start + 1 day).")
+    ] = None,
+    step: Annotated[float, typer.Option(help="Step in seconds.")] = 60.0,
+    fmt: Annotated[OrbitFormat, typer.Option("--format", help="Output format.")] = OrbitFormat.csv,
+    frame: Annotated[Frame, typer.Option(help="Output frame.")] = Frame.teme,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File (default: standard output; Parquet needs a file)."
+        ),
+    ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(help="SGP4 backend: torch (batched, CUDA when present) or cpp (python-sgp4)."),
+    ] = "torch",
+) -> None:
+    """Propagate stored element sets with SGP4 and write the states (CSV, Parquet or CCSDS OEM)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from starbrain import timeconv
+    from starbrain.physics import frames as fr_mod
+    from starbrain.physics.sgp4 import propagate as sgp4_propagate
+    from starbrain.sources.oem import write_oem
+
+    t0 = _time_option(start, timeconv.utc_now(), "--from")
+    t1 = _time_option(stop, t0 + np.timedelta64(1, "D"), "--to")
+    if not step > 0:
+        raise StarbrainError("--step must be positive")
+    span_s = (t1 - t0) / np.timedelta64(1, "s")
+    if span_s < 0:
+        raise StarbrainError(f"--to {t1} is before --from {t0}")
+    n_time = int(span_s // step) + 1
+    if n_time * len(norad) > 20_000_000:
+        raise StarbrainError(
+            f"{n_time * len(norad)} states is too many; raise --step or shorten the span"
+        )
+    if backend not in ("torch", "cpp"):
+        raise StarbrainError("--backend must be torch or cpp")
+    times = t0 + (np.arange(n_time) * step * 1e9).astype("timedelta64[ns]")
+    with _open_store() as store:
+        table = _elements_for(store, norad)
+    jd, fr = timeconv.datetime64_to_jd(times)
+    r_teme, v_teme, err = sgp4_propagate(table, jd, fr, backend=backend)  # type: ignore[arg-type]
+    r_out: Any
+    v_out: Any
+    failed = err != 0
+    r_out, v_out = r_teme, v_teme
+    if frame is Frame.itrf:
+        r_out, v_out = fr_mod.teme_to_itrf(r_teme, v_teme, jd, fr)
+    elif frame is Frame.gcrs:
+        r_out, v_out = fr_mod.teme_to_gcrs(r_teme, v_teme, jd, fr)
+    r, v = np.asarray(r_out), np.asarray(v_out)
+    r[failed], v[failed] = np.nan, np.nan
+    ids = table.column("norad_id").to_pylist()
+    if failed.any():
+        from starbrain.physics.sgp4 import SGP4_ERRORS
+
+        for k in np.flatnonzero(failed.any(axis=1)):
+            first = int(np.flatnonzero(failed[k])[0])
+            code = int(err[k, first])
+            err_console.print(
+                f"NORAD {ids[k]}: SGP4 error {code} ({SGP4_ERRORS.get(code, '?')}) from "
+                f"{times[first]}; {int(failed[k].sum())} of {n_time} states left out",
+                highlight=False,
+            )
+    if fmt is OrbitFormat.oem:
+        names = [
+            n or str(i) for n, i in zip(table.column("object_name").to_pylist(), ids, strict=True)
+        ]
+        oids = [
+            o or str(i) for o, i in zip(table.column("object_id").to_pylist(), ids, strict=True)
+        ]
+        text = write_oem(
+            times,
+            r,
+            v,
+            names,
+            oids,
+            frame=frame.value,
+            comment="SGP4 (starbrain) from the newest stored element set",
+        )
+    else:
+        n_sat = len(ids)
+        out = pa.table(
+            {
+                "time": pa.array(np.tile(times, n_sat), pa.timestamp("ns", tz="UTC")),
+                "norad_id": pa.array(np.repeat(ids, n_time), pa.int32()),
+                **{f"{c}_km": r[..., i].reshape(-1) for i, c in enumerate("xyz")},
+                **{f"v{c}_kmps": v[..., i].reshape(-1) for i, c in enumerate("xyz")},
+                "sgp4_error": pa.array(err.reshape(-1), pa.uint8()),
+            }
+        )
+        if fmt is OrbitFormat.parquet:
+            if output is None:
+                raise StarbrainError("Parquet needs --output FILE")
+            import pyarrow.parquet as pq
+
+            pq.write_table(out, output)
+            err_console.print(f"wrote {out.num_rows} states to {output}")
+            return
+        import io
+
+        import pyarrow.csv as pcsv
+
+        buf = io.BytesIO()
+        pcsv.write_csv(out, buf)
+        text = buf.getvalue().decode()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err_console.print(f"wrote {len(ids)} x {n_time} states ({frame.value}) to {output}")
+
+
+@app.command()
+def passes(
+    station: Annotated[list[str], typer.Option(help='Station "NAME:LAT,LON[,ALT_M]"; repeatable.')],
+    hours: Annotated[float, typer.Option(help="Window length in hours.")] = 24.0,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Window start, ISO 8601 UTC (default: now).")
+    ] = None,
+    min_elevation: Annotated[float, typer.Option(help="Minimum elevation in degrees.")] = 10.0,
+    norad: Annotated[
+        list[int] | None,
+        typer.Option(help="Only these catalogue numbers (default: every stored object)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write every pass to a .csv or .parquet file."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Passes to print.")] = 20,
+) -> None:
+    """Ground passes (rise, culmination, set, maximum elevation, sunlit) over stations."""
+    import numpy as np
+
+    from starbrain import timeconv
+    from starbrain.planners.passes import find_passes, sgp4_propagator
+
+    stations = [_station(s) for s in station]
+    if not 0 < hours <= 24 * 14:
+        raise StarbrainError("--hours must be in (0, 336]")
+    if not -5 <= min_elevation < 90:
+        raise StarbrainError("--min-elevation must be in [-5, 90)")
+    t0 = _time_option(start, timeconv.utc_now(), "--from")
+    t1 = t0 + np.timedelta64(int(hours * 3600e9), "ns")
+    with _open_store() as store:
+        table = _elements_for(store, norad)
+    ids = table.column("norad_id").to_numpy()
+    with err_console.status(f"{len(ids)} satellites x {len(stations)} stations x {hours:g} h"):
+        found = find_passes(
+            sgp4_propagator(table),
+            ids,
+            stations,
+            t0,
+            t1,
+            min_elevation_deg=min_elevation,
+        )
+    if output is not None:
+        _write_table(found.to_arrow(), output, "passes")
+    order = np.argsort(np.where(np.isnat(found.rise), found.culminate, found.rise), kind="stable")
+    view = Table(
+        title=f"{len(found)} passes above {min_elevation:g}° from {str(t0)[:19]} UTC, {hours:g} h"
+    )
+    for col in ("NORAD", "station", "rise", "culmination", "set", "max el °", "sunlit"):
+        view.add_column(col, justify="right")
+
+    def hhmmss(t: np.datetime64) -> str:
+        return "(before)" if np.isnat(t) else str(t)[:19].replace("T", " ")
+
+    for k in order[:limit]:
+        view.add_row(
+            str(found.norad_id[k]),
+            str(found.station[k]),
+            hhmmss(found.rise[k]),
+            hhmmss(found.culminate[k]),
+            hhmmss(found.set[k]) if not np.isnat(found.set[k]) else "(after)",
+            f"{found.max_elevation_deg[k]:.1f}",
+            "yes" if found.sunlit[k] else "no",
+        )
+    console.print(view)
+    if len(found) > limit:
+        console.print(f"({len(found) - limit} more; raise --limit or use --output)")
+
+
+@app.command("fit-elements")
+def fit_elements_command(
+    path: Annotated[
+        Path, typer.Argument(help="A CCSDS OEM file (KVN): TEME, GCRF/EME2000 or ITRF.")
+    ],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Output format.")
+    ] = ExportFormat.tle,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+    ] = None,
+    store: Annotated[
+        bool, typer.Option(help="Also append the fitted element sets to the store.")
+    ] = False,
+) -> None:
+    """Least-squares SGP4 mean elements (with B*) for each OEM segment, via differentiable SGP4."""
+    from starbrain.models.fitting import fit_oem
+
+    if not path.is_file():
+        raise StarbrainError(f"{path}: no such file")
+    with err_console.status("fitting (Levenberg-Marquardt through SGP4)"):
+        result = fit_oem(path.read_text(errors="replace"), str(path))
+    for err in result.errors[:MAX_ERRORS_SHOWN]:
+        err_console.print(f"  [red]bad input[/] {err}", highlight=False)
+    if result.table.num_rows == 0:
+        raise StarbrainError(f"{path}: no segment could be fitted")
+    ids = result.table.column("norad_id").to_pylist()
+    for norad, rms in zip(ids, result.rms_km, strict=True):
+        err_console.print(f"NORAD {norad}: fit RMS {rms * 1e3:.2f} m", highlight=False)
+    text = _render(result.table, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err_console.print(f"wrote {result.table.num_rows} element sets to {output}")
+    if store:
+        with _open_store() as db:
+            db.append("elements", result.table, source=str(path))
