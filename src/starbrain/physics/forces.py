@@ -36,6 +36,8 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from starbrain.physics.ephemeris import AU_KM as EPHEMERIS_AU_KM
+from starbrain.physics.ephemeris import MU_SUN_KM3_S2
 from starbrain.physics.vec import cross as _cross
 from starbrain.physics.vec import dot as _dot
 
@@ -87,10 +89,10 @@ EGM2008_C_BAR_ZONAL = {
     5: 0.686702913736681e-07,
     6: -0.149953927978527e-06,
 }
-MU_SUN_KM3S2 = 1.32712440041e11  # IERS 2010, TDB-compatible (as DE421)
+MU_SUN_KM3S2 = MU_SUN_KM3_S2  # DE421's GM of the Sun (physics.ephemeris)
 MU_MOON_KM3S2 = 4902.800066  # DE421 / IERS 2010 (GM_Earth * 0.0123000371)
 EARTH_ROTATION_RADPS = 7.292115e-5  # nominal mean angular velocity (IERS 2010)
-AU_KM = 149597870.7  # IAU 2012
+AU_KM = EPHEMERIS_AU_KM  # IAU 2012 Resolution B2 (physics.ephemeris)
 SOLAR_PRESSURE_NPM2 = 4.56e-6  # solar radiation pressure at 1 AU [MG, Sect. 3.4]
 SUN_RADIUS_KM = 695700.0  # IAU 2015 Resolution B3 nominal solar radius
 WGS84_RADIUS_KM = 6378.137
