@@ -55,7 +55,7 @@ test-all: $(STAMP) $(VENDOR) debian-deps
 	$(BIN)/python -m pytest -m '' $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

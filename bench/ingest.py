@@ -9,13 +9,12 @@ the ratios; run with ``make bench`` or ``python bench/ingest.py [--records N] [-
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from sgp4.api import WGS72, Satrec
 
+from _timing import median_time
 from starbrain.sources.catalog import load_catalog
 from starbrain.sources.constellation import WalkerShell, generate
 from starbrain.sources.tle import format_tle
@@ -58,15 +57,6 @@ def ours_load(path: Path, db: Path) -> int:
     return added.n_new
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
@@ -77,12 +67,12 @@ def main() -> None:
         make_file(path, args.records)
         n = args.records
         counter = iter(range(10**6))
-        t_peer = median_time(lambda: peer_parse(path), args.repeats)
-        t_parse = median_time(lambda: ours_parse(path), args.repeats)
+        t_peer = median_time(lambda: peer_parse(path), args.repeats)[0]
+        t_parse = median_time(lambda: ours_parse(path), args.repeats)[0]
         t_load = median_time(
             lambda: ours_load(path, Path(tmp) / f"s{next(counter)}.duckdb"), args.repeats
-        )
-        t_reload = median_time(lambda: ours_load_again(path, Path(tmp) / "s0.duckdb"), 3)
+        )[0]
+        t_reload = median_time(lambda: ours_load_again(path, Path(tmp) / "s0.duckdb"), 3)[0]
     print(f"ingest of a {n:,}-record 3LE file, median of {args.repeats} runs")
     print(f"{'what':58s} {'seconds':>8s} {'records/s':>12s} {'vs peer':>8s}")
     rows = [

@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import ctypes
 import importlib.util
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from _timing import median_time
 from starbrain.physics.lambert import solve_lambert, solve_lambert_all
 
 MAX_REVS = 2
@@ -70,23 +69,15 @@ def pykep_core() -> Any | None:
     return core
 
 
-def median_time(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
-    fn()  # warm-up
-    times = []
-    count = 0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        count = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), count
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000, help="geometries in our batch")
     ap.add_argument("--peer-n", type=int, default=5_000, help="geometries for the peers")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
+
+    def timed(fn: Callable[[], int]) -> tuple[float, int]:
+        return median_time(fn, args.repeats, warmup=True)
 
     r1, r2, tof, pro = geometries(args.n)
     pr1, pr2, ptof, ppro = (
@@ -104,8 +95,8 @@ def main() -> None:
         sol = solve_lambert_all(r1, r2, tof, 1.0, max_revs=MAX_REVS, prograde=pro)
         return int(sol.converged.sum())
 
-    rows.append(("single", "starbrain NumPy", *median_time(ours_np_single, args.repeats)))
-    rows.append(("multi", "starbrain NumPy", *median_time(ours_np_multi, args.repeats)))
+    rows.append(("single", "starbrain NumPy", *timed(ours_np_single)))
+    rows.append(("multi", "starbrain NumPy", *timed(ours_np_multi)))
 
     try:
         import torch
@@ -131,8 +122,8 @@ def main() -> None:
                 return int(sol.converged.sum())
 
             name = f"starbrain torch {dev}"
-            rows.append(("single", name, *median_time(ours_t_single, args.repeats)))
-            rows.append(("multi", name, *median_time(ours_t_multi, args.repeats)))
+            rows.append(("single", name, *timed(ours_t_single)))
+            rows.append(("multi", name, *timed(ours_t_multi)))
 
     core = pykep_core()
     if core is not None:
@@ -151,8 +142,8 @@ def main() -> None:
                 n += len(lp.v0)
             return n
 
-        rows.append(("single", "pykep 3.0.1", *median_time(pykep_single, args.repeats)))
-        rows.append(("multi", "pykep 3.0.1", *median_time(pykep_multi, args.repeats)))
+        rows.append(("single", "pykep 3.0.1", *timed(pykep_single)))
+        rows.append(("multi", "pykep 3.0.1", *timed(pykep_multi)))
     else:
         print("pykep not importable: skipped")
 
@@ -182,8 +173,8 @@ def main() -> None:
                         n += 1
             return n
 
-        rows.append(("single", "lamberthub 1.0.0", *median_time(hub_single, args.repeats)))
-        rows.append(("multi", "lamberthub 1.0.0", *median_time(hub_multi, args.repeats)))
+        rows.append(("single", "lamberthub 1.0.0", *timed(hub_single)))
+        rows.append(("multi", "lamberthub 1.0.0", *timed(hub_multi)))
     else:
         print("lamberthub not importable: skipped")
 

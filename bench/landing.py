@@ -23,29 +23,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 
+from _timing import median_time
 from starbrain.planners import landing as ld
 
 R0 = (1500.0, 500.0, 2000.0)
 V0 = (-75.0, 0.0, 100.0)
 N = 55
 TFS = np.linspace(70.0, 85.0, 8)
-
-
-def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    out = fn()  # warm-up (imports, first compilation)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def spec() -> Any:
@@ -158,7 +147,9 @@ def main() -> None:
     dpp = DppLanding(s)
     dpp.solve(float(TFS[0]))
     t_compile = time.perf_counter() - t0
-    t_dpp, f_dpp = median_time(lambda: [dpp.solve(float(t)) for t in TFS], args.repeats)
+    t_dpp, f_dpp = median_time(
+        lambda: [dpp.solve(float(t)) for t in TFS], args.repeats, warmup=True
+    )
     per = len(TFS)
     dev = max(
         max(abs(a - b) for a, b in zip(f_ours, f_cvx, strict=True)),
@@ -179,8 +170,8 @@ def main() -> None:
     def full(backend: Literal["conic", "cvxpy"]) -> Any:
         return ld.solve_landing(R0, V0, ld.MARS_LANDER_2007, backend=backend, simulate=False)
 
-    t_full_ours, r_ours = median_time(lambda: full("conic"), args.repeats)
-    t_full_cvx, r_cvx = median_time(lambda: full("cvxpy"), max(1, args.repeats // 2))
+    t_full_ours, r_ours = median_time(lambda: full("conic"), args.repeats, warmup=True)
+    t_full_cvx, r_cvx = median_time(lambda: full("cvxpy"), max(1, args.repeats // 2), warmup=True)
     print(f"free-final-time minimum fuel (line search, median of {args.repeats} runs)")
     print(
         f"  ours   {t_full_ours:7.3f} s  {r_ours.n_solves} solves  "

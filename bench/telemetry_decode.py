@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import binascii
-import statistics
 import struct
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from _timing import median_time
 from starbrain.sources.ccsds import (
     TELEMETRY_KEY,
     PacketDecoder,
@@ -199,15 +199,6 @@ def store(table: pa.Table, keyed: bool = False) -> int:
     return int(n)
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 # -- UDP ------------------------------------------------------------------------------------------
 def udp_run(defs: PacketSet, stream: bytes, n_packets: int, per_datagram: int, rate_hz: float):
     """Send ``n_packets`` over loopback in datagrams of ``per_datagram`` packets (a sender thread
@@ -272,11 +263,11 @@ def main() -> None:
         )
 
     r = args.repeats
-    t_peer = median_time(lambda: peer_decode(stream, defs), max(1, r // 2))
+    t_peer = median_time(lambda: peer_decode(stream, defs), max(1, r // 2))[0]
     t_peer_store = median_time(lambda: store(peer_table(peer_decode(stream, defs))), 1)
-    t_ours = median_time(lambda: decode(stream, defs).table, r)
-    t_store = median_time(lambda: store(decode(stream, defs).table), r)
-    t_keyed = median_time(lambda: store(decode(stream, defs).table, keyed=True), max(1, r // 2))
+    t_ours = median_time(lambda: decode(stream, defs).table, r)[0]
+    t_store = median_time(lambda: store(decode(stream, defs).table), r)[0]
+    t_keyed = median_time(lambda: store(decode(stream, defs).table, keyed=True), max(1, r // 2))[0]
 
     print(
         f"CCSDS decode of {n_pk:,} packets ({n_par:,} parameters, {len(stream) / 1e6:.1f} MB), "
