@@ -60,7 +60,9 @@ def celestrak_json(sgp4_ver_text: str) -> str:
 def _close(a: pa.Table, b: pa.Table, column: str) -> None:
     x, y = a.column(column).to_pylist(), b.column(column).to_pylist()
     if column == "epoch":
-        assert all(abs((p - q).total_seconds()) <= 1e-6 for p, q in zip(x, y, strict=True))
+        # python-sgp4's exporter writes EPOCH truncated to whole microseconds (2.27 truncates
+        # where earlier releases rounded), so the two can differ by up to 1 us
+        assert all(abs((p - q).total_seconds()) < 1.001e-6 for p, q in zip(x, y, strict=True))
     else:
         assert x == pytest.approx(y, rel=1e-9, abs=1e-15), column
 
