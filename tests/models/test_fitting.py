@@ -17,8 +17,7 @@ from starbrain.models.fitting import (
 from starbrain.models.truth import sample_elements
 from starbrain.physics.frames import teme_to_gcrs
 from starbrain.physics.sgp4_init import Sgp4Elements
-from starbrain.sources.oem import write_oem
-from starbrain.sources.oem_reader import read_oem
+from starbrain.sources.oem import read_oem, write_oem
 from starbrain.sources.tle import parse_tle_lines
 
 T_DAY = np.arange(0.0, 1441.0, 10.0)
@@ -94,7 +93,7 @@ def test_read_oem_reports_bad_lines_and_keeps_the_rest(arc) -> None:
 def test_read_oem_drops_unusable_segments() -> None:
     text = (
         "CCSDS_OEM_VERS = 2.0\nMETA_START\nOBJECT_NAME = T\nREF_FRAME = TEME\n"
-        "TIME_SYSTEM = TAI\nMETA_STOP\n2024-01-01T00:00:00 7000 0 0 0 7.5 0\n"
+        "TIME_SYSTEM = MET\nMETA_STOP\n2024-01-01T00:00:00 7000 0 0 0 7.5 0\n"
         "META_START\nOBJECT_NAME = E\nMETA_STOP\n"
     )
     segments, errors = read_oem(text)

@@ -233,7 +233,7 @@ def passes(
 @app.command("fit-elements")
 def fit_elements_command(
     path: Annotated[
-        Path, typer.Argument(help="A CCSDS OEM file (KVN): TEME, GCRF/EME2000 or ITRF.")
+        Path, typer.Argument(help="A CCSDS OEM file (KVN or XML): TEME, GCRF/EME2000 or ITRF.")
     ],
     fmt: Annotated[
         ExportFormat, typer.Option("--format", help="Output format.")

@@ -27,7 +27,7 @@ from starbrain import timeconv
 from starbrain.physics.frames import itrf_to_teme, teme_to_gcrs_matrix
 from starbrain.physics.sgp4 import sgp4_propagate
 from starbrain.physics.sgp4_init import MU_KM3_S2, XPDOTP, Sgp4Elements
-from starbrain.sources.oem_reader import OemSegment, read_oem
+from starbrain.sources.oem import OemSegment, read_oem
 from starbrain.sources.records import ELEMENTS_SCHEMA, RecordError
 from starbrain.sources.tle import format_tle
 

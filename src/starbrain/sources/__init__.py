@@ -16,8 +16,15 @@ _EXPORTS = {
     "format_tle": ("tle", "format_tle"),
     "parse_omm": ("omm", "parse_omm"),
     "write_omm": ("omm", "write_omm"),
+    # precise ephemerides (OEM KVN/XML, SP3)
+    "EPHEMERIS_SCHEMA": ("oem", "EPHEMERIS_SCHEMA"),
+    "OemSegment": ("oem", "OemSegment"),
+    "read_oem": ("oem", "read_oem"),
     "write_oem": ("oem", "write_oem"),
-    "read_oem": ("oem_reader", "read_oem"),
+    "write_oem_xml": ("oem", "write_oem_xml"),
+    "write_oem_segments": ("oem", "write_oem_segments"),
+    "load_ephemeris": ("oem", "load_ephemeris"),
+    "read_sp3": ("sp3", "read_sp3"),
     # constellations
     "WalkerShell": ("constellation", "WalkerShell"),
     "generate_constellation": ("constellation", "generate"),
@@ -35,6 +42,14 @@ _EXPORTS = {
     "replay_telemetry": ("telemetry_io", "replay"),
     "listen_telemetry": ("telemetry_io", "listen"),
     "UdpListener": ("telemetry_io", "UdpListener"),
+    "TcpListener": ("telemetry_io", "TcpListener"),
+    "listen_telemetry_tcp": ("telemetry_io", "listen_tcp"),
+    # brokers
+    "BrokerReport": ("brokers", "BrokerReport"),
+    "NatsSubscription": ("brokers", "NatsSubscription"),
+    "MqttSubscription": ("brokers", "MqttSubscription"),
+    "subscribe_telemetry": ("brokers", "subscribe"),
+    "publish_telemetry": ("brokers", "publish"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
