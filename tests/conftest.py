@@ -31,3 +31,33 @@ def store_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STARBRAIN_DB", str(path))
     monkeypatch.setenv("STARBRAIN_DATA", str(tmp_path / "data"))
     return path
+
+
+# -- real message brokers on loopback (tests/servers.py) ------------------------------------------
+from collections.abc import Iterator  # noqa: E402
+
+from tests.servers import MosquittoServer, NatsServer  # noqa: E402
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """nats-server with JetStream on a free loopback port, its store under tmp_path."""
+    from tests.servers import NATS_SERVER, skip_reason
+
+    reason = skip_reason(NATS_SERVER)
+    if reason:
+        pytest.skip(reason)
+    with NatsServer(tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+def mosquitto_server(tmp_path: Path) -> Iterator[MosquittoServer]:
+    """mosquitto with persistence on a free loopback port, its database under tmp_path."""
+    from tests.servers import MOSQUITTO, skip_reason
+
+    reason = skip_reason(MOSQUITTO)
+    if reason:
+        pytest.skip(reason)
+    with MosquittoServer(tmp_path / "mosquitto") as server:
+        yield server

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 from starbrain.cli._common import MAX_ERRORS_SHOWN, _open_store, app, console, err_console
 
 telemetry_app = typer.Typer(
-    help="Decode CCSDS packet streams (files, UDP) into the store.", no_args_is_help=True
+    help="Decode CCSDS packet streams (files, UDP, TCP, NATS, MQTT) into the store.",
+    no_args_is_help=True,
 )
 app.add_typer(telemetry_app, name="telemetry")
 
@@ -99,6 +100,20 @@ def telemetry_listen(
     host: Annotated[
         str, typer.Option(help="Address to bind (loopback unless --allow-remote).")
     ] = "127.0.0.1",
+    tcp: Annotated[
+        str | None, typer.Option(help="Accept TCP clients on HOST:PORT instead of UDP.")
+    ] = None,
+    nats: Annotated[
+        str | None, typer.Option(help="Subscribe to NATS JetStream at nats://HOST:PORT.")
+    ] = None,
+    subject: Annotated[str, typer.Option(help="With --nats: the subject.")] = "telemetry",
+    mqtt: Annotated[
+        str | None, typer.Option(help="Subscribe (QoS 1) to the MQTT broker at mqtt://HOST:PORT.")
+    ] = None,
+    topic: Annotated[str, typer.Option(help="With --mqtt: the topic.")] = "telemetry",
+    name: Annotated[
+        str, typer.Option(help="With --nats/--mqtt: durable consumer / client id.")
+    ] = "starbrain",
     definitions: Annotated[
         Path | None, typer.Option(help="Packet definitions (YAML); default: the example launcher.")
     ] = None,
@@ -108,25 +123,149 @@ def telemetry_listen(
         bool, typer.Option(help="Allow binding a non-loopback address.")
     ] = False,
 ) -> None:
-    """Listen for CCSDS packets on UDP and append them to the store until stopped."""
-    from starbrain.sources.telemetry_io import listen
+    """Listen for CCSDS packets (UDP, TCP, NATS JetStream or MQTT) and append them to the store
+    until stopped; Ctrl-C stores what was received and prints the statistics."""
+    if sum(x is not None for x in (tcp, nats, mqtt)) > 1:
+        raise StarbrainError("give at most one of --tcp, --nats and --mqtt")
+    if nats is not None or mqtt is not None:
+        _listen_broker(
+            nats or mqtt or "", subject if nats else topic, name, definitions, duration, max_packets
+        )
+        return
+    from starbrain.sources.telemetry_io import listen, listen_tcp, parse_host_port
 
     with _open_store() as db:
         sink = _StoreSink(db, flush_rows=100_000)
-        err_console.print(f"listening on udp://{host}:{port} (Ctrl-C to stop)")
-        report = listen(
+        if tcp is not None:
+            thost, tport = parse_host_port(tcp, 10016)
+            where = f"tcp://{thost}:{tport}"
+            err_console.print(f"listening on {where} (Ctrl-C to stop)")
+            treport = listen_tcp(
+                definitions,
+                thost,
+                tport,
+                sink=sink,
+                duration_s=duration,
+                max_packets=max_packets,
+                allow_remote=allow_remote,
+            )
+            sink.flush()
+            stats, interrupted = treport.stats, treport.interrupted
+            summary = f"{len(treport.connections)} connections"
+        else:
+            where = f"udp://{host}:{port}"
+            err_console.print(f"listening on {where} (Ctrl-C to stop)")
+            report = listen(
+                definitions,
+                host,
+                port,
+                sink=sink,
+                duration_s=duration,
+                max_packets=max_packets,
+                allow_remote=allow_remote,
+            )
+            sink.flush()
+            stats, interrupted = report.stats, report.interrupted
+            summary = f"{report.datagrams} datagrams, {report.dropped_datagrams} dropped"
+    if interrupted:
+        err_console.print("interrupted: stored what was received")
+    _print_decode_stats(stats, where)
+    console.print(f"{summary}; stored {sink.stored} parameter values", highlight=False)
+
+
+def _listen_broker(
+    url: str,
+    subject: str,
+    name: str,
+    definitions: Path | None,
+    duration: float | None,
+    max_packets: int | None,
+) -> None:
+    """``telemetry listen --nats/--mqtt``: every batch is committed before it is acknowledged."""
+    from starbrain.sources.brokers import subscribe
+
+    with _open_store() as db:
+        sink = _StoreSink(db)
+
+        def commit(batches: list[pa.RecordBatch]) -> None:
+            for batch in batches:
+                sink(batch)
+            sink.flush()
+
+        err_console.print(f"subscribing to {url} {subject} as {name} (Ctrl-C to stop)")
+        report = subscribe(
+            url,
+            subject,
             definitions,
-            host,
-            port,
-            sink=sink,
+            sink=commit,
             duration_s=duration,
             max_packets=max_packets,
-            allow_remote=allow_remote,
+            name=name,
         )
-        sink.flush()
-    _print_decode_stats(report.stats, f"udp://{host}:{port}")
+    if report.interrupted:
+        err_console.print("interrupted: every acknowledged message is stored")
+    _print_decode_stats(report.stats, report.url)
     console.print(
-        f"{report.datagrams} datagrams, {report.dropped_datagrams} dropped; stored {sink.stored} "
-        "parameter values",
+        f"{report.messages} messages, {report.duplicates} redelivered duplicates dropped, "
+        f"{report.connects} connections; stored {sink.stored} parameter values",
         highlight=False,
     )
+    if report.connects == 0 and report.errors:
+        raise StarbrainError(f"could not reach {url}: {report.errors[-1]}")
+
+
+@telemetry_app.command("simulate")
+def telemetry_simulate(
+    output: Annotated[Path, typer.Argument(help="Packet file to write (CCSDS Space Packets).")],
+    seed: Annotated[int, typer.Option(help="Flight seed (dispersions and noise).")] = 0,
+    duration: Annotated[float, typer.Option(help="Seconds after lift-off.")] = 400.0,
+    rate: Annotated[float, typer.Option(help="Sample rate of every packet (Hz).")] = 20.0,
+    anomaly: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inject kind[:channel]@start+duration[=magnitude], e.g. stuck:lox_level@60+20; "
+            "repeatable."
+        ),
+    ] = None,
+    random_anomalies: Annotated[
+        int, typer.Option(help="Also inject this many random anomalies (drawn with the seed).")
+    ] = 0,
+    labels: Annotated[
+        Path | None, typer.Option(help="Label file (CSV or .parquet); default OUTPUT.labels.csv")
+    ] = None,
+    store: Annotated[
+        bool, typer.Option(help="Also decode the stream into the store's telemetry.")
+    ] = False,
+) -> None:
+    """Simulate a two-stage launch (50 parameters in 5 packets) with labelled anomalies."""
+    from starbrain.physics.flight_sim import (
+        FlightConfig,
+        launch_vehicle_definitions,
+        parse_anomaly,
+        simulate_flight,
+    )
+    from starbrain.physics.flight_sim import random_anomalies as draw
+
+    injected = tuple(parse_anomaly(s) for s in anomaly or [])
+    if random_anomalies:
+        injected += draw(seed, random_anomalies, duration)
+    flight = simulate_flight(
+        FlightConfig(seed=seed, duration_s=duration, rate_hz=rate, anomalies=injected)
+    )
+    labels = labels or output.with_name(output.name + ".labels.csv")
+    n_bytes = flight.write(output, labels)
+    console.print(
+        f"wrote {n_bytes} bytes ({int(flight.present.sum())} packets, {len(flight.t_s)} samples "
+        f"at {rate:g} Hz, MECO at {flight.meco_s:.1f} s) to {output}; "
+        f"{flight.labels.num_rows} labelled anomalies to {labels}",
+        highlight=False,
+    )
+    if store:
+        from starbrain.sources.telemetry_io import replay
+
+        with _open_store() as db:
+            sink = _StoreSink(db)
+            stats = replay(output, launch_vehicle_definitions(), sink=sink)
+            sink.flush()
+            console.print(f"stored {sink.stored} parameter values in {db.path}", highlight=False)
+        _print_decode_stats(stats, str(output))
