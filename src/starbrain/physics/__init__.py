@@ -43,6 +43,12 @@ _EXPORTS = {
     "LaunchVehicle": ("launch_vehicle", "LaunchVehicle"),
     "planar_orbit": ("launch_vehicle", "planar_orbit"),
     "PlanarOrbit": ("launch_vehicle", "PlanarOrbit"),
+    # launch telemetry simulator
+    "Anomaly": ("flight_sim", "Anomaly"),
+    "Flight": ("flight_sim", "Flight"),
+    "FlightConfig": ("flight_sim", "FlightConfig"),
+    "simulate_flight": ("flight_sim", "simulate_flight"),
+    "random_anomalies": ("flight_sim", "random_anomalies"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 __all__ = [
+    "ANOMALIES_KEY",
+    "ANOMALIES_SCHEMA",
     "CONJUNCTIONS_KEY",
     "CONJUNCTIONS_SCHEMA",
     "COVARIANCE_COLUMNS",
@@ -120,3 +122,19 @@ MODELS_SCHEMA = pa.schema(
     metadata={"stream": "models", "key": "name,created"},
 )
 MODELS_KEY = ("name", "created")
+
+# Detected telemetry anomalies (see starbrain.models.anomaly): append-only, one row per event.
+ANOMALIES_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),  # flight / packet source id
+        pa.field("parameter", pa.string(), nullable=False),  # channel or channel-group name
+        pa.field("start", _TS, nullable=False),
+        pa.field("end", _TS, nullable=False),
+        pa.field("score", pa.float64()),  # the method's score, larger = more anomalous
+        pa.field("method", pa.string(), nullable=False),  # "telemanom-lstm", "robust-z", ...
+        pa.field("detected_at", _TS, nullable=False),
+        pa.field("label", pa.string()),  # injected anomaly kind on simulated flights, else null
+    ],
+    metadata={"stream": "anomalies", "key": "source,parameter,start,method"},
+)
+ANOMALIES_KEY = ("source", "parameter", "start", "method")

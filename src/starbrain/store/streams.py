@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
+from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
 from starbrain.store.decision_schemas import (
+    ANOMALIES_KEY,
+    ANOMALIES_SCHEMA,
     CONJUNCTIONS_KEY,
     CONJUNCTIONS_SCHEMA,
     MANOEUVRES_KEY,
@@ -46,6 +49,12 @@ STREAMS: dict[str, Stream] = {
     ),
     "manoeuvres": Stream("manoeuvres", MANOEUVRES_SCHEMA, MANOEUVRES_KEY),
     "models": Stream("models", MODELS_SCHEMA, MODELS_KEY, time_column="created"),
+    # detected telemetry anomalies (models.anomaly): append-only events
+    "anomalies": Stream(
+        "anomalies", ANOMALIES_SCHEMA, ANOMALIES_KEY, time_column=None, unique=False
+    ),
+    # precise ephemerides (OEM, SP3): truth data; a state is identified per file and frame
+    "ephemeris": Stream("ephemeris", EPHEMERIS_SCHEMA, EPHEMERIS_KEY, time_column="time"),
 }
 
 

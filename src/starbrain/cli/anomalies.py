@@ -1,0 +1,225 @@
+"""``starbrain anomalies``: train launch-vehicle telemetry anomaly detectors, detect, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from starbrain.cli._common import _open_store, _progress, app, console, err_console
+from starbrain.sources.records import StarbrainError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from starbrain.models.anomaly.data import TelemetryFrame
+    from starbrain.models.anomaly.detector import AnomalyDetector
+
+anomalies_app = typer.Typer(
+    help="Anomaly detection on launch-vehicle telemetry (LSTM + dynamic thresholds, baselines).",
+    no_args_is_help=True,
+)
+app.add_typer(anomalies_app, name="anomalies")
+
+DETECTOR_FILE = "anomaly-detector.pt"
+
+
+def _default_detector_path() -> Path:
+    from starbrain.config import settings
+
+    return settings().data_dir / "models" / DETECTOR_FILE
+
+
+def _simulate_frames(
+    seeds: list[int], duration: float, rate: float, n_anomalies: int, what: str
+) -> list[tuple[TelemetryFrame, pa.Table]]:
+    from starbrain.models.anomaly.data import frame_from_flight
+    from starbrain.physics.flight_sim import FlightConfig, random_anomalies, simulate_flight
+
+    out = []
+    with _progress(what, len(seeds)) as (progress, task):
+        for s in seeds:
+            anomalies = random_anomalies(s, n_anomalies, duration) if n_anomalies else ()
+            f = simulate_flight(FlightConfig(seed=s, duration_s=duration, rate_hz=rate,
+                                             anomalies=anomalies))  # fmt: skip
+            out.append((frame_from_flight(f), f.labels))
+            progress.advance(task)  # type: ignore[arg-type]
+    return out
+
+
+def _load_detector(path: Path | None) -> AnomalyDetector:
+    from starbrain.models.anomaly.detector import AnomalyDetector
+
+    return AnomalyDetector.load(path or _default_detector_path())
+
+
+@anomalies_app.command("train")
+def anomalies_train(
+    flights: Annotated[int, typer.Option(help="Nominal training flights to simulate.")] = 6,
+    calibration: Annotated[
+        int, typer.Option(help="Further nominal flights that set the threshold floors.")
+    ] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the first training flight.")] = 1000,
+    duration: Annotated[float, typer.Option(help="Flight duration (s).")] = 400.0,
+    rate: Annotated[float, typer.Option(help="Sample rate (Hz).")] = 20.0,
+    epochs: Annotated[int, typer.Option(help="LSTM training epochs.")] = 6,
+    output: Annotated[
+        Path | None, typer.Option(help="Detector file; default $STARBRAIN_DATA/models/.")
+    ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Also record the detector in the store's model registry (kind "
+            "anomaly-detector/1, the detector file as its weights)."
+        ),
+    ] = False,
+    name: Annotated[str, typer.Option(help="Registry name.")] = "launch-vehicle-anomalies",
+) -> None:
+    """Train the detectors on simulated nominal flights (anomalies are never seen in training)."""
+    import dataclasses
+    import time
+
+    from starbrain.models.anomaly.detector import AnomalyDetector, DetectorConfig
+
+    if flights < 1 or calibration < 1:
+        raise StarbrainError("need at least one training and one calibration flight")
+    seeds = list(range(seed, seed + flights + calibration))
+    frames = [f for f, _ in _simulate_frames(seeds, duration, rate, 0, "simulating")]
+    cfg = DetectorConfig()
+    cfg = dataclasses.replace(cfg, forecaster=dataclasses.replace(cfg.forecaster, epochs=epochs))
+    started = time.perf_counter()
+    n_groups = 5
+    with _progress("training", cfg.forecaster.epochs * n_groups) as (progress, task):
+        det = AnomalyDetector.train(
+            frames[:flights],
+            frames[flights:],
+            cfg,
+            progress=lambda: progress.advance(task),  # type: ignore[arg-type]
+        )
+    elapsed = time.perf_counter() - started
+    det.metadata.update({"train_seeds": seeds[:flights], "calibration_seeds": seeds[flights:],
+                         "duration_s": duration, "rate_hz": rate, "train_s": elapsed})  # fmt: skip
+    path = det.save(output or _default_detector_path())
+    console.print(
+        f"trained {', '.join(det.methods)} on {flights} flights (+{calibration} calibration) "
+        f"in {elapsed:.1f} s; saved {path}",
+        highlight=False,
+    )
+    if register:
+        _register(det, name)
+
+
+def _register(det: AnomalyDetector, name: str) -> None:
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+
+    from starbrain import timeconv
+    from starbrain.models.anomaly.detector import KIND
+    from starbrain.store.decision_schemas import MODELS_SCHEMA
+
+    device = str(det.forecaster.device) if det.forecaster is not None else "cpu"
+    row = {
+        "name": [name],
+        "created": pa.array(np.array([timeconv.utc_now()], "datetime64[ns]"),
+                            pa.timestamp("ns", tz="UTC")),
+        "kind": [KIND],
+        "config_json": [det.config.to_json()],
+        "data_fingerprint": [None],
+        "data_json": [json.dumps(det.metadata, sort_keys=True, default=str)],
+        "metrics_json": [None],
+        "device": [device],
+        "weights": [det.to_bytes()],
+    }  # fmt: skip
+    with _open_store() as db:
+        db.append("models", pa.Table.from_pydict(row, schema=MODELS_SCHEMA), source=f"model:{name}")
+        console.print(f"registered model {name!r} in {db.path}", highlight=False)
+
+
+@anomalies_app.command("detect")
+def anomalies_detect(
+    packets: Annotated[Path, typer.Argument(help="A recorded packet file (launch-vehicle).")],
+    detector: Annotated[Path | None, typer.Option(help="Detector file.")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="Ground-truth labels (from telemetry simulate).")
+    ] = None,
+    method: Annotated[
+        list[str] | None, typer.Option(help="Methods to run (default: all trained).")
+    ] = None,
+    rules: Annotated[bool, typer.Option(help="Add the packet-gap and flat-line rules.")] = True,
+    store: Annotated[bool, typer.Option(help="Append detections to the anomalies stream.")] = True,
+    output: Annotated[Path | None, typer.Option(help="Also write them (CSV or .parquet).")] = None,
+) -> None:
+    """Detect anomalies in a packet file; print and store them."""
+    from rich.table import Table
+
+    from starbrain.cli._common import _write_table
+    from starbrain.models.anomaly.data import frame_from_packets
+    from starbrain.models.anomaly.detector import detections_table, label_detections
+
+    det = _load_detector(detector)
+    frame = frame_from_packets(packets, source=packets.name)
+    found = det.detect(frame, methods=method, rules=rules)
+    if labels is not None:
+        from starbrain.physics.flight_sim import read_labels
+
+        found = label_detections(found, read_labels(labels))
+    table = detections_table(found)
+    view = Table(title=f"{len(found)} anomalies in {packets.name}")
+    for col in ("method", "parameter", "start", "end", "score", "label"):
+        view.add_column(col)
+    for d in sorted(found, key=lambda d: (d.start_ns, d.method)):
+        import numpy as np
+
+        view.add_row(
+            d.method,
+            d.parameter,
+            str(np.datetime64(d.start_ns, "ns"))[:23],
+            str(np.datetime64(d.end_ns, "ns"))[:23],
+            f"{d.score:.3g}",
+            d.label or "",
+        )
+    console.print(view)
+    if output is not None:
+        _write_table(table, output, "anomalies")
+    if store and table.num_rows:
+        with _open_store() as db:
+            n = db.append("anomalies", table, source=str(packets)).n_new
+            console.print(f"stored {n} anomalies in {db.path}", highlight=False)
+
+
+@anomalies_app.command("report")
+def anomalies_report(
+    flights: Annotated[int, typer.Option(help="Held-out flights to simulate.")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed of the first held-out flight.")] = 5000,
+    per_flight: Annotated[int, typer.Option(help="Random anomalies injected per flight.")] = 7,
+    duration: Annotated[float, typer.Option(help="Flight duration (s).")] = 400.0,
+    rate: Annotated[float, typer.Option(help="Sample rate (Hz).")] = 20.0,
+    detector: Annotated[Path | None, typer.Option(help="Detector file.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the Markdown tables here.")] = None,
+) -> None:
+    """Event-wise precision, recall and F0.5 per method on held-out simulated flights whose
+    anomalies were never seen in training."""
+    from starbrain.models.anomaly.detector import evaluate
+
+    det = _load_detector(detector)
+    used = set(det.metadata.get("train_seeds", [])) | set(det.metadata.get("calibration_seeds", []))
+    seeds = list(range(seed, seed + flights))
+    if used & set(seeds):
+        raise StarbrainError(
+            f"seeds {sorted(used & set(seeds))} were used in training; pick another --seed"
+        )
+    data = _simulate_frames(seeds, duration, rate, per_flight, "simulating")
+    with _progress("detecting", len(data)) as (progress, task):
+        ev = evaluate(det, data, progress=lambda: progress.advance(task))  # type: ignore[arg-type]
+    text = (
+        f"Held-out evaluation: {ev.n_flights} flights (seeds {seeds[0]}..{seeds[-1]}), "
+        f"{ev.n_labels} labelled anomalies, event-wise\n\n{ev.markdown()}\n\n"
+        f"Recall by anomaly kind (found/total)\n\n{ev.kinds_markdown()}\n"
+    )
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    if output is not None:
+        output.write_text(text)
+        err_console.print(f"wrote {output}")

@@ -1,0 +1,54 @@
+"""`starbrain telemetry simulate` and `starbrain anomalies train|detect|report` end to end on a
+real store file (in-process through typer's runner, to pay the torch import once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import starbrain
+from starbrain.cli import app
+from starbrain.store.database import Store
+
+
+@pytest.mark.usefixtures("store_path")
+def test_simulate_train_detect_report(tmp_path: Path, store_path: Path) -> None:
+    runner = CliRunner()
+
+    def ok(*args: str) -> str:
+        result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return result.output
+
+    packets = tmp_path / "flight.bin"
+    out = ok("telemetry", "simulate", str(packets), "--seed", "9", "--duration", "60",
+             "--anomaly", "thrust_loss@30+5=0.25", "--anomaly", "dropout:LV_GNSS@45+2")  # fmt: skip
+    assert "2 labelled anomalies" in out and "1200 samples" in out
+    labels = tmp_path / "flight.bin.labels.csv"
+    assert labels.read_text().count("\n") == 3
+    yaml = Path(starbrain.__file__).parent / "sources" / "definitions" / "launch_vehicle.yaml"
+    out = ok("telemetry", "replay", str(packets), "--definitions", str(yaml), "--no-store")
+    assert "5960 packets" in out  # 5 x 1200 less 40 GNSS packets
+
+    detector = tmp_path / "det.pt"
+    out = ok("anomalies", "train", "--flights", "1", "--calibration", "1", "--duration", "60",
+             "--epochs", "1", "--output", str(detector), "--register")  # fmt: skip
+    assert "registered model 'launch-vehicle-anomalies'" in out
+    out = ok("anomalies", "detect", str(packets), "--detector", str(detector), "--labels",
+             str(labels))  # fmt: skip
+    assert "thrust_loss" in out and "dropout" in out
+    with Store(store_path, read_only=True) as store:
+        rows = store.read("anomalies").to_pylist()
+        kinds = {r["label"] for r in rows}
+        assert {"thrust_loss", "dropout"} <= kinds
+        assert any(r["method"] == "rules" and r["parameter"] == "LV_GNSS" for r in rows)
+        (model,) = store.read("models").to_pylist()
+        assert model["kind"] == "anomaly-detector/1"
+    out = ok("anomalies", "report", "--detector", str(detector), "--flights", "1",
+             "--per-flight", "2", "--duration", "60")  # fmt: skip
+    assert "| telemanom-lstm |" in out and "2 labelled anomalies" in out
+
+    bad = runner.invoke(app, ["telemetry", "simulate", str(packets), "--anomaly", "melt@1+1"])
+    assert bad.exit_code != 0 and "unknown anomaly kind" in str(bad.exception)
