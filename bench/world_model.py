@@ -1,68 +1,111 @@
 """Orbit world model: truth generation, prior fitting, training time and held-out errors.
 
-Workload: ``--sats`` (default 1000) fixed-seed LEO element sets (``models.truth.sample_elements``:
-40% Starlink Gen1 preset, the rest 400-1200 km, 0-100 deg, B* 1e-5..1e-3), propagated ``--days``
-(default 7) with the full-force numerical propagator (J2-J6, drag, Sun, Moon, SRP) every 10 min.
-SGP4 elements are fitted to the first day of each arc (the prior); ``--test`` satellites (default
-60) are held out; the model trains on the rest (``--threads`` CPU threads, default 2).
+Workload: ``--sats`` (default 1000) fixed-seed element sets (``models.truth.sample_elements``:
+40% Starlink Gen1 preset, ``--deep-fraction`` each of MEO, GEO and HEO (default 0.05), the rest
+LEO at 400-1200 km, 0-100 deg, B* 1e-5..1e-3), propagated ``--days`` (default 7) with the
+full-force numerical propagator (J2-J6, drag, Sun, Moon, SRP) every 20 min. SGP4 elements are
+fitted to the first day of each arc (the prior); ``--test`` satellites (default 100) are held
+out; the model trains on the rest (``--threads`` CPU threads, default 2). ``--seeds`` repeats
+the whole run (sample, split and model seeds) for each seed given.
 
-Peer, measured in the same run: SGP4 alone on the same fitted elements. Prints the median and
-95th-percentile position error per horizon (1 h, 6 h, 1 d, 3 d, 7 d) on the held-out satellites
-for both, the ratio model / SGP4 of the medians (below 1: the model is better), the wall time of
-each stage, and writes a PNG plot (``--plot``).
+Peer, measured in the same run: SGP4 alone on the same fitted elements. Prints, per seed, the
+median and 95th-percentile position error per horizon (1 h, 6 h, 1 d, 3 d, 7 d) on the held-out
+satellites (all, and LEO / MEO / GEO / HEO apart) for both, the ratio model / SGP4 of the
+medians (below 1: the model is better), the wall time of each stage, and a summary line per
+seed; writes a PNG plot of the first seed (``--plot``) and all rows as JSON (``--json``).
 
 Run with ``python bench/world_model.py [--sats N] [--test M] [--days D] [--epochs E]
-[--threads T] [--plot PATH]``.
+[--seeds S ...] [--threads T] [--device cpu|cuda] [--plot PATH] [--json PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from typing import Any
 
+import numpy as np
 import torch
 
 from starbrain.models.evaluation import evaluate_orbit_model, plot_errors
 from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
-from starbrain.models.truth import generate_truth, sample_elements
+from starbrain.models.truth import generate_truth, orbit_class, sample_elements
+
+
+def run_seed(args: argparse.Namespace, seed: int, plot: str | None) -> dict[str, Any]:
+    frac = args.deep_fraction
+    t0 = time.perf_counter()
+    elements = sample_elements(
+        args.sats, seed=seed, meo_fraction=frac, geo_fraction=frac, heo_fraction=frac
+    )
+    truth = generate_truth(elements, days=args.days, step_min=20.0)
+    t1 = time.perf_counter()
+    arcs = fit_priors(truth, fit_days=1.0)
+    t2 = time.perf_counter()
+    train, test = arcs.split(args.test, seed=seed)
+    cfg = OrbitModelConfig(
+        epochs=args.epochs, horizon_min=args.days * 1440.0, seed=seed, time_batch=args.time_batch
+    )
+    model, history = train_orbit_model(train, cfg, device=args.device)
+    t3 = time.perf_counter()
+    classes = orbit_class(test.truth.elements)
+    groups = {"all": evaluate_orbit_model(model, test)}
+    for c in ("LEO", "MEO", "GEO", "HEO"):
+        idx = np.flatnonzero(classes == c)
+        if idx.size:
+            groups[c] = evaluate_orbit_model(model, test.subset(idx))
+    print(f"seed {seed}: truth {args.sats} satellites x {args.days:g} d in {t1 - t0:.1f} s; "
+          f"prior fits {t2 - t1:.1f} s (median RMS {float(arcs.fit_rms_km.nanmedian()) * 1e3:.1f}"
+          f" m); training {history['n_train']} satellites, {cfg.epochs} epochs on "
+          f"{history['device']} ({args.threads} threads): {t3 - t2:.1f} s")  # fmt: skip
+    for name, rows in groups.items():
+        print(f"  held-out {name} (n={rows[0]['n_sat'] if rows else 0})")
+        print(f"  {'horizon':>9} {'SGP4 med':>9} {'SGP4 p95':>9} {'model med':>10} "
+              f"{'model p95':>10} {'ratio':>6}")  # fmt: skip
+        for r in rows:
+            print(f"  {r['horizon_min'] / 60:8.0f}h {r['sgp4_median_km'] * 1e3:8.0f}m "
+                  f"{r['sgp4_p95_km'] * 1e3:8.0f}m {r['model_median_km'] * 1e3:9.0f}m "
+                  f"{r['model_p95_km'] * 1e3:9.0f}m {r['median_ratio']:6.2f}")  # fmt: skip
+    if plot:
+        print(f"  plot: {plot_errors(model, test, plot)}")
+    return {
+        "seed": seed,
+        "truth_s": t1 - t0,
+        "fit_s": t2 - t1,
+        "train_s": t3 - t2,
+        "device": history["device"],
+        "held_out": groups,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sats", type=int, default=1000)
-    ap.add_argument("--test", type=int, default=60)
+    ap.add_argument("--test", type=int, default=100)
     ap.add_argument("--days", type=float, default=7.0)
-    ap.add_argument("--epochs", type=int, default=OrbitModelConfig.epochs)
+    ap.add_argument("--epochs", type=int, default=500)
+    ap.add_argument("--time-batch", type=int, default=48)
+    ap.add_argument("--deep-fraction", type=float, default=0.05)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--plot", default="world_model_errors.png")
+    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-
-    t0 = time.perf_counter()
-    truth = generate_truth(sample_elements(args.sats, seed=args.seed), days=args.days)
-    t1 = time.perf_counter()
-    arcs = fit_priors(truth, fit_days=1.0)
-    t2 = time.perf_counter()
-    train, test = arcs.split(args.test, seed=0)
-    cfg = OrbitModelConfig(epochs=args.epochs, horizon_min=args.days * 1440.0)
-    model, history = train_orbit_model(train, cfg, device="cpu")
-    t3 = time.perf_counter()
-    rows = evaluate_orbit_model(model, test)
-    print(f"truth: {args.sats} satellites x {args.days:g} d in {t1 - t0:.1f} s")
-    print(f"prior fits (first day): {t2 - t1:.1f} s, median RMS "
-          f"{float(arcs.fit_rms_km.median()) * 1e3:.1f} m")  # fmt: skip
-    print(f"training: {history['n_train']} satellites, {cfg.epochs} epochs, "
-          f"{args.threads} threads: {t3 - t2:.1f} s (loss {history['initial_loss_km'] * 1e3:.0f}"
-          f" -> {history['final_loss_km'] * 1e3:.0f} m)")  # fmt: skip
-    print(f"held-out satellites: {len(test.elements)}")
-    print(f"{'horizon':>9} {'SGP4 med':>9} {'SGP4 p95':>9} {'model med':>10} {'model p95':>10} "
-          f"{'ratio':>6}")  # fmt: skip
-    for r in rows:
-        print(f"{r['horizon_min'] / 60:8.0f}h {r['sgp4_median_km'] * 1e3:8.0f}m "
-              f"{r['sgp4_p95_km'] * 1e3:8.0f}m {r['model_median_km'] * 1e3:9.0f}m "
-              f"{r['model_p95_km'] * 1e3:9.0f}m {r['median_ratio']:6.2f}")  # fmt: skip
-    print(f"plot: {plot_errors(model, test, args.plot)}")
+    results = [run_seed(args, s, args.plot if i == 0 else None) for i, s in enumerate(args.seeds)]
+    print("summary (median ratio model / SGP4 on held-out satellites; training time)")
+    for res in results:
+        line = [f"seed {res['seed']}: train {res['train_s']:.0f} s on {res['device']}"]
+        for name, rows in res["held_out"].items():
+            hz = {r["horizon_min"]: r["median_ratio"] for r in rows}
+            line.append(f"{name} 1d {hz.get(1440.0, np.nan):.2f} 3d {hz.get(4320.0, np.nan):.2f} "
+                        f"7d {hz.get(10080.0, np.nan):.2f}")  # fmt: skip
+        print("  " + "; ".join(line))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
 
 
 if __name__ == "__main__":

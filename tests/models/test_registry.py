@@ -48,3 +48,36 @@ def test_fingerprint_changes_with_the_data() -> None:
     a = generate_truth(sample_elements(2, seed=1), days=0.02, step_min=10.0)
     b = generate_truth(sample_elements(2, seed=2), days=0.02, step_min=10.0)
     assert truth_fingerprint(a) == truth_fingerprint(a) != truth_fingerprint(b)
+
+
+def test_latest_data_record_and_old_kinds(store) -> None:
+    import json
+
+    import pyarrow as pa
+
+    from starbrain.models.registry import resolve_model_name
+    from starbrain.store.decision_schemas import MODELS_SCHEMA
+
+    with pytest.raises(StarbrainError, match="no trained model"):
+        resolve_model_name(store, "latest")
+    truth = generate_truth(sample_elements(2, seed=1), days=0.02, step_min=10.0)
+    model = OrbitWorldModel(OrbitModelConfig(hidden=8))
+    register_model(store, "old", model, truth, created="2024-01-01T00:00:00")
+    register_model(store, "new", model, truth, created="2024-02-01T00:00:00",
+                   data={"recipe": {"seed": 4}}, device="ray:2xcpu")  # fmt: skip
+    assert resolve_model_name(store, "latest") == "new"
+    _, row = load_model(store, "latest")
+    assert row["name"] == "new" and row["device"] == "ray:2xcpu"
+    data = json.loads(row["data_json"])
+    # the force model of the truth is stored with the model
+    assert data["force_model"]["drag"] and data["force_model"]["gravity_degree"] == 6
+    assert data["recipe"] == {"seed": 4} and data["n_sat"] == 2
+    old = pa.Table.from_pylist(
+        [{"name": "v1", "created": row["created"], "kind": "orbit-sgp4-residual/1",
+          "config_json": "{}", "weights": b""}], schema=MODELS_SCHEMA,
+    )  # fmt: skip
+    store.append("models", old, source="test")
+    with pytest.raises(StarbrainError, match="cannot load"):
+        load_model(store, "v1")
+    with pytest.raises(StarbrainError, match="cannot be named"):
+        register_model(store, "latest", model)

@@ -79,3 +79,39 @@ def test_mixed_epochs_are_refused() -> None:
     b = sample_elements(2, seed=1, epoch="2024-01-02")
     with pytest.raises(ValueError, match="common epoch"):
         generate_truth(pa.concat_tables([a, b]), days=0.1)
+
+
+def test_deep_space_sample_has_each_orbit_class() -> None:
+    from starbrain.models.truth import orbit_class
+
+    el = sample_elements(40, seed=7, meo_fraction=0.1, geo_fraction=0.1, heo_fraction=0.1)
+    cls = orbit_class(el)
+    assert [int((cls == c).sum()) for c in ("LEO", "MEO", "GEO", "HEO")] == [28, 4, 4, 4]
+    n = el.column("mean_motion_rev_per_day").to_numpy()
+    e = el.column("eccentricity").to_numpy()
+    # GEO: one revolution per sidereal day (1.0027 rev/day) within 50 km of 42,164 km
+    np.testing.assert_allclose(n[cls == "GEO"], 1.0027, atol=0.003)
+    assert np.all(e[cls == "HEO"] > 0.5) and np.all(e[cls == "MEO"] < 0.011)
+    # the LEO/Starlink part of the sample is the same draw as without deep-space satellites
+    assert (
+        el.slice(0, 16).column("object_name").to_pylist()[:16]
+        == sample_elements(40, seed=7).column("object_name").to_pylist()[:16]
+    )
+    with pytest.raises(ValueError, match="fractions"):
+        sample_elements(10, starlink_fraction=0.8, geo_fraction=0.5)
+
+
+def test_sharded_truth_is_the_same_and_deep_space_is_plausible() -> None:
+    """Sharding (the path Ray takes) does not change the truth: each satellite is integrated
+    with its own step. For MEO/GEO/HEO, full-force truth and SGP4/SDP4 of the same start stay
+    within 0.01-100 km over a day (lunisolar terms are in both; SRP and zonals differ)."""
+    el = sample_elements(6, seed=2, starlink_fraction=0.0, meo_fraction=1 / 3,
+                         geo_fraction=1 / 3, heo_fraction=1 / 3)  # fmt: skip
+    whole = generate_truth(el, days=1.0, step_min=60.0)
+    parts = generate_truth(el, days=1.0, step_min=60.0, shards=3)
+    np.testing.assert_array_equal(whole.r_teme, parts.r_teme)
+    assert parts.spacecraft == whole.spacecraft and parts.ok.all()
+    sgp = Sgp4Elements.from_table(el, device="cpu")
+    r, _, _ = sgp4_propagate(sgp, torch.as_tensor(whole.t_min))
+    d = np.linalg.norm(r.numpy() - whole.r_teme, axis=-1)[:, -1]
+    assert np.all(d > 0.01) and np.all(d < 100.0), d

@@ -6,6 +6,7 @@ _EXPORTS = {
     "sample_elements": ("truth", "sample_elements"),
     "generate_truth": ("truth", "generate_truth"),
     "TruthSet": ("truth", "TruthSet"),
+    "orbit_class": ("truth", "orbit_class"),
     "fit_elements": ("fitting", "fit_elements"),
     "fit_oem": ("fitting", "fit_oem"),
     "FitResult": ("fitting", "FitResult"),
@@ -19,6 +20,10 @@ _EXPORTS = {
     "register_model": ("registry", "register_model"),
     "list_models": ("registry", "list_models"),
     "load_model": ("registry", "load_model"),
+    # anomaly detection (launch-vehicle telemetry)
+    "AnomalyDetector": ("anomaly.detector", "AnomalyDetector"),
+    "evaluate_anomaly_detector": ("anomaly.detector", "evaluate"),
+    "OnlineScorer": ("anomaly.online", "OnlineScorer"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

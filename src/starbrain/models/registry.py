@@ -28,10 +28,12 @@ __all__ = [
     "list_models",
     "load_model",
     "register_model",
+    "resolve_model_name",
     "truth_fingerprint",
 ]
 
-KIND_ORBIT = "orbit-sgp4-residual/1"
+KIND_ORBIT = "orbit-sgp4-residual/2"  # /2: 18 element features, B*-scaled drag drift
+LATEST = "latest"
 
 
 def truth_fingerprint(truth: TruthSet) -> str:
@@ -56,8 +58,22 @@ def register_model(
     truth: TruthSet | None = None,
     metrics: Any = None,
     created: Any = None,
+    *,
+    data: dict[str, Any] | None = None,
+    device: str | None = None,
 ) -> pa.Table:
-    """Append a trained model to the ``models`` stream of ``store``; returns the row written."""
+    """Append a trained model to the ``models`` stream of ``store``; returns the row written.
+
+    ``truth`` gives the data fingerprint and the physics of the training data (force model,
+    spacecraft, sampling); ``data`` adds to that record (e.g. how the sample was drawn and which
+    satellites were held out); ``device`` is where it trained (default: where it is now).
+    """
+    if not name or name == LATEST:
+        raise StarbrainError(f"a model cannot be named {name!r}")
+    data_json = None
+    if truth is not None or data is not None:
+        record = json.loads(truth.metadata_json()) if truth is not None else {}
+        data_json = json.dumps({**record, **(data or {})}, sort_keys=True)
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
     when = timeconv.utc_now() if created is None else timeconv.to_datetime64(created)
@@ -67,9 +83,9 @@ def register_model(
         "kind": [KIND_ORBIT],
         "config_json": [model.config.to_json()],
         "data_fingerprint": [truth_fingerprint(truth) if truth is not None else None],
-        "data_json": [truth.metadata_json() if truth is not None else None],
+        "data_json": [data_json],
         "metrics_json": [json.dumps(metrics, sort_keys=True) if metrics is not None else None],
-        "device": [str(next(model.parameters()).device)],
+        "device": [device or str(next(model.parameters()).device)],
         "weights": [buf.getvalue()],
     }
     table = pa.Table.from_pydict(row, schema=MODELS_SCHEMA)
@@ -79,28 +95,43 @@ def register_model(
 
 def list_models(store: Any) -> list[dict[str, Any]]:
     """Every registered model version, newest first, without weights (for ``model list``)."""
-    table = store.read("models")
-    rows = table.drop(["weights"]).to_pylist()
+    rows = store.read("models").drop(["weights"]).to_pylist()
     for r in rows:
         r["metrics"] = json.loads(r.pop("metrics_json") or "null")
-    return sorted(rows, key=lambda r: (r["name"], r["created"]), reverse=True)
+    return sorted(rows, key=lambda r: (r["created"], r["name"]), reverse=True)
+
+
+def resolve_model_name(store: Any, name: str) -> str:
+    """``name`` itself, or for ``"latest"`` the name of the newest registered model."""
+    if name != LATEST:
+        return name
+    rows = list_models(store)
+    if not rows:
+        raise StarbrainError("no trained model in the store yet: run `starbrain model train`")
+    return str(rows[0]["name"])
 
 
 def load_model(
     store: Any, name: str, device: str | torch.device | None = None
 ) -> tuple[OrbitWorldModel, dict[str, Any]]:
-    """The newest version of model ``name`` and its registry row (without weights)."""
+    """The newest version of model ``name`` (or of any model, for ``"latest"``) and its
+    registry row (without weights; ``metrics`` parsed from ``metrics_json``)."""
+    name = resolve_model_name(store, name)
     table = store.read("models", where="name = ?", params=[name])
     if table.num_rows == 0:
         raise StarbrainError(f"no model named {name!r} in the store; see `starbrain model list`")
     rows = sorted(table.to_pylist(), key=lambda r: r["created"])
     row = rows[-1]
     if row["kind"] != KIND_ORBIT:
-        raise StarbrainError(f"model {name!r} is of kind {row['kind']}, not {KIND_ORBIT}")
+        raise StarbrainError(
+            f"model {name!r} is of kind {row['kind']}, which this version cannot load "
+            f"(it loads {KIND_ORBIT}); train a new one with `starbrain model train`"
+        )
     model = OrbitWorldModel(OrbitModelConfig.from_json(row["config_json"]))
     state = torch.load(io.BytesIO(row.pop("weights")), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     if device is not None:
         model = model.to(device)
     model.eval()
+    row["metrics"] = json.loads(row.get("metrics_json") or "null")
     return model, row

@@ -15,6 +15,7 @@ area equals the drag area, Cr = 1.3. A floor of 0.01 m^2 keeps SRP sensible for 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from starbrain.physics.forces import ForceModel, Spacecraft
 from starbrain.physics.frames import teme_to_gcrs_matrix
 from starbrain.physics.numerical import propagate_numerical
 from starbrain.physics.sgp4 import sgp4_propagate
-from starbrain.physics.sgp4_init import Sgp4Elements
+from starbrain.physics.sgp4_init import RADIUS_EARTH_KM, Sgp4Elements
 from starbrain.sources.constellation import generate_preset, kozai_mean_motion
 from starbrain.sources.records import ELEMENTS_SCHEMA
 
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_EPOCH",
     "TruthSet",
     "generate_truth",
+    "orbit_class",
     "sample_elements",
     "spacecraft_from_bstar",
 ]
@@ -49,6 +51,10 @@ _CD = 2.2
 _CR = 1.3
 _MASS_KG = 260.0
 _MIN_AREA_M2 = 0.01
+_DEEP_DEFAULTS: dict[str, Any] = {
+    "classification": "U", "ephemeris_type": 0, "element_set_no": 999, "rev_at_epoch": 0,
+    "mean_motion_dot_rev_per_day2": 0.0, "mean_motion_ddot_rev_per_day3": 0.0,
+}  # fmt: skip
 
 
 def spacecraft_from_bstar(bstar: npt.ArrayLike) -> Spacecraft:
@@ -58,22 +64,95 @@ def spacecraft_from_bstar(bstar: npt.ArrayLike) -> Spacecraft:
     return Spacecraft(mass_kg=_MASS_KG, drag_area_m2=area, srp_area_m2=area, cd=_CD, cr=_CR)
 
 
+def _orbit_class_counts(n_sat: int, fractions: tuple[float, ...]) -> list[int]:
+    counts = [round(n_sat * f) for f in fractions]
+    if sum(counts) > n_sat or min(fractions) < 0.0:
+        raise ValueError("the orbit-class fractions must be >= 0 and add up to at most 1")
+    return counts
+
+
+def _deep_space_elements(
+    rng: np.random.Generator, n_meo: int, n_geo: int, n_heo: int
+) -> dict[str, npt.NDArray[Any]]:
+    """Arrays of (name, n [rev/day], e, i, RAAN, argp, M [deg], B*) for MEO, GEO and HEO."""
+    names: list[str] = []
+    parts: list[tuple[npt.NDArray[np.float64], ...]] = []
+    # MEO: GNSS-like, 19,000-23,500 km, 50-65 deg
+    alt = rng.uniform(19_000.0, 23_500.0, n_meo)
+    inc = rng.uniform(50.0, 65.0, n_meo)
+    ecc = 10.0 ** rng.uniform(-3.0, -2.0, n_meo)
+    parts.append((alt, inc, ecc, rng.uniform(0.0, 360.0, n_meo)))
+    names += [f"MEO-{k + 1:03d}" for k in range(n_meo)]
+    # GEO: within 50 km of the geostationary radius, 0-15 deg
+    alt = rng.uniform(35_736.0, 35_836.0, n_geo)
+    inc = rng.uniform(0.0, 15.0, n_geo)
+    ecc = 10.0 ** rng.uniform(-4.0, -3.0, n_geo)
+    parts.append((alt, inc, ecc, rng.uniform(0.0, 360.0, n_geo)))
+    names += [f"GEO-{k + 1:03d}" for k in range(n_geo)]
+    # HEO: half Molniya-like (12 h, 63.4 deg, apogee north), half GTO-like (perigee 600-1500 km)
+    n_mol = n_heo // 2
+    n_gto = n_heo - n_mol
+    a_mol = rng.uniform(26_400.0, 26_700.0, n_mol)
+    rp_mol = RADIUS_EARTH_KM + rng.uniform(600.0, 1500.0, n_mol)
+    rp_gto = RADIUS_EARTH_KM + rng.uniform(600.0, 1500.0, n_gto)
+    ra_gto = RADIUS_EARTH_KM + 35_786.0 + rng.uniform(-500.0, 500.0, n_gto)
+    a = np.concatenate([a_mol, 0.5 * (rp_gto + ra_gto)])
+    rp = np.concatenate([rp_mol, rp_gto])
+    inc = np.concatenate([rng.uniform(62.0, 64.8, n_mol), rng.uniform(0.0, 28.5, n_gto)])
+    argp = np.concatenate([rng.uniform(260.0, 280.0, n_mol), rng.uniform(0.0, 360.0, n_gto)])
+    parts.append((a - RADIUS_EARTH_KM, inc, 1.0 - rp / a, argp))
+    names += [f"HEO-{k + 1:03d}" for k in range(n_heo)]
+    alt, inc, ecc, argp = (np.concatenate(c) for c in zip(*parts, strict=True))
+    n = alt.size
+    return {
+        "object_name": np.array(names, dtype=object),
+        "mean_motion_rev_per_day": kozai_mean_motion(alt, np.radians(inc), ecc),
+        "eccentricity": ecc,
+        "inclination_deg": inc,
+        "ra_of_asc_node_deg": rng.uniform(0.0, 360.0, n),
+        "arg_of_pericenter_deg": argp,
+        "mean_anomaly_deg": rng.uniform(0.0, 360.0, n),
+        # sets the SRP (and, for HEO perigees, drag) area: Cd*A/m 1.3e-4 .. 1.3e-2 m^2/kg
+        "bstar_per_earth_radius": 10.0 ** rng.uniform(-5.0, -3.0, n),
+    }
+
+
+def orbit_class(elements: pa.Table) -> npt.NDArray[np.str_]:
+    """(n,) "LEO", "MEO", "GEO" or "HEO" from each element set's period and eccentricity."""
+    n = elements.column("mean_motion_rev_per_day").to_numpy()
+    e = elements.column("eccentricity").to_numpy()
+    period_min = 1440.0 / n
+    out = np.where(period_min < 225.0, "LEO", np.where(period_min < 1200.0, "MEO", "GEO"))
+    return np.where(e > 0.25, "HEO", out)
+
+
 def sample_elements(
     n_sat: int,
     seed: int = 0,
     epoch: Any = DEFAULT_EPOCH,
     starlink_fraction: float = 0.4,
     first_norad: int = 300_001,
+    *,
+    meo_fraction: float = 0.0,
+    geo_fraction: float = 0.0,
+    heo_fraction: float = 0.0,
 ) -> pa.Table:
-    """A fixed-seed varied sample of LEO element sets (ELEMENTS_SCHEMA), one common epoch.
+    """A fixed-seed varied sample of element sets (ELEMENTS_SCHEMA), one common epoch.
 
     About ``starlink_fraction`` of them are drawn from the ``starlink-gen1`` preset (with B* drawn
-    log-uniform in 5e-5..5e-4); the rest are LEO at 400-1200 km altitude, inclination 0-100 deg,
-    eccentricity 1e-4..1e-2 (log-uniform), B* 1e-5..1e-3 (log-uniform, so light to heavy drag).
+    log-uniform in 5e-5..5e-4); ``meo_fraction``, ``geo_fraction`` and ``heo_fraction`` are deep-
+    space orbits (SDP4): GNSS-like MEO at 19,000-23,500 km, GEO within 50 km of the geostationary
+    radius at 0-15 deg, and HEO (half Molniya-like, half GTO-like, perigees 600-1500 km), with
+    B* 1e-5..1e-3 (setting the radiation-pressure area); the rest are LEO at 400-1200 km altitude,
+    inclination 0-100 deg, eccentricity 1e-4..1e-2 (log-uniform), B* 1e-5..1e-3 (log-uniform, so
+    light to heavy drag). Rows are in that order: Starlink, LEO, MEO, GEO, HEO. With the deep-space
+    fractions at 0 the sample is the same as before they existed.
     """
     rng = np.random.default_rng(seed)
-    n_star = round(n_sat * starlink_fraction)
-    n_leo = n_sat - n_star
+    n_star, n_meo, n_geo, n_heo = _orbit_class_counts(
+        n_sat, (starlink_fraction, meo_fraction, geo_fraction, heo_fraction)
+    )
+    n_leo = n_sat - n_star - n_meo - n_geo - n_heo
     preset = generate_preset("starlink-gen1", epoch=epoch)
     pick = np.sort(rng.choice(preset.num_rows, size=n_star, replace=False))
     star = preset.take(pa.array(pick)).to_pydict()
@@ -86,7 +165,7 @@ def sample_elements(
     ecc = 10.0 ** rng.uniform(-4.0, -2.0, n_leo)
     n_rev = kozai_mean_motion(alt, np.radians(inc), ecc)
     t0 = np.datetime64(timeconv.to_datetime64(epoch), "ns")
-    leo = {
+    leo: dict[str, list[Any]] = {
         "norad_id": [0] * n_leo,
         "epoch": [None] * n_leo,
         "object_name": [f"LEO-{k + 1:03d}" for k in range(n_leo)],
@@ -108,7 +187,13 @@ def sample_elements(
         "tle_line2": [None] * n_leo,
         "source": [f"generated:truth-sample(seed={seed})"] * n_leo,
     }
-    cols = {k: list(star[k]) + leo[k] for k in leo}
+    cols: dict[str, list[Any]] = {k: list(star[k]) + leo[k] for k in leo}
+    n_deep = n_meo + n_geo + n_heo
+    if n_deep:
+        deep = _deep_space_elements(rng, n_meo, n_geo, n_heo)
+        fill = {**_DEEP_DEFAULTS, "source": f"generated:truth-sample(seed={seed})"}
+        for k in leo:
+            cols[k] += list(deep[k]) if k in deep else [fill.get(k)] * n_deep
     cols["norad_id"] = list(range(first_norad, first_norad + n_sat))
     cols["epoch"] = pa.array(np.full(n_sat, t0), pa.timestamp("ns", tz="UTC"))
     return pa.Table.from_pydict(cols, schema=ELEMENTS_SCHEMA)
@@ -166,27 +251,78 @@ class TruthSet:
         )  # fmt: skip
 
 
+def _slice_spacecraft(sc: Spacecraft, index: npt.NDArray[np.int64], n_sat: int) -> Spacecraft:
+    def take(x: Any) -> Any:
+        a = np.asarray(x, dtype=np.float64)
+        return a if a.ndim == 0 else np.broadcast_to(a, (n_sat,))[index]
+
+    return Spacecraft(*(take(getattr(sc, f.name)) for f in dataclasses.fields(sc)))
+
+
+def _truth_shard(job: tuple[pa.Table, float, float, ForceModel, Spacecraft]) -> TruthSet:
+    """Truth for one shard of satellites (a top-level function, so Ray can ship it)."""
+    elements, days, step_min, fm, sc = job
+    return _generate_truth(elements, days, step_min, fm, sc)
+
+
 def generate_truth(
     elements: pa.Table,
     days: float = 7.0,
     step_min: float = 10.0,
     force_model: ForceModel | None = None,
     spacecraft: Spacecraft | None = None,
+    *,
+    shards: int = 1,
+    ray_address: str | None = None,
+    description: str | None = None,
 ) -> TruthSet:
     """Propagate ``elements`` (one common epoch) with full-force physics for ``days``.
 
     Times are ``0, step_min, ...`` up to ``days`` (inclusive) after the epoch. ``spacecraft``
-    defaults to :func:`spacecraft_from_bstar` of the elements' B*.
+    defaults to :func:`spacecraft_from_bstar` of the elements' B*. ``shards`` > 1 splits the
+    satellites into that many pieces run through :func:`starbrain.cluster.shard_map` (in this
+    process, or on Ray with ``ray_address``); the integrator steps each satellite on its own,
+    so the result does not depend on the split. ``description`` labels a progress bar.
     """
+    if elements.num_rows == 0:
+        raise ValueError("no element sets to propagate")
+    fm = force_model if force_model is not None else ForceModel()
+    if spacecraft is None:
+        bstar = elements.column("bstar_per_earth_radius").to_numpy(zero_copy_only=False)
+        spacecraft = spacecraft_from_bstar(np.nan_to_num(np.asarray(bstar, dtype=np.float64)))
+    n = elements.num_rows
+    k = max(1, min(int(shards), n))
+    if k == 1 and ray_address is None and description is None:
+        return _generate_truth(elements, days, step_min, fm, spacecraft)
+    from starbrain.cluster import shard_map
+
+    pieces = np.array_split(np.arange(n), k)
+    jobs = [
+        (elements.take(pa.array(ix)), days, step_min, fm, _slice_spacecraft(spacecraft, ix, n))
+        for ix in pieces
+    ]
+    parts = shard_map(_truth_shard, jobs, ray_address=ray_address, description=description)
+    first = parts[0]
+
+    def cat(attr: str) -> Any:
+        return np.concatenate([getattr(p, attr) for p in parts])
+
+    return TruthSet(
+        elements, first.epoch, first.times, first.t_min, cat("r_teme"), cat("v_teme"),
+        cat("r_gcrs"), cat("v_gcrs"), cat("error"), first.force_model_json, spacecraft.to_dict(),
+    )  # fmt: skip
+
+
+def _generate_truth(
+    elements: pa.Table, days: float, step_min: float, fm: ForceModel, sc: Spacecraft
+) -> TruthSet:
     epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
     if epochs.size == 0:
         raise ValueError("no element sets to propagate")
     if np.any(epochs != epochs[0]):
         raise ValueError("generate_truth needs one common epoch for all element sets")
     epoch = epochs[0]
-    fm = force_model if force_model is not None else ForceModel()
     el = Sgp4Elements.from_table(elements, device="cpu")
-    sc = spacecraft if spacecraft is not None else spacecraft_from_bstar(el.bstar.numpy())
     with torch.no_grad():
         r0, v0, _ = sgp4_propagate(el, torch.zeros(1, dtype=torch.float64))
     jd0, fr0 = timeconv.datetime64_to_jd(epoch)
@@ -195,7 +331,7 @@ def generate_truth(
     v0g = v0[:, 0].numpy() @ m0.T
 
     n_time = int(np.floor(days * 1440.0 / step_min + 1e-9)) + 1
-    t_min = np.arange(n_time) * step_min
+    t_min = np.asarray(np.arange(n_time) * step_min, dtype=np.float64)
     times = epoch + (t_min * 60e9).round().astype("timedelta64[ns]")
     res = propagate_numerical(r0g, v0g, (jd0, fr0), times, force_model=fm, spacecraft=sc)
     jd, fr = timeconv.datetime64_to_jd(times)

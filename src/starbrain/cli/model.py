@@ -1,0 +1,359 @@
+"""``starbrain model`` (train, list, show, evaluate world models) and ``starbrain predict``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from starbrain.cli._common import (
+    _elements_for,
+    _open_store,
+    _progress,
+    _time_option,
+    _write_table,
+    app,
+    console,
+    err_console,
+)
+from starbrain.sources.records import StarbrainError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from starbrain.models.orbit_model import PriorArcs
+
+model_app = typer.Typer(
+    help="Orbit world models (SGP4 + learned residual): train, list, show, evaluate.",
+    no_args_is_help=True,
+)
+app.add_typer(model_app, name="model")
+
+_HORIZON_NAMES = {60.0: "1 h", 360.0: "6 h", 1440.0: "1 d", 4320.0: "3 d", 10080.0: "7 d"}
+
+
+def _horizon(h: float) -> str:
+    return _HORIZON_NAMES.get(h, f"{h / 60:g} h")
+
+
+def _error_table(rows: list[dict[str, Any]], title: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("horizon", "n", "SGP4 median", "SGP4 p95", "model median", "model p95", "ratio"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            _horizon(r["horizon_min"]), str(r["n_sat"]),
+            f"{r['sgp4_median_km'] * 1e3:,.0f} m", f"{r['sgp4_p95_km'] * 1e3:,.0f} m",
+            f"{r['model_median_km'] * 1e3:,.0f} m", f"{r['model_p95_km'] * 1e3:,.0f} m",
+            f"{r['median_ratio']:.2f}",
+        )  # fmt: skip
+    return table
+
+
+def _print_evaluation(evaluation: dict[str, list[dict[str, Any]]]) -> None:
+    for group, rows in evaluation.items():
+        if rows:
+            title = f"held-out {group}: position error vs truth (ratio = model / SGP4 median)"
+            console.print(_error_table(rows, title))
+
+
+def _held_out_truth(data: dict[str, Any], days: float | None) -> Any:
+    """Regenerate the truth of a model's held-out satellites from its registry record."""
+    from starbrain.models.truth import generate_truth, sample_elements
+
+    recipe = data.get("recipe")
+    if not recipe:
+        raise StarbrainError(
+            "this model's record has no sample recipe; evaluate it on a new sample with "
+            "--satellites N --seed S"
+        )
+    elements = sample_elements(recipe["satellites"], seed=recipe["seed"], **recipe["fractions"])
+    test = elements.take(recipe["held_out"])
+    return generate_truth(
+        test, days=days or recipe["days"], step_min=recipe["step_min"], description="truth"
+    )
+
+
+def _evaluate_groups(model: Any, arcs: PriorArcs) -> dict[str, list[dict[str, Any]]]:
+    """Evaluation rows for all held-out satellites and for each orbit class present."""
+    import numpy as np
+
+    from starbrain.models.evaluation import evaluate_orbit_model
+    from starbrain.models.truth import orbit_class
+
+    classes = orbit_class(arcs.truth.elements)
+    out = {"all": evaluate_orbit_model(model, arcs)}
+    for c in ("LEO", "MEO", "GEO", "HEO"):
+        idx = np.flatnonzero(classes == c)
+        if 0 < idx.size < classes.size:
+            out[c] = evaluate_orbit_model(model, arcs.subset(idx))
+    return out
+
+
+@model_app.command("train")
+def model_train(
+    satellites: Annotated[int, typer.Option(help="Satellites in the truth sample.")] = 300,
+    days: Annotated[float, typer.Option(help="Truth span and training horizon (days).")] = 7.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sample, split and model.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 500,
+    time_batch: Annotated[
+        int, typer.Option(help="Random training times per epoch (0: all of them).")
+    ] = 48,
+    held_out: Annotated[
+        float, typer.Option("--held-out", help="Fraction of satellites never used in training.")
+    ] = 0.1,
+    deep_fraction: Annotated[
+        float, typer.Option(help="Fraction of MEO, of GEO and of HEO satellites (each).")
+    ] = 0.05,
+    step_min: Annotated[float, typer.Option(help="Truth sampling step (minutes).")] = 20.0,
+    name: Annotated[str | None, typer.Option(help="Registry name (default: orbit-<time>).")] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Train (and make truth) on Ray: 'local', 'auto' or 'ray://host:port'."),
+    ] = None,
+    ray_workers: Annotated[int, typer.Option(help="Ray Train workers.")] = 2,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the held-out error-vs-horizon plot (PNG).")
+    ] = None,
+) -> None:
+    """Make full-force truth, fit SGP4 priors, train the residual model, evaluate it on
+    held-out satellites and register it in the store."""
+    import numpy as np
+    from rich.progress import TaskID
+
+    from starbrain import timeconv
+    from starbrain.models.evaluation import plot_errors
+    from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
+    from starbrain.models.registry import register_model
+    from starbrain.models.truth import generate_truth, sample_elements
+
+    if satellites < 10:
+        raise StarbrainError("--satellites must be at least 10")
+    if not 0 < days <= 14:
+        raise StarbrainError("--days must be in (0, 14]")
+    if not 0 < held_out < 0.9:
+        raise StarbrainError("--held-out must be in (0, 0.9)")
+    if not 0 <= deep_fraction <= 0.2:
+        raise StarbrainError("--deep-fraction must be in [0, 0.2]")
+    fractions: dict[str, Any] = {"meo_fraction": deep_fraction, "geo_fraction": deep_fraction,
+                 "heo_fraction": deep_fraction}  # fmt: skip
+    elements = sample_elements(satellites, seed=seed, **fractions)
+    truth = generate_truth(
+        elements, days=days, step_min=step_min, shards=max(1, satellites // 100),
+        ray_address=ray_address, description=f"truth: {satellites} satellites x {days:g} d",
+    )  # fmt: skip
+    with err_console.status("fitting SGP4 priors to day 1 of each arc"):
+        arcs = fit_priors(truth, fit_days=min(1.0, days / 2))
+    n_test = max(1, round(held_out * satellites))
+    train, test = arcs.split(n_test, seed=seed)
+    perm = np.random.default_rng(seed).permutation(satellites)
+    cfg = OrbitModelConfig(epochs=epochs, horizon_min=days * 1440.0, seed=seed,
+                           fit_days=min(1.0, days / 2), time_batch=time_batch)  # fmt: skip
+    with _progress(f"training on {len(train.elements)} satellites", total=epochs) as (bar, k):
+        task = TaskID(k)
+        model, history = train_orbit_model(
+            train, cfg, callback=lambda _e, _l: bar.advance(task),
+            ray_address=ray_address, ray_workers=ray_workers,
+        )  # fmt: skip
+    evaluation = _evaluate_groups(model, test)
+    name = name or "orbit-" + str(timeconv.utc_now())[:19].replace(":", "").replace("-", "")
+    metrics = {
+        "held_out": evaluation,
+        "training": {k: history[k] for k in ("seconds", "n_train", "device", "loss_kind",
+                                             "initial_loss", "final_loss")},
+        "prior_fit_rms_km_median": float(arcs.fit_rms_km.nanmedian()),
+    }  # fmt: skip
+    recipe = {
+        "satellites": satellites, "seed": seed, "fractions": fractions, "days": days,
+        "step_min": step_min, "held_out": sorted(int(i) for i in perm[:n_test]),
+    }  # fmt: skip
+    with _open_store() as store:
+        register_model(store, name, model, truth, metrics, data={"recipe": recipe},
+                       device=history["device"])  # fmt: skip
+    _print_evaluation(evaluation)
+    console.print(
+        f"registered model [bold]{name}[/]: trained on {history['n_train']} satellites in "
+        f"{history['seconds']:.0f} s on {history['device']}, {len(test.elements)} held out"
+    )
+    if plot is not None:
+        plot_errors(model, test, plot)
+        err_console.print(f"wrote {plot}")
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Registered models, newest first."""
+    from rich.table import Table
+
+    from starbrain.models.registry import list_models
+
+    with _open_store() as store:
+        rows = list_models(store)
+    if not rows:
+        console.print("no models registered yet: run starbrain model train")
+        return
+    table = Table(title=f"{len(rows)} registered models")
+    for col in ("name", "created", "kind", "device", "trained on", "7 d ratio", "data"):
+        table.add_column(col)
+    for r in rows:
+        m = r["metrics"] or {}
+        hz = {x["horizon_min"]: x for x in (m.get("held_out") or {}).get("all", [])}
+        ratio = f"{hz[10080.0]['median_ratio']:.2f}" if 10080.0 in hz else "-"
+        n = (m.get("training") or {}).get("n_train", "-")
+        table.add_row(
+            r["name"], str(r["created"])[:19], r["kind"], r["device"], str(n), ratio,
+            (r["data_fingerprint"] or "-")[:12],
+        )  # fmt: skip
+    console.print(table)
+
+
+@model_app.command("show")
+def model_show(
+    model_id: Annotated[str, typer.Argument(metavar="ID", help="Model name, or 'latest'.")],
+) -> None:
+    """A model's config, training-data fingerprint and physics, metrics, device and time."""
+    from starbrain.models.registry import load_model
+
+    with _open_store() as store:
+        model, row = load_model(store, model_id)
+    console.print(f"[bold]{row['name']}[/]  ({row['kind']})", highlight=False)
+    console.print(f"created: {row['created']}  device: {row['device']}", highlight=False)
+    n_param = sum(p.numel() for p in model.parameters())
+    console.print(f"config ({n_param} parameters): {row['config_json']}", highlight=False)
+    console.print(f"training data fingerprint: {row['data_fingerprint']}", highlight=False)
+    data = json.loads(row["data_json"] or "{}")
+    fm = data.get("force_model")
+    if fm is not None:
+        console.print(f"truth force model: {json.dumps(fm, sort_keys=True)}", highlight=False)
+        console.print(
+            f"truth: {data.get('n_sat')} satellites, {data.get('n_time')} samples every "
+            f"{data.get('step_min')} min from {data.get('epoch')}",
+            highlight=False,
+        )
+    metrics = row["metrics"] or {}
+    training = metrics.get("training")
+    if training:
+        console.print(
+            f"training: {training.get('n_train')} satellites, {training.get('seconds', 0):.0f} s "
+            f"on {training.get('device')}, {training.get('loss_kind')} loss "
+            f"{training.get('initial_loss', 0):.4f} -> {training.get('final_loss', 0):.4f}",
+            highlight=False,
+        )
+    _print_evaluation(metrics.get("held_out") or {})
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    model_id: Annotated[str, typer.Argument(metavar="ID", help="Model name, or 'latest'.")],
+    plot: Annotated[Path | None, typer.Option(help="Write the error-vs-horizon PNG.")] = None,
+    satellites: Annotated[
+        int | None,
+        typer.Option(help="Evaluate on a new sample of this many satellites instead."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the new sample (with --satellites).")] = 999,
+    days: Annotated[float | None, typer.Option(help="Truth span (default: the model's).")] = None,
+) -> None:
+    """Median and p95 position error vs horizon on satellites never used in training, SGP4
+    alone vs SGP4 + model (default: the model's own held-out satellites, truth regenerated)."""
+    from starbrain.models.evaluation import plot_errors
+    from starbrain.models.orbit_model import fit_priors
+    from starbrain.models.registry import load_model
+    from starbrain.models.truth import generate_truth, sample_elements
+
+    with _open_store() as store:
+        model, row = load_model(store, model_id)
+    data = json.loads(row["data_json"] or "{}")
+    span = days or model.config.horizon_min / 1440.0
+    if satellites is not None:
+        recipe = data.get("recipe") or {}
+        elements = sample_elements(satellites, seed=seed, **recipe.get("fractions", {}))
+        truth = generate_truth(elements, days=span, step_min=20.0, description="truth")
+    else:
+        truth = _held_out_truth(data, span)
+    with err_console.status("fitting SGP4 priors"):
+        arcs = fit_priors(truth, fit_days=model.config.fit_days)
+    evaluation = _evaluate_groups(model, arcs)
+    console.print(f"model [bold]{row['name']}[/] (created {row['created']})", highlight=False)
+    _print_evaluation(evaluation)
+    if plot is not None:
+        plot_errors(model, arcs, plot, title=f"{row['name']}, held-out satellites")
+        err_console.print(f"wrote {plot}")
+
+
+@app.command("predict")
+def predict_command(
+    norad: Annotated[int, typer.Option(help="NORAD catalogue number (stored element set).")],
+    hours: Annotated[float, typer.Option(help="Prediction span (hours).")] = 72.0,
+    step_min: Annotated[float, typer.Option(help="Output step (minutes).")] = 10.0,
+    model_id: Annotated[
+        str, typer.Option("--model", help="'latest', a model name, or 'sgp4' (no model).")
+    ] = "latest",
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Start, ISO 8601 UTC (default: the element set's epoch)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write all states (.csv or .parquet).")
+    ] = None,
+) -> None:
+    """Predict a satellite's TEME states with the orbit world model (SGP4 + learned residual)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from starbrain.models.orbit_model import predict
+    from starbrain.physics.sgp4_init import Sgp4Elements
+
+    if not 0 < hours <= 24 * 30:
+        raise StarbrainError("--hours must be in (0, 720]")
+    if step_min <= 0 or hours * 60 / step_min > 1_000_000:
+        raise StarbrainError("--step-min must be positive and give at most a million states")
+    with _open_store() as store:
+        elements = _elements_for(store, [norad])
+        model = None
+        used = "SGP4 alone (no learned correction)"
+        if model_id != "sgp4":
+            from starbrain.models.registry import load_model
+
+            try:
+                model, row = load_model(store, model_id)
+                used = f"world model {row['name']} (created {str(row['created'])[:19]} UTC)"
+            except StarbrainError:
+                if model_id != "latest":
+                    raise
+                used = "SGP4 alone: no trained model in the store (starbrain model train)"
+    epoch = elements.column("epoch").to_numpy().astype("datetime64[ns]")[0]
+    t0 = _time_option(start, epoch, "--from")
+    offset_min = float((t0 - epoch) / np.timedelta64(60_000_000_000, "ns"))
+    t_min = offset_min + np.arange(0.0, hours * 60.0 + 1e-9, step_min)
+    el = Sgp4Elements.from_table(elements, device="cpu")
+    r, v = predict(model, el, t_min)
+    times = epoch + (t_min * 60e9).round().astype("timedelta64[ns]")
+    err_console.print(f"model used: {used}", highlight=False)
+    if model is not None and t_min.max() > model.config.horizon_min:
+        err_console.print(
+            f"[yellow]note:[/] beyond {model.config.horizon_min / 1440:g} days from the epoch the "
+            "model extrapolates its training horizon"
+        )
+    cols = {"time": pa.array(times, pa.timestamp("ns", tz="UTC")),
+            "minutes_since_epoch": t_min}  # fmt: skip
+    for k, c in enumerate("xyz"):
+        cols[f"{c}_km"] = r[0, :, k]
+    for k, c in enumerate("xyz"):
+        cols[f"v{c}_kmps"] = v[0, :, k]
+    table = pa.table(cols)
+    if output is not None:
+        _write_table(table, output, "states")
+    from rich.table import Table
+
+    shown = Table(title=f"NORAD {norad}: TEME states, {used}")
+    for col in ("time (UTC)", "x km", "y km", "z km", "|v| km/s"):
+        shown.add_column(col, justify="right")
+    speed = np.linalg.norm(v[0], axis=-1)
+    every = max(1, len(t_min) // 12)
+    for i in [*list(range(0, len(t_min), every))[:12], len(t_min) - 1]:
+        shown.add_row(str(times[i])[:19], *(f"{x:,.3f}" for x in r[0, i]), f"{speed[i]:.4f}")
+    console.print(shown)
