@@ -15,7 +15,10 @@ and the two conjunction lists are compared (TCA within 1 s). The brute force's c
 workload is extrapolated (pairs x steps) and compared with the measured full screen.
 
 Run with ``make bench`` or ``python bench/conjunctions.py [--days D] [--objects N] [--subset M]
-[--subset-hours H] [--threshold-km T] [--step-s S] [--compile] [--no-brute-force]``.
+[--subset-hours H] [--threshold-km T] [--step-s S] [--compile] [--no-brute-force]
+[--shards K] [--ray-address local|auto|ray://host:port]``. The full screen is cut into ``K``
+time shards (``planners.conjunctions``; default 1 in this process, two per CPU on Ray) run by
+``starbrain.cluster.shard_map``: in this process, or on Ray with ``--ray-address``.
 """
 
 from __future__ import annotations
@@ -90,6 +93,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the SGP4 kernel")
     parser.add_argument("--no-brute-force", action="store_true")
+    parser.add_argument(
+        "--shards", type=int, default=None, help="time shards (default: 1 here, 2 per CPU on Ray)"
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="run the shards on Ray ('local' starts one here)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -141,7 +150,7 @@ def main() -> None:
     t0 = time.perf_counter()
     result = screen_conjunctions(
         table, EPOCH, days=args.days, threshold_km=args.threshold_km, step_s=args.step_s,
-        compile=args.compile,
+        compile=args.compile, shards=args.shards, ray_address=args.ray_address,
         progress=lambda line: print(f"  [{time.perf_counter() - t0:6.1f} s] {line}", flush=True),
     )  # fmt: skip
     wall = time.perf_counter() - t0

@@ -65,32 +65,64 @@ def conjunctions_screen(
         typer.Option(help="Write a CCSDS CDM (KVN) per conjunction with Pc >= --cdm-min-pc."),
     ] = None,
     cdm_min_pc: Annotated[float, typer.Option(help="Pc threshold for CDMs.")] = 1e-4,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Propagator: a registered world model's name, 'latest', or 'sgp4' "
+            "(default: the latest world model if one is registered, else SGP4)."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Shard the screening over Ray: 'local' starts Ray here, 'auto' or "
+            "'ray://host:port' joins a cluster (default: in this process)."
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(help="Time shards of the window (default: 1 here, 2 per CPU on Ray)."),
+    ] = None,
 ) -> None:
     """All-against-all screening of the stored catalogue: TCA, miss, RTN components, Pc."""
     from starbrain.planners.cdm import write_cdms
     from starbrain.planners.conjunctions import screen, show
+    from starbrain.planners.propagator import resolve_propagator
 
     if not 0 < days <= 14:
         raise StarbrainError("--days must be in (0, 14]")
     if not 0 < threshold_km <= 50:
         raise StarbrainError("--threshold-km must be in (0, 50]")
+    if shards is not None and shards < 1:
+        raise StarbrainError("--shards must be at least 1")
     t0 = _time_option(start, None, "--from")
     with _open_store() as store:
         elements = _elements_for(store, None)
-        with err_console.status(
-            f"screening {elements.num_rows} objects over {days:g} days"
-        ) as status:
-            table, stats = screen(
-                elements,
-                start=t0,
-                days=days,
-                threshold_km=threshold_km,
-                step_s=step_s,
-                primaries=primary,
-                object_radius_m=object_radius_m,
-                min_pc=min_pc,
-                progress=lambda msg: status.update(msg),
-            )
+        propagator = resolve_propagator(store, model)
+        err_console.print(f"propagator: {propagator.name}", highlight=False)
+        what = f"screening {elements.num_rows} objects over {days:g} days"
+        kwargs = dict(
+            start=t0,
+            days=days,
+            threshold_km=threshold_km,
+            step_s=step_s,
+            primaries=primary,
+            object_radius_m=object_radius_m,
+            min_pc=min_pc,
+            propagator=propagator,
+            shards=shards,
+        )
+        try:
+            if ray_address is None:
+                with err_console.status(what) as status:
+                    table, stats = screen(
+                        elements, progress=lambda msg: status.update(msg), **kwargs
+                    )
+            else:
+                err_console.print(f"{what} on Ray at {ray_address}", highlight=False)
+                table, stats = screen(elements, ray_address=ray_address, **kwargs)
+        except ValueError as exc:
+            raise StarbrainError(str(exc)) from None
         store.append("conjunctions", table)
     console.print(stats.summary(), highlight=False)
     console.print(show(table, sort="pc", limit=10), highlight=False)

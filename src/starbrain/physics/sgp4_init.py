@@ -261,6 +261,35 @@ class Sgp4State:
     def device(self) -> torch.device:
         return self.jdsatepoch.device
 
+    def select(self, index: Tensor | npt.ArrayLike) -> Sgp4State:
+        """The state of the satellites ``index`` (integers, repeats allowed), in that order,
+        without re-running :func:`sgp4_init`; propagating it gives the same numbers."""
+        idx = torch.as_tensor(np.asarray(index), dtype=torch.int64, device=self.device).reshape(-1)
+        groups = []
+        for g_index, coeffs in ((self.near_index, self.near), (self.deep_index, self.deep)):
+            pos = torch.full((self.n_sat,), -1, dtype=torch.int64, device=self.device)
+            pos[g_index] = torch.arange(g_index.numel(), device=self.device)
+            p = pos[idx]
+            rows = torch.nonzero(p >= 0).flatten()
+            sel = p[rows]
+            groups.append((rows, None if coeffs is None or not len(rows) else coeffs.select(sel)))
+        (near_rows, near), (deep_rows, deep) = groups
+        deep_terms = None
+        if deep is not None and self.deep_terms is not None:
+            pos = torch.full((self.n_sat,), -1, dtype=torch.int64, device=self.device)
+            pos[self.deep_index] = torch.arange(self.deep_index.numel(), device=self.device)
+            deep_terms = self.deep_terms.select(pos[idx[deep_rows]])
+        return Sgp4State(
+            n_sat=int(idx.numel()),
+            jdsatepoch=self.jdsatepoch[idx],
+            jdsatepochF=self.jdsatepochF[idx],
+            near_index=near_rows,
+            deep_index=deep_rows,
+            near=near,
+            deep=deep,
+            deep_terms=deep_terms,
+        )
+
 
 def gstime(jdut1: Tensor) -> Tensor:
     """Greenwich mean sidereal time [rad, 0..2pi] for a UT1 Julian date (IAU-82, as SGP4 uses)."""

@@ -2,14 +2,20 @@
 
 Method (batched; no Python loop over objects or pairs):
 
-1. **Propagation.** Every object is propagated with SGP4 (:mod:`starbrain.physics.sgp4`) on a
-   coarse UTC grid (``step_s``, default 60 s), in time chunks whose size bounds the memory used
-   (``max_chunk_mb``).
+0. **Shards.** The grid steps of the window are cut into ``shards`` runs of consecutive steps;
+   each shard runs steps 2-5 on its own (its own pre-pass, candidates and refinement) through
+   :func:`starbrain.cluster.shard_map`, in this process or on Ray (``ray_address``): the same
+   function either way. A bracket straddling two shards can be found by both and is kept once
+   (keyed by pair and lower grid step), so the result does not depend on the sharding.
+1. **Propagation.** Every object is propagated on a coarse UTC grid (``step_s``, default 60 s),
+   in time chunks whose size bounds the memory used (``max_chunk_mb``), by a
+   :class:`~starbrain.planners.propagator.Propagator`: SGP4 (:mod:`starbrain.physics.sgp4`) by
+   default, or SGP4 plus a registered world model's learned correction.
 2. **Apogee/perigee (radial) filter.** Within each chunk, each object's geocentric distance is
    bounded from its samples, padded for the motion between samples; a pair can only meet if
    their radial bands, padded by the threshold, overlap. Objects that overlap no other object
    leave the chunk's time filter. When ``primaries`` are given, a cheap pre-pass (one sample
-   every 300 s over the whole span) keeps only the objects whose band overlaps a primary's, and
+   every 300 s over the shard's span) keeps only the objects whose band overlaps a primary's, and
    only those are propagated.
 3. **Time filter.** At every grid time a k-d tree (``scipy.spatial.cKDTree.query_pairs``) finds
    the pairs closer than ``D = threshold + V dt / 2``, ``V`` bounding the relative speed (twice
@@ -22,8 +28,9 @@ Method (batched; no Python loop over objects or pairs):
    interval holding the minimum; a cubic Hermite interpolant of the relative position over that
    interval (accurate to about a metre at 60 s in LEO) discards brackets whose minimum is more
    than 50 m above the threshold.
-5. **TCA refinement.** For the remaining pairs SGP4 is evaluated at arbitrary times (only those
-   two objects, in one batch for all pairs): a safeguarded Newton iteration on the range-rate
+5. **TCA refinement.** For the remaining pairs the propagator is evaluated at arbitrary times
+   (only those two objects, selected from the shard's initialised state, in one batch for all
+   pairs): a safeguarded Newton iteration on the range-rate
    ``d/dt |r2 - r1|^2 / 2`` (central difference of SGP4 positions, 10 ms apart, since SGP4's
    velocity differs from the derivative of its position by up to ~0.3 m/s) converges to within
    10 us. TCA is thus the instant of minimum SGP4 distance; the miss vector, its components in
@@ -40,6 +47,7 @@ times) have no minimum and are not reported.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -54,7 +62,7 @@ import torch
 
 from starbrain import timeconv
 from starbrain.physics import earth
-from starbrain.physics.sgp4 import Sgp4Elements, sgp4_init, sgp4_propagate
+from starbrain.physics.sgp4 import Sgp4Elements
 from starbrain.planners.collision_probability import (
     DEFAULT_COVARIANCE,
     encounter_plane,
@@ -62,6 +70,7 @@ from starbrain.planners.collision_probability import (
     rtn_basis,
     rtn_to_inertial,
 )
+from starbrain.planners.propagator import Propagator, Sgp4Propagator
 from starbrain.store.decision_schemas import (
     CONJUNCTIONS_KEY,
     CONJUNCTIONS_SCHEMA,
@@ -118,6 +127,8 @@ class ScreeningStats:
     n_refined: int = 0  # brackets refined with SGP4
     n_conjunctions: int = 0
     n_invalid_objects: int = 0  # objects with SGP4 errors somewhere in the span
+    propagator: str = "sgp4"  # what moved the objects (see .propagator)
+    n_shards: int = 1  # pieces of the window screened on their own
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -127,7 +138,8 @@ class ScreeningStats:
             f"apogee/perigee filter), {self.n_steps} steps of {self.step_s:g} s, "
             f"{self.n_grid_candidates:,} grid candidates -> {self.n_linear:,} -> "
             f"{self.n_brackets:,} brackets -> {self.n_refined:,} refined -> "
-            f"{self.n_conjunctions} conjunctions; {t}"
+            f"{self.n_conjunctions} conjunctions; propagator {self.propagator}, "
+            f"{self.n_shards} shard{'s' if self.n_shards != 1 else ''}; {t} (shard times summed)"
         )
 
 
@@ -223,10 +235,9 @@ class _Population:
     epoch_ns: IntArray
     norad: IntArray
     names: npt.NDArray[np.object_]
-    compile: bool = False
 
     @classmethod
-    def from_table(cls, table: pa.Table, device: Any, compile: bool) -> _Population:
+    def from_table(cls, table: pa.Table, device: Any) -> _Population:
         epoch = np.asarray(table.column("epoch").to_numpy(zero_copy_only=False))
         names = table.column("object_name").to_pylist()
         return cls(
@@ -234,36 +245,16 @@ class _Population:
             epoch_ns=epoch.astype("datetime64[ns]").astype(np.int64),
             norad=np.asarray(table.column("norad_id").to_numpy(), dtype=np.int64),
             names=np.array([s if s is not None else "" for s in names], dtype=object),
-            compile=compile,
         )
 
     def __len__(self) -> int:
         return len(self.norad)
-
-    def subset(self, idx: IntArray) -> Sgp4Elements:
-        t = torch.as_tensor(idx, device=self.elements.device)
-        return Sgp4Elements(
-            **{f.name: getattr(self.elements, f.name)[t] for f in fields(self.elements)}
-        )
 
     def tsince_min(self, idx: IntArray | None, t0_ns: int, offsets_s: FloatArray) -> FloatArray:
         """Minutes since each object's epoch at ``t0 + offsets_s``: (n_sel, n_time)."""
         ep = self.epoch_ns if idx is None else self.epoch_ns[idx]
         base = (t0_ns - ep).astype(np.float64) / 60e9
         return base[:, None] + np.asarray(offsets_s, dtype=np.float64) / 60.0
-
-
-def _propagate(
-    state: Any, tsince: FloatArray, compile: bool
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-    """SGP4 states (n, m, 3) km, km/s and a validity mask (n, m): error codes are invalid."""
-    t = torch.as_tensor(tsince, dtype=torch.float64, device=state.device)
-    if t.shape[0] > 1 and bool((t == t[:1]).all()):
-        t = t[:1]  # one row of offsets serves every object (common epoch)
-    with torch.no_grad():
-        r, v, err = sgp4_propagate(state, t, compile=compile)
-    ok = (err == 0).cpu().numpy()
-    return r.cpu().numpy(), v.cpu().numpy(), ok
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,6 +491,8 @@ class _Refined:
 
 def _refine(
     pop: _Population,
+    prop: Propagator,
+    state: Any,
     i: IntArray,
     j: IntArray,
     t0_ns: int,
@@ -508,8 +501,9 @@ def _refine(
     hi_s: FloatArray,
     max_iter: int = 60,
 ) -> _Refined:
-    """Zero of the range-rate of SGP4 positions for pairs (i, j), starting at ``guess_s`` and
-    kept inside ``[lo_s, hi_s]`` (seconds after ``t0``), by safeguarded Newton iteration."""
+    """Zero of the range-rate of propagated positions for pairs (i, j) (rows of ``pop``; ``state``
+    is ``prop.init`` of the whole population), starting at ``guess_s`` and kept inside
+    ``[lo_s, hi_s]`` (seconds after ``t0``), by safeguarded Newton iteration."""
     m = len(i)
     if m == 0:
         z = np.zeros((0, 3))
@@ -523,9 +517,9 @@ def _refine(
     ) -> tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, FloatArray], Any]:
         """r, v of objects i[sel] and j[sel] at ``t_s + offset`` for each offset."""
         both = np.concatenate([sel, sel + m])
-        state = sgp4_init(pop.subset(rows[both]))
         tt = np.concatenate([t_s, t_s])[:, None] + np.asarray(offsets)
-        r, v, ok = _propagate(state, base[both][:, None] + tt / 60.0, False)
+        sub = prop.select(state, rows[both])
+        r, v, ok = prop.propagate(sub, base[both][:, None] + tt / 60.0, False)
         k = len(sel)
         return (r[:k], r[k:]), (v[:k], v[k:]), ok[:k].all(axis=1) & ok[k:].all(axis=1)
 
@@ -597,132 +591,104 @@ def _covariances(
     return cov[idx], "given"
 
 
-def screen_conjunctions(
-    elements: pa.Table,
-    start: Any = None,
-    stop: Any = None,
-    *,
-    days: float = 7.0,
-    threshold_km: float = 5.0,
-    step_s: float = 60.0,
-    primaries: npt.ArrayLike | None = None,
-    object_radius_km: float | npt.ArrayLike = 0.01,
-    covariance: CovarianceInput = None,
-    max_chunk_mb: float = 256.0,
-    workers: int | None = None,
-    device: str | None = "cpu",
-    compile: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> Conjunctions:
-    """Every conjunction closer than ``threshold_km`` between objects of ``elements``.
+@dataclass(slots=True)
+class _Shard:
+    """One piece of a screening: the grid steps ``[first, last]`` of the window, with everything
+    a worker needs to find and refine their conjunctions on its own (picklable)."""
 
-    Args:
-        elements: element sets (``ELEMENTS_SCHEMA``), one row per object (the latest set of
-            each object: rows are not grouped by ``norad_id``).
-        start, stop: the UTC window (anything ``timeconv.to_datetime64`` reads); ``start``
-            defaults to now, ``stop`` to ``start + days``.
-        threshold_km: report closest approaches under this distance (a sphere).
-        step_s: the coarse grid step; the cost of the time filter is lowest around 60 s in LEO.
-        primaries: catalogue numbers; when given, only pairs with at least one primary are
-            screened (object 1 of each conjunction is then the primary).
-        object_radius_km: hard-body radius of each object (scalar, or one per row); the
-            collision probability uses the sum of the two.
-        covariance: RTN position covariances, km^2: ``None`` for the default model
-            (:class:`~starbrain.planners.collision_probability.RtnCovarianceModel`), a callable
-            ``f(age_days, rows) -> (n, 3, 3)``, one ``(3, 3)`` matrix for all objects or one per
-            row ``(n_rows, 3, 3)``.
-        max_chunk_mb: memory for the propagated states of one time chunk.
-        workers: threads for the per-step k-d trees (default ``torch.get_num_threads()``).
-        device, compile: SGP4 device and ``torch.compile`` switch (see ``sgp4_propagate``).
-        progress: called with a line of text after each chunk.
+    pop: _Population
+    propagator: Propagator
+    t0_ns: int
+    grid_s: FloatArray  # (n_steps + 1,) seconds after t0, the whole window's grid
+    first: int
+    last: int
+    threshold_km: float
+    step_s: float
+    is_primary: npt.NDArray[np.bool_] | None
+    max_chunk_mb: float
+    workers: int | None
+    compile: bool
+    progress: Callable[[str], None] | None = None
 
-    Returns:
-        :class:`Conjunctions` sorted by TCA, with :class:`ScreeningStats` in ``.stats``.
-    """
+
+@dataclass(slots=True)
+class _ShardResult:
+    """Refined brackets of one shard (``gk``: the bracket's lower grid step) and what its
+    filters kept. Bands are per object of the whole population (empty where not propagated)."""
+
+    i1: IntArray
+    i2: IntArray
+    gk: IntArray
+    refined: _Refined
+    band_lo: FloatArray
+    band_hi: FloatArray
+    invalid: npt.NDArray[np.bool_]
+    pre_lo: FloatArray | None
+    pre_hi: FloatArray | None
+    radius_max: float
+    n_grid_candidates: int
+    n_linear: int
+    seconds: dict[str, float]
+
+
+def _screen_shard(shard: _Shard) -> _ShardResult:
+    """Candidate brackets of the shard's grid steps (radial filter, time filter, Hermite filter)
+    and their TCA refinement. Runs in this process or on a Ray worker (see :func:`shard_map`)."""
     clock = time.perf_counter
-    t_begin = clock()
-    seconds: dict[str, float] = {"propagate": 0.0, "time filter": 0.0}
-    t0 = timeconv.to_instant(timeconv.utc_now() if start is None else start, "start")
-    if stop is not None:
-        t1 = timeconv.to_instant(stop, "stop")
-    else:
-        t1 = t0 + np.timedelta64(round(days * 86400e9), "ns")
-    span_ns = int((t1 - t0).astype(np.int64))
-    if span_ns <= 0:
-        raise ValueError(f"your start time {t0} is not earlier than your stop time {t1}")
-    if not threshold_km > 0 or not step_s > 0:
-        raise ValueError(f"threshold_km and step_s must be positive (got {threshold_km}, {step_s})")
-    pop = _Population.from_table(elements, device, compile)
+    seconds = {"propagate": 0.0, "time filter": 0.0}
+    pop, prop, t0_ns, grid_s = shard.pop, shard.propagator, shard.t0_ns, shard.grid_s
+    threshold_km, is_primary, progress = shard.threshold_km, shard.is_primary, shard.progress
     n = len(pop)
-    if len(np.unique(pop.norad)) < n:
-        raise ValueError(
-            "the element sets repeat catalogue numbers: give one element set per object "
-            "(the store's current_elements() does)"
-        )
-    t0_ns = int(t0.astype(np.int64))
-    step_ns = round(step_s * 1e9)
-    n_steps = max(1, math.ceil(span_ns / step_ns))
-    grid_s = np.minimum(np.arange(n_steps + 1, dtype=np.int64) * step_ns, span_ns) / 1e9
-    radii = np.broadcast_to(np.asarray(object_radius_km, dtype=np.float64), (n,))
-    stats = ScreeningStats(n_objects=n, n_steps=n_steps, step_s=step_s)
+    n_steps = len(grid_s) - 1
+    first_step, last_step = shard.first, shard.last
+    w_lo, w_hi = max(0, first_step - 1), min(n_steps, last_step + 1)  # steps held
+    state_all = prop.init(pop.elements)
 
-    is_primary: npt.NDArray[np.bool_] | None = None
     candidates = np.arange(n)
-    if primaries is not None:
-        wanted = np.asarray(primaries, dtype=np.int64).reshape(-1)
-        is_primary = np.isin(pop.norad, wanted)
-        missing = np.setdiff1d(wanted, pop.norad)
-        if len(missing):
-            raise ValueError(f"primaries not in the element sets: {missing[:10].tolist()}")
-        n_p = int(is_primary.sum())
-        stats.n_pairs = n_p * (n - n_p) + n_p * (n_p - 1) // 2
-        # pre-pass: radial bands over the whole span, then keep objects near a primary
+    pre_lo = pre_hi = None
+    if is_primary is not None:
+        # pre-pass: radial bands over the shard's window, then keep objects near a primary
         t_a = clock()
-        pre_s = np.arange(0.0, span_ns / 1e9 + _PREPASS_STEP_S, _PREPASS_STEP_S)
-        pre_s = np.minimum(pre_s, span_ns / 1e9)
-        state_all = sgp4_init(pop.elements)
-        lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
-        per = max(2, int(max_chunk_mb * 2**20 // max(1, n * 6 * 8 * 2)))
-        for a in range(0, len(pre_s), per):
-            r, v, ok = _propagate(
-                state_all, pop.tsince_min(None, t0_ns, pre_s[a : a + per]), compile
+        a_s, b_s = float(grid_s[w_lo]), float(grid_s[w_hi])
+        pre_s = np.minimum(np.arange(a_s, b_s + _PREPASS_STEP_S, _PREPASS_STEP_S), b_s)
+        pre_lo, pre_hi = np.full(n, np.inf), np.full(n, -np.inf)
+        per = max(2, int(shard.max_chunk_mb * 2**20 // max(1, n * 6 * 8 * 2)))
+        for q in range(0, len(pre_s), per):
+            r, v, ok = prop.propagate(
+                state_all, pop.tsince_min(None, t0_ns, pre_s[q : q + per]), shard.compile
             )
             lo_c, hi_c = _bands(r, v, ok, 0.5 * _PREPASS_STEP_S)
-            lo, hi = np.minimum(lo, lo_c), np.maximum(hi, hi_c)
+            pre_lo, pre_hi = np.minimum(pre_lo, lo_c), np.maximum(pre_hi, hi_c)
             del r, v
-        stats.n_pairs_radial = _count_overlapping_pairs(lo, hi, threshold_km, is_primary)
-        p_idx = np.nonzero(is_primary & (lo <= hi))[0]
+        p_idx = np.nonzero(is_primary & (pre_lo <= pre_hi))[0]
         near = np.zeros(n, bool)
-        for a in range(0, len(p_idx), 256):
-            pp = p_idx[a : a + 256]
-            near |= _overlap_matrix(lo, hi, pp, slice(None), threshold_km).any(axis=0)
+        for q in range(0, len(p_idx), 256):
+            pp = p_idx[q : q + 256]
+            near |= _overlap_matrix(pre_lo, pre_hi, pp, slice(None), threshold_km).any(axis=0)
         candidates = np.nonzero(near | is_primary)[0]
         seconds["pre-pass"] = clock() - t_a
-    else:
-        stats.n_pairs = n * (n - 1) // 2
 
-    sub_el = pop.subset(candidates) if len(candidates) < n else pop.elements
-    state = sgp4_init(sub_el)
+    state = prop.select(state_all, candidates) if len(candidates) < n else state_all
     cand_primary = is_primary[candidates] if is_primary is not None else None
     n_c = len(candidates)
-    chunk_steps = max(4, int(max_chunk_mb * 2**20 // max(1, n_c * 6 * 8 * 2)))
-    n_workers = workers or torch.get_num_threads()
+    chunk_steps = max(4, int(shard.max_chunk_mb * 2**20 // max(1, n_c * 6 * 8 * 2)))
+    n_workers = shard.workers or torch.get_num_threads()
     band_lo = np.full(n, np.inf)
     band_hi = np.full(n, -np.inf)
     invalid = np.zeros(n, bool)
-    n_found = 0
+    n_found = n_grid = n_linear = 0
     herm_parts: list[tuple[IntArray, IntArray, IntArray, FloatArray, FloatArray]] = []
     radius_max = 0.0
 
-    for first in range(0, n_steps + 1, chunk_steps):
-        last = min(n_steps, first + chunk_steps - 1)  # owned steps [first, last]
+    for first in range(first_step, last_step + 1, chunk_steps):
+        last = min(last_step, first + chunk_steps - 1)  # owned steps [first, last]
         g_lo, g_hi = max(0, first - 1), min(n_steps, last + 1)  # held steps
         t_a = clock()
         tsince = pop.tsince_min(candidates, t0_ns, grid_s[g_lo : g_hi + 1])
-        r, v, ok = _propagate(state, tsince, compile)
+        r, v, ok = prop.propagate(state, tsince, shard.compile)
         seconds["propagate"] += clock() - t_a
         t_a = clock()
-        dt = step_s
+        dt = shard.step_s
         lo, hi = _bands(r, v, ok, 0.5 * dt)
         band_lo[candidates] = np.minimum(band_lo[candidates], lo)
         band_hi[candidates] = np.maximum(band_hi[candidates], hi)
@@ -730,8 +696,8 @@ def screen_conjunctions(
         if cand_primary is not None:
             act_mask = np.zeros(n_c, bool)
             p_loc = np.nonzero(cand_primary & (lo <= hi))[0]
-            for a in range(0, len(p_loc), 256):
-                pp = p_loc[a : a + 256]
+            for q in range(0, len(p_loc), 256):
+                pp = p_loc[q : q + 256]
                 act_mask |= _overlap_matrix(lo, hi, pp, slice(None), threshold_km).any(axis=0)
             act_mask &= lo <= hi
         else:
@@ -778,8 +744,8 @@ def screen_conjunctions(
         a = np.concatenate([x[0] for x in results])
         b = np.concatenate([x[1] for x in results])
         k = np.concatenate([x[2] for x in results])
-        stats.n_grid_candidates += sum(x[3] for x in results)
-        stats.n_linear += len(a)
+        n_grid += sum(x[3] for x in results)
+        n_linear += len(a)
         inside = (k >= 0) & (k < n_steps)
         a, b, k = a[inside], b[inside], k[inside]
         # Hermite filter on this chunk's brackets (both ends are held)
@@ -801,35 +767,29 @@ def screen_conjunctions(
         if progress is not None:
             progress(f"steps {first}-{last} of {n_steps}: {n_found} brackets")
 
-    stats.pair_radius_km = radius_max
-    if is_primary is None:
-        stats.n_pairs_radial = _count_overlapping_pairs(band_lo, band_hi, threshold_km, None)
-    stats.n_invalid_objects = int(invalid.sum())
-
-    # ---- merge brackets over chunks and refine with SGP4 ----
+    # ---- merge this shard's brackets over its chunks and refine them ----
     t_a = clock()
     if herm_parts:
         ga = np.concatenate([p[0] for p in herm_parts])
         gb = np.concatenate([p[1] for p in herm_parts])
         gk = np.concatenate([p[2] for p in herm_parts])
         guess = np.concatenate([p[3] for p in herm_parts])
-        # object 1: the primary, else the earlier row
-        swap = ga > gb if is_primary is None else (~is_primary[ga]) | (is_primary[gb] & (gb < ga))
-        i1, i2 = np.where(swap, gb, ga), np.where(swap, ga, gb)
+        i1, i2 = _ordered_pair(ga, gb, is_primary)
         key = (i1 * n + i2) * (n_steps + 1) + gk
         _, first_idx = np.unique(key, return_index=True)
         i1, i2, gk, guess = i1[first_idx], i2[first_idx], gk[first_idx], guess[first_idx]
     else:
         i1 = i2 = gk = np.zeros(0, np.int64)
         guess = np.zeros(0)
-    stats.n_brackets = stats.n_refined = len(i1)
-    widen = 0.5 * step_s
+    widen = 0.5 * shard.step_s
     parts = []
-    for a in range(0, len(i1), 50_000):
-        sl = slice(a, a + 50_000)
+    for q in range(0, len(i1), 50_000):
+        sl = slice(q, q + 50_000)
         parts.append(
             _refine(
                 pop,
+                prop,
+                state_all,
                 i1[sl],
                 i2[sl],
                 t0_ns,
@@ -843,11 +803,201 @@ def screen_conjunctions(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Refined))
         )
     else:
-        ref = _refine(pop, i1, i2, t0_ns, guess, guess, guess)
+        ref = _refine(pop, prop, state_all, i1, i2, t0_ns, guess, guess, guess)
     seconds["refine"] = clock() - t_a
+    return _ShardResult(
+        i1=i1,
+        i2=i2,
+        gk=gk,
+        refined=ref,
+        band_lo=band_lo,
+        band_hi=band_hi,
+        invalid=invalid,
+        pre_lo=pre_lo,
+        pre_hi=pre_hi,
+        radius_max=radius_max,
+        n_grid_candidates=n_grid,
+        n_linear=n_linear,
+        seconds=seconds,
+    )
+
+
+def _ordered_pair(
+    a: IntArray, b: IntArray, is_primary: npt.NDArray[np.bool_] | None
+) -> tuple[IntArray, IntArray]:
+    """(object 1, object 2) of each pair: the primary first, else the earlier row."""
+    swap = a > b if is_primary is None else (~is_primary[a]) | (is_primary[b] & (b < a))
+    return np.where(swap, b, a), np.where(swap, a, b)
+
+
+def _n_shards(n_shards: int | None, ray_address: str | None, n_steps: int) -> int:
+    """Shards to cut the window into: given, else 1 in this process and two per CPU of the
+    Ray cluster; never more than the grid's steps."""
+    if n_shards is None:
+        if ray_address is None:
+            n_shards = 1
+        else:
+            from starbrain.cluster import ray_init
+
+            ray = ray_init(ray_address)
+            n_shards = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if n_shards < 1:
+        raise ValueError(f"shards must be at least 1, not {n_shards}")
+    return max(1, min(int(n_shards), n_steps + 1))
+
+
+def screen_conjunctions(
+    elements: pa.Table,
+    start: Any = None,
+    stop: Any = None,
+    *,
+    days: float = 7.0,
+    threshold_km: float = 5.0,
+    step_s: float = 60.0,
+    primaries: npt.ArrayLike | None = None,
+    object_radius_km: float | npt.ArrayLike = 0.01,
+    covariance: CovarianceInput = None,
+    max_chunk_mb: float = 256.0,
+    workers: int | None = None,
+    device: str | None = "cpu",
+    compile: bool = False,
+    propagator: Propagator | None = None,
+    shards: int | None = None,
+    ray_address: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Conjunctions:
+    """Every conjunction closer than ``threshold_km`` between objects of ``elements``.
+
+    Args:
+        elements: element sets (``ELEMENTS_SCHEMA``), one row per object (the latest set of
+            each object: rows are not grouped by ``norad_id``).
+        start, stop: the UTC window (anything ``timeconv.to_datetime64`` reads); ``start``
+            defaults to now, ``stop`` to ``start + days``.
+        threshold_km: report closest approaches under this distance (a sphere).
+        step_s: the coarse grid step; the cost of the time filter is lowest around 60 s in LEO.
+        primaries: catalogue numbers; when given, only pairs with at least one primary are
+            screened (object 1 of each conjunction is then the primary).
+        object_radius_km: hard-body radius of each object (scalar, or one per row); the
+            collision probability uses the sum of the two.
+        covariance: RTN position covariances, km^2: ``None`` for the default model
+            (:class:`~starbrain.planners.collision_probability.RtnCovarianceModel`), a callable
+            ``f(age_days, rows) -> (n, 3, 3)``, one ``(3, 3)`` matrix for all objects or one per
+            row ``(n_rows, 3, 3)``.
+        max_chunk_mb: memory for the propagated states of one time chunk (per shard).
+        workers: threads for the per-step k-d trees (default ``torch.get_num_threads()``).
+        device, compile: SGP4 device and ``torch.compile`` switch (see ``sgp4_propagate``).
+        propagator: how objects move (:mod:`.propagator`); default SGP4.
+        shards: cut the grid steps of the window into this many pieces, each screened and
+            refined on its own (default: 1 in this process, two per CPU on Ray); a bracket at a
+            shard boundary may be found by both neighbours, and is kept once.
+        ray_address: ``None`` runs the shards here, anything else on Ray
+            (:func:`starbrain.cluster.shard_map`); the shards run the same code either way.
+        progress: called with a line of text after each chunk (in-process shards only).
+
+    Returns:
+        :class:`Conjunctions` sorted by TCA, with :class:`ScreeningStats` in ``.stats``.
+    """
+    from starbrain.cluster import shard_map
+
+    clock = time.perf_counter
+    t_begin = clock()
+    t0 = timeconv.to_instant(timeconv.utc_now() if start is None else start, "start")
+    if stop is not None:
+        t1 = timeconv.to_instant(stop, "stop")
+    else:
+        t1 = t0 + np.timedelta64(round(days * 86400e9), "ns")
+    span_ns = int((t1 - t0).astype(np.int64))
+    if span_ns <= 0:
+        raise ValueError(f"your start time {t0} is not earlier than your stop time {t1}")
+    if not threshold_km > 0 or not step_s > 0:
+        raise ValueError(f"threshold_km and step_s must be positive (got {threshold_km}, {step_s})")
+    pop = _Population.from_table(elements, device)
+    n = len(pop)
+    if len(np.unique(pop.norad)) < n:
+        raise ValueError(
+            "the element sets repeat catalogue numbers: give one element set per object "
+            "(the store's current_elements() does)"
+        )
+    prop: Propagator = propagator if propagator is not None else Sgp4Propagator()
+    t0_ns = int(t0.astype(np.int64))
+    step_ns = round(step_s * 1e9)
+    n_steps = max(1, math.ceil(span_ns / step_ns))
+    grid_s = np.minimum(np.arange(n_steps + 1, dtype=np.int64) * step_ns, span_ns) / 1e9
+    radii = np.broadcast_to(np.asarray(object_radius_km, dtype=np.float64), (n,))
+    stats = ScreeningStats(n_objects=n, n_steps=n_steps, step_s=step_s, propagator=prop.name)
+
+    is_primary: npt.NDArray[np.bool_] | None = None
+    if primaries is not None:
+        wanted = np.asarray(primaries, dtype=np.int64).reshape(-1)
+        is_primary = np.isin(pop.norad, wanted)
+        missing = np.setdiff1d(wanted, pop.norad)
+        if len(missing):
+            raise ValueError(f"primaries not in the element sets: {missing[:10].tolist()}")
+        n_p = int(is_primary.sum())
+        stats.n_pairs = n_p * (n - n_p) + n_p * (n_p - 1) // 2
+    else:
+        stats.n_pairs = n * (n - 1) // 2
+
+    # ---- shards: runs of owned grid steps [first, last], screened and refined on their own ----
+    k_shards = _n_shards(shards, ray_address, n_steps)
+    edges = np.linspace(0, n_steps + 1, k_shards + 1).round().astype(int)
+    tasks = [
+        _Shard(
+            pop=pop,
+            propagator=prop,
+            t0_ns=t0_ns,
+            grid_s=grid_s,
+            first=int(a),
+            last=int(b) - 1,
+            threshold_km=threshold_km,
+            step_s=step_s,
+            is_primary=is_primary,
+            max_chunk_mb=max_chunk_mb,
+            workers=workers,
+            compile=compile,
+            progress=progress if ray_address is None else None,
+        )
+        for a, b in itertools.pairwise(edges)
+        if b > a
+    ]
+    stats.n_shards = len(tasks)
+    results = shard_map(
+        _screen_shard,
+        tasks,
+        ray_address=ray_address,
+        description=None if ray_address is None else f"screening {len(tasks)} shards on Ray",
+    )
+    seconds: dict[str, float] = {}
+    for res in results:
+        for key, value in res.seconds.items():
+            seconds[key] = seconds.get(key, 0.0) + value
+    band_lo = np.min([r.band_lo for r in results], axis=0)
+    band_hi = np.max([r.band_hi for r in results], axis=0)
+    stats.pair_radius_km = max(r.radius_max for r in results)
+    stats.n_grid_candidates = sum(r.n_grid_candidates for r in results)
+    stats.n_linear = sum(r.n_linear for r in results)
+    if is_primary is None:
+        stats.n_pairs_radial = _count_overlapping_pairs(band_lo, band_hi, threshold_km, None)
+    else:
+        pre_lo = np.min([r.pre_lo for r in results if r.pre_lo is not None], axis=0)
+        pre_hi = np.max([r.pre_hi for r in results if r.pre_hi is not None], axis=0)
+        stats.n_pairs_radial = _count_overlapping_pairs(pre_lo, pre_hi, threshold_km, is_primary)
+    stats.n_invalid_objects = int(np.any([r.invalid for r in results], axis=0).sum())
+
+    # ---- brackets found by two shards (at their common boundary) are kept once ----
+    t_a = clock()
+    i1 = np.concatenate([r.i1 for r in results])
+    i2 = np.concatenate([r.i2 for r in results])
+    gk = np.concatenate([r.gk for r in results])
+    ref = _Refined(
+        *(np.concatenate([getattr(r.refined, f.name) for r in results]) for f in fields(_Refined))
+    )
+    _, once = np.unique((i1 * n + i2) * (n_steps + 1) + gk, return_index=True)
+    i1, i2 = i1[once], i2[once]
+    ref = _Refined(*(getattr(ref, f.name)[once] for f in fields(_Refined)))
+    stats.n_brackets = stats.n_refined = len(i1)
 
     # ---- conjunctions: under the threshold, inside the window, one per minimum ----
-    t_a = clock()
     dr = ref.r2 - ref.r1
     miss = np.linalg.norm(dr, axis=1)
     span_s = span_ns / 1e9
@@ -930,11 +1080,15 @@ def screen(
     object_radius_m: float = 10.0,
     min_pc: float = 0.0,
     compile: bool = False,
+    propagator: Propagator | None = None,
+    shards: int | None = None,
+    ray_address: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pa.Table, ScreeningStats]:
     """Screen ``elements`` (``ELEMENTS_SCHEMA``, one row per object) for ``days`` from
     ``start`` (default now) and return the conjunctions (``CONJUNCTIONS_SCHEMA``, those with
-    ``collision_probability >= min_pc``) sorted by TCA, and the screening statistics."""
+    ``collision_probability >= min_pc``) sorted by TCA, and the screening statistics.
+    ``propagator``, ``shards`` and ``ray_address`` as in :func:`screen_conjunctions`."""
     result = screen_conjunctions(
         elements,
         start,
@@ -944,6 +1098,9 @@ def screen(
         primaries=primaries,
         object_radius_km=object_radius_m / 1e3,
         compile=compile,
+        propagator=propagator,
+        shards=shards,
+        ray_address=ray_address,
         progress=progress,
     )
     import pyarrow.compute as pc
