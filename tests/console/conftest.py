@@ -65,3 +65,44 @@ def serve_app(app: object) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+LOOP_START = "2026-11-25T06:25:00"
+
+
+def make_loop_store(path: Path) -> Path:
+    """A store filled by the live loop itself: 10 minutes from 06:25 of 40 Starlink satellites
+    and 300 debris objects (conjunctions under 50 km), 1 Hz POWER telemetry with the excursion
+    the simulator injects at 06:30 (found by the loop's robust-z detector), and one re-fit of
+    the orbit world model (drift threshold set low)."""
+    import asyncio
+
+    from starbrain.loop.config import LoopConfig
+    from starbrain.loop.service import LoopService
+
+    cfg = LoopConfig(
+        max_objects=40, debris=300, speed=0.0, start=LOOP_START, duration_s=600.0,
+        catalog_interval_s=300.0, telemetry_interval_s=60.0, conjunctions_interval_s=300.0,
+        conjunctions_lookahead_s=0.0, passes_interval_s=600.0, anomalies_interval_s=300.0,
+        threshold_km=50.0, drift_threshold_km=0.05, refit_objects=2, refit_epochs=2,
+    )  # fmt: skip
+    failed: list[BaseException] = []
+
+    def work() -> None:  # in a thread of its own: Playwright's sync API runs an event loop here
+        try:
+            with Store(path) as store:
+                asyncio.run(LoopService(cfg, store).run())
+        except BaseException as exc:  # re-raised below, in the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return path
+
+
+@pytest.fixture(scope="session")
+def loop_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_loop_store(tmp_path_factory.mktemp("console-loop") / "loop.duckdb")

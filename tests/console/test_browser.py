@@ -227,3 +227,126 @@ def test_token_in_url_authorises_the_page(browser_context: Any, store_file: Path
             assert page.text_content("#stat-objects") == str(N_SATS)
         finally:
             page.close()
+
+
+# -- the live loop's panels, over a store the loop filled (conftest.make_loop_store) --------------
+@pytest.fixture(scope="module")
+def loop_console(loop_store_file: Path) -> Iterator[tuple[str, Any]]:
+    from starbrain.loop.publish import Bus
+
+    app = create_app(loop_store_file)
+    app.state.bus = Bus()  # as under `starbrain run`: loop messages go out over /ws/live
+    with serve_app(app) as url:
+        yield url, app.state.bus
+
+
+def test_clicking_a_conjunction_shows_its_details(page: Any, loop_console: tuple[str, Any]) -> None:
+    url, _ = loop_console
+    page.goto(f"{url}/")
+    page.wait_for_function("window.starbrain && window.starbrain.ready")
+    page.click("button[data-tab=conjunctions]")
+    page.wait_for_selector("#conj-table tbody tr")
+    row = page.locator("#conj-table tbody tr").first
+    first_id = row.locator("td").first.text_content()
+    row.click()
+    page.wait_for_selector("#conj-detail:not([hidden])")
+    text = page.text_content("#conj-detail") or ""
+    for field in ("miss distance", "radial / in-track / cross-track", "TCA (UTC)",
+                  "collision probability", "relative speed"):  # fmt: skip
+        assert field in text, field
+    assert f"NORAD {first_id}" in text
+    assert page.evaluate("window.starbrain.conjunction.miss_distance_km") > 0
+    page.screenshot(path=str(ARTIFACTS / "console-conjunction.png"))
+
+
+def test_telemetry_chart_shows_the_anomaly(page: Any, loop_console: tuple[str, Any]) -> None:
+    url, _ = loop_console
+    page.goto(f"{url}/")
+    page.wait_for_function("window.starbrain && window.starbrain.ready")
+    page.click("button[data-tab=telemetry]")
+    page.wait_for_function("window.starbrain.series && window.starbrain.series.time.length > 0")
+    assert page.input_value("#tm-parameter").endswith(":battery_temperature")
+    assert page.evaluate("document.querySelector('#tm-chart').anomalyMarkers") == 1
+    page.wait_for_selector("#tm-anomalies tbody tr")
+    assert "battery-temperature-excursion" in (page.text_content("#tm-anomalies") or "")
+    shot = page.locator("#tm-chart").screenshot(path=str(ARTIFACTS / "console-telemetry.png"))
+    pixels = png_pixels(shot).astype(int)
+    assert pixels.std() > 10.0, "the telemetry chart is blank"
+    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 120) & (pixels[..., 2] < 150)
+    assert red.sum() > 10, "no anomaly marker drawn"
+    page.screenshot(path=str(ARTIFACTS / "console-telemetry-tab.png"))
+
+
+def test_loop_tab_lists_the_model_and_live_messages(
+    page: Any, loop_console: tuple[str, Any]
+) -> None:
+    import time
+
+    url, bus = loop_console
+    page.goto(f"{url}/")
+    page.wait_for_function("window.starbrain && window.starbrain.frames >= 1")
+    page.click("button[data-tab=loop]")
+    page.wait_for_function(
+        "document.querySelector('#models-table').textContent.includes('loop-orbit')"
+    )
+    page.wait_for_function("document.querySelector('#loop-tasks').textContent.includes('06:35:00')")
+    seen = int(page.text_content("#event-count") or 0)
+    assert seen > 0  # the history from /api/loop
+    message = {"subject": "starbrain.alerts", "sim_time": "2026-11-25T06:40:00.000Z",
+               "kind": "conjunction", "message": "browser-test alert 4711"}  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "4711" not in (page.text_content("#events") or ""):
+        assert time.monotonic() < deadline, "the published message never reached the page"
+        bus.publish(message)  # over the WebSocket, as the loop's publisher does
+        page.wait_for_timeout(300)
+    assert page.evaluate("window.starbrain.lastEvent.subject") == "starbrain.alerts"
+    page.screenshot(path=str(ARTIFACTS / "console-loop.png"))
+
+
+@pytest.fixture(scope="module")
+def starlink_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.console.test_links_api import make_starlink_store
+
+    path = make_starlink_store(tmp_path_factory.mktemp("browser-links") / "starlink.duckdb")
+    with serve_app(create_app(path)) as url:
+        yield url
+
+
+def test_isl_links_and_route_are_drawn(page: Any, starlink_console: str) -> None:
+    """Starlink shell 1 (72 x 22): all 3,168 +Grid links are drawn as line segments, and the
+    London - New York route as one segment per hop, with its RTT in the links card."""
+    import re
+
+    page.goto(f"{starlink_console}/")
+    page.wait_for_function("window.starbrain && window.starbrain.ready")
+    page.wait_for_function("window.starbrain.frames >= 1")
+    page.wait_for_function("document.querySelector('#isl-shell').options.length > 0")
+    page.check("#isl-toggle")
+    page.wait_for_function("window.starbrain.islSegments > 0")
+    assert page.evaluate("window.starbrain.islSegments") == 2 * 1584
+    assert "3168 of 3168 links up" in (page.text_content("#isl-info") or "")
+    page.check("#route-toggle")
+    page.wait_for_function("window.starbrain.route !== null")
+    route = page.evaluate("window.starbrain.route")
+    assert route["connected"], "London - New York not connected over shell 1"
+    assert page.evaluate("window.starbrain.routeSegments") == route["hops"]
+    info = page.text_content("#route-info") or ""
+    match = re.search(r"RTT (\d+\.\d\d) ms · (\d+) hops", info)
+    assert match, f"no RTT shown: {info!r}"
+    assert abs(float(match.group(1)) - route["rtt_ms"]) < 0.006
+    assert 20.0 < route["rtt_ms"] < route["fibre_rtt_ms"]
+    page.evaluate("window.starbrain.globe.lookAt(45, -40)")  # over the North Atlantic
+    page.wait_for_timeout(700)
+    shot = page.locator("#globe").screenshot(path=str(ARTIFACTS / "console-isl.png"))
+    page.screenshot(path=str(ARTIFACTS / "console-isl-page.png"))
+    pixels = png_pixels(shot)
+    # the route's red (255, 42, 42): no shell colour has both green and blue this low
+    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+    assert red.sum() > 20, "the route is not drawn"
+    # the layers follow the live frames: redrawn at the newest frame's simulated time
+    seen = page.evaluate("window.starbrain.frames")
+    page.wait_for_function(f"window.starbrain.frames > {seen}")
+    page.wait_for_function("window.starbrain.linksTime === window.starbrain.simTime")
+    # and the toggle removes the links again
+    page.uncheck("#isl-toggle")
+    page.wait_for_function("window.starbrain.islSegments === 0")

@@ -39,9 +39,11 @@ schema = schemathesis.openapi.from_dict(create_app(":memory:", token=None).opena
 
 
 @pytest.fixture(scope="module")
-def live_url(store_file: Path) -> Iterator[str]:
+def live_url(loop_store_file: Path) -> Iterator[str]:
+    # the store the live loop filled: conjunctions, telemetry, anomalies and a registered
+    # model, so those endpoints answer with data, not only with empty lists
     cfg = ConsoleSettings(
-        store_path=store_file, token=None, max_pass_work=5_000.0, mars_max_years=2
+        store_path=loop_store_file, token=None, max_pass_work=5_000.0, mars_max_years=2
     )
     with serve_app(create_app(settings=cfg)) as url:
         yield url

@@ -24,7 +24,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from starbrain import __version__
 from starbrain.console.fleet import FleetCache, StoreProvider
-from starbrain.console.routes import catalog, health, live, mars, passes, positions
+from starbrain.console.routes import (
+    catalog,
+    conjunctions,
+    health,
+    links,
+    live,
+    mars,
+    models,
+    passes,
+    positions,
+    telemetry,
+)
 from starbrain.console.security import LOOPBACK_NAMES, GuardMiddleware, RedactTokenFilter
 from starbrain.console.settings import ConsoleSettings, check_bind
 from starbrain.sources.records import StarbrainError
@@ -181,8 +192,11 @@ def create_app(
         title="starbrain console API",
         version=__version__,
         description=(
-            "Catalogue, positions, ground tracks, passes and Earth-Mars transfers from the "
-            "starbrain store, and live positions over the WebSocket `/ws/live`. Every error is "
+            "Catalogue, positions, ground tracks, passes, conjunctions, telemetry and anomalies, "
+            "the world-model registry, the live loop's status, inter-satellite links and "
+            "city-to-city routes, and Earth-Mars transfers from the starbrain store; live "
+            "positions (and, under `starbrain run`, every message the loop publishes) over the "
+            "WebSocket `/ws/live`. Every error is "
             "JSON: `{error, message, details}`. When the server has a token, send "
             "`Authorization: Bearer TOKEN`."
         ),
@@ -196,6 +210,8 @@ def create_app(
     app.state.fleet_cache = FleetCache(stores, cfg.fleet_refresh_s, cfg.device)
     app.state.compute_limiter = anyio.CapacityLimiter(cfg.compute_slots)
     app.state.live_clients = 0
+    app.state.bus = None  # the live loop's in-process bus, when it runs in this process
+    app.state.loop = None  # the live loop itself (its status), likewise
 
     _install_error_handlers(app)
     _security_headers(app)
@@ -204,7 +220,9 @@ def create_app(
         token=cfg.token,
         allowed_hosts=None if cfg.token else LOOPBACK_NAMES,
     )
-    for module in (health, catalog, positions, passes, mars, live):
+    for module in (
+        health, catalog, positions, passes, conjunctions, telemetry, models, mars, live, links
+    ):  # fmt: skip
         app.include_router(module.router)
     _install_docs(app)
     if cfg.token:

@@ -19,6 +19,7 @@ from starbrain.sources.records import StarbrainError
 
 __all__ = [
     "MAX_GROUNDTRACK_POINTS",
+    "MAX_LINK_SATELLITES",
     "MAX_NORAD_PER_REQUEST",
     "MAX_OBJECTS",
     "MAX_PAGE",
@@ -36,6 +37,7 @@ MAX_NORAD_PER_REQUEST = 1000  # catalogue numbers listed explicitly in one reque
 MAX_OBJECTS = 30_000  # objects propagated by one positions request or live frame
 MAX_GROUNDTRACK_POINTS = 5000
 MAX_STATIONS = 8
+MAX_LINK_SATELLITES = 5000  # satellites of the one shell a links or route request covers
 MAX_PASS_ROWS = 5000
 MAX_PAGE = 1000  # catalogue rows per page
 MIN_TOKEN_LENGTH = 16

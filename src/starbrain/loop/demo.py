@@ -3,13 +3,17 @@
 It builds the Starlink Gen1 catalogue (no network needed), stores it, exports it as TLE and OMM,
 reloads the export to prove the round trip, propagates every satellite with the batched SGP4
 (checked on the spot against python-sgp4's C++ core), finds the next hours' ground passes over
-three stations and the next Earth-Mars transfer window. Later stages of the loop (conjunctions,
-world models, telemetry) add their steps here as they land.
+three stations and the next Earth-Mars transfer window (:func:`run_demo`). Then the live loop
+runs for a few simulated minutes as fast as it can (:func:`demo_loop_config`,
+:func:`print_loop_summary`): catalogue refreshes with world-model drift checks and a re-fit,
+housekeeping telemetry, conjunction screenings and pass plans, all stored and published;
+``starbrain demo`` then serves the console with the loop running on at wall-clock speed.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +29,11 @@ from starbrain.sources.omm import write_omm
 from starbrain.sources.tle import format_tle
 from starbrain.store.database import Store
 
-__all__ = ["run_demo"]
+if TYPE_CHECKING:
+    from starbrain.loop.config import LoopConfig
+    from starbrain.loop.service import LoopSummary
+
+__all__ = ["GUIDE", "demo_loop_config", "print_loop_summary", "run_demo"]
 
 
 def _shell_summary(table: pa.Table, preset: str) -> Table:
@@ -176,3 +184,85 @@ def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float
         "[bold]starbrain mars windows[/], [bold]starbrain catalog load FILE|URL[/]"
     )
     return timings
+
+
+def demo_loop_config(minutes: float = 5.0, preset: str = "starlink-gen1") -> LoopConfig:
+    """The demo's loop: the preset plus 2000 debris objects, one-minute windows, as fast as
+    possible, for ``minutes`` simulated; the drift threshold is set low enough that the demo
+    shows a world-model re-fit, the screening threshold (10 km) high enough to find some
+    conjunctions in every window."""
+    from starbrain.loop.config import LoopConfig
+
+    return LoopConfig(
+        preset=preset,
+        debris=2000,
+        threshold_km=10.0,
+        speed=0.0,
+        duration_s=minutes * 60.0,
+        catalog_interval_s=60.0,
+        telemetry_interval_s=30.0,
+        conjunctions_interval_s=60.0,
+        conjunctions_lookahead_s=0.0,
+        passes_interval_s=60.0,
+        passes_lookahead_s=0.0,
+        drift_threshold_km=0.15,
+        refit_objects=6,
+        refit_epochs=30,
+    )
+
+
+def print_loop_summary(console: Console, summary: LoopSummary) -> None:
+    """The loop run as tables: tasks, what was stored and published, drift, re-fits."""
+    console.rule("[bold]live loop[/]")
+    console.print(
+        f"simulated {summary.start[:19].replace('T', ' ')} .. {summary.end[11:19]} UTC in "
+        f"{summary.wall_s:.1f} s wall{' (resumed from the checkpoint)' if summary.resumed else ''}"
+        f"; published to the {summary.publisher}",
+        highlight=False,
+    )
+    tasks = Table(title="tasks (each window processed once, checkpointed)")
+    for col in ("task", "windows", "done until (UTC)", "seconds", "errors"):
+        tasks.add_column(col, justify="right")
+    for name, t in summary.tasks.items():
+        tasks.add_row(
+            name, str(t["runs"]), t["done_until"][:19].replace("T", " "), f"{t['seconds']:.2f}",
+            str(t["errors"]),
+        )  # fmt: skip
+    console.print(tasks)
+    stored = ", ".join(f"{n:,} {k}" for k, n in sorted(summary.stored.items())) or "nothing"
+    published = ", ".join(f"{n} {k.split('.')[-1]}" for k, n in sorted(summary.published.items()))
+    console.print(f"stored: {stored}", highlight=False)
+    console.print(f"published: {published}; {summary.alerts} alerts", highlight=False)
+    if summary.drift:
+        last = summary.drift[-1]
+        console.print(
+            f"world model: {len(summary.drift)} drift checks, last {last['median_km']:.3f} km "
+            f"median over {last['n']} objects (threshold {last['threshold_km']:g} km)",
+            highlight=False,
+        )
+    for refit in summary.refits:
+        rows = refit.get("evaluation") or []
+        text = ", ".join(
+            f"{r['horizon_min']:.0f} min: SGP4 {r['sgp4_median_km']:.3f} km -> model "
+            f"{r['model_median_km']:.3f} km"
+            for r in rows
+            if r.get("sgp4_median_km") is not None and r.get("model_median_km") is not None
+        )
+        console.print(
+            f"re-fitted {refit['model']} in {refit.get('seconds', 0):.1f} s: {text}",
+            highlight=False,
+        )
+
+
+GUIDE = """[bold]The console[/] is at [link={url}]{url}[/link]
+  - globe: live positions (drag to rotate, wheel to zoom); click a
+    satellite for its orbit and ground track
+  - [bold]Conjunctions[/]: the loop's screenings; click a row for miss
+    distance, RIC, TCA, Pc, relative speed and both objects
+  - [bold]Telemetry[/]: pick a parameter for its chart; anomalies in red
+  - [bold]Loop[/]: the world-model registry (error per horizon), the tasks
+    and the live feed of what the loop publishes
+  - [bold]Passes[/], [bold]Mars[/]: passes on demand; Earth-Mars windows, porkchop
+  - API docs: {url}api/docs
+The loop runs on at wall-clock speed; Ctrl-C stops it gracefully and the
+next run resumes where it stopped."""

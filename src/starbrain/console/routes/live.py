@@ -8,6 +8,9 @@ frames), ``speed`` (0-3600, simulated seconds per wall second; 0 freezes the clo
 (:class:`~starbrain.console.schemas.LiveFrame`). A client may send JSON
 :class:`~starbrain.console.schemas.LiveControl` messages to change the speed, the interval or
 the simulated time; a bad message is answered with an ``error`` message and otherwise ignored.
+When the live loop runs in the server's process (``starbrain run``, ``starbrain demo``), every
+message it publishes is forwarded too, as ``{"type": "event", "subject": ..., ...}`` (subjects:
+:data:`starbrain.loop.publish.SUBJECTS`).
 """
 
 from __future__ import annotations
@@ -147,6 +150,19 @@ async def live(ws: WebSocket) -> None:
                     tg.cancel_scope.cancel()
 
             tg.start_soon(reader)
+            bus = getattr(ws.app.state, "bus", None)
+            if bus is not None:
+
+                async def forward() -> None:
+                    with bus.subscribe(maxsize=256) as queue:
+                        try:
+                            while True:
+                                message = await queue.get()
+                                await send({"type": "event", **message})
+                        except (WebSocketDisconnect, RuntimeError, OSError):
+                            tg.cancel_scope.cancel()
+
+                tg.start_soon(forward)
             seq = 0
             try:
                 while True:

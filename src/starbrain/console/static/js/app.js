@@ -3,6 +3,8 @@
 import { api, liveUrl } from "./api.js";
 import { loadLand, shellColour } from "./earthmap.js";
 import { createGlobe } from "./globe.js";
+import { installLinks } from "./links.js";
+import { addEvent, loadConjunctions, loadLoop, loadModels, loadParameters, loadSeries } from "./panels.js";
 import { PorkchopPlot } from "./porkchop.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -48,6 +50,9 @@ const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFi
 function showTab(name) {
   for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
   for (const t of document.querySelectorAll(".tab")) t.hidden = t.id !== `tab-${name}`;
+  if (name === "conjunctions") loadConjunctions(state, toast).catch((err) => toast(err.message));
+  if (name === "telemetry") loadParameters(state, toast).catch((err) => toast(err.message));
+  if (name === "loop") Promise.all([loadModels(), loadLoop(state)]).catch((err) => toast(err.message));
   if (name === "mars" && !state.marsLoaded) {
     state.marsLoaded = true;
     loadWindows();
@@ -276,6 +281,9 @@ function connectLive() {
       state.globe.setTime(new Date(msg.time));
       $("#live-frames").textContent = state.frames;
       $("#sim-time").textContent = msg.time.slice(0, 19).replace("T", " ");
+    } else if (msg.type === "event") {
+      state.lastEvent = msg;
+      addEvent(state, msg);
     } else if (msg.type === "error") {
       toast(`live: ${msg.message}`);
     }
@@ -299,6 +307,7 @@ async function main() {
   }
   if (globe.kind !== "webgl") $(".hint").textContent = "click a satellite";
   globe.onPick((norad) => select(norad));
+  state.selectObject = select;
   state.porkchop = new PorkchopPlot($("#porkchop"), $("#porkchop-readout"));
 
   for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
@@ -319,11 +328,17 @@ async function main() {
   $("#windows-form").addEventListener("submit", loadWindows);
   $("#porkchop-form").addEventListener("submit", loadPorkchop);
   $("#selection-close").addEventListener("click", clearSelection);
+  $("#conj-sort").addEventListener("change", () => loadConjunctions(state, toast).catch((err) => toast(err.message)));
+  $("#conj-refresh").addEventListener("click", () => loadConjunctions(state, toast).catch((err) => toast(err.message)));
+  $("#tm-parameter").addEventListener("change", () => loadSeries(state, toast));
+  $("#tm-minutes").addEventListener("change", () => loadSeries(state, toast));
+  $("#tm-refresh").addEventListener("click", () => loadParameters(state, toast).catch((err) => toast(err.message)));
   $("#speed").addEventListener("change", () => {
     if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ speed: Number($("#speed").value) }));
   });
 
   connectLive();
+  installLinks(state, toast).catch((err) => toast(`links: ${err.message}`));
   loadLand().then((land) => land && globe.setLand(land));
   await Promise.all([loadCatalog(), loadStations()]).catch((err) => toast(err.message));
   state.ready = true;

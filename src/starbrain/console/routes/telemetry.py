@@ -1,0 +1,239 @@
+"""GET /api/telemetry/parameters, /api/telemetry/series (one parameter over a window, thinned,
+with its anomalies) and /api/anomalies (the ``anomalies`` stream; empty when no detector has
+written one)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+
+from starbrain.console.deps import ERROR_RESPONSES, ApiError, StoreDep, compute, instant
+from starbrain.console.fleet import iso
+from starbrain.console.schemas import (
+    AnomaliesResponse,
+    AnomalyRow,
+    TelemetryParameter,
+    TelemetryParameters,
+    TelemetrySeries,
+)
+from starbrain.console.settings import MAX_PAGE, MAX_SPAN_DAYS
+from starbrain.store.database import Store
+
+router = APIRouter(tags=["telemetry"], responses=ERROR_RESPONSES)
+
+MAX_POINTS = 5000
+MAX_PARAMETERS = 1000
+ANOMALIES = "anomalies"
+
+
+def has_table(store: Store, name: str) -> bool:
+    t = store.query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name]
+    )
+    return bool(t.column("n")[0].as_py())
+
+
+def _iso_ns(ns: Any) -> str | None:
+    return None if ns is None else iso(np.datetime64(int(ns), "ns"))
+
+
+def _naive(t: np.datetime64) -> Any:
+    return t.astype("datetime64[us]").item()
+
+
+def _parameters(store: Store) -> TelemetryParameters:
+    t = store.query(
+        "SELECT apid, parameter, count(*) AS n, epoch_ns(min(time)) AS f, epoch_ns(max(time)) AS l "
+        f"FROM telemetry GROUP BY apid, parameter ORDER BY apid, parameter LIMIT {MAX_PARAMETERS}"
+    )
+    return TelemetryParameters(
+        parameters=[
+            TelemetryParameter(
+                apid=r["apid"],
+                parameter=r["parameter"],
+                samples=r["n"],
+                first=_iso_ns(r["f"]) or "",
+                last=_iso_ns(r["l"]) or "",
+            )
+            for r in t.to_pylist()
+        ],
+        anomalies_available=has_table(store, ANOMALIES),
+    )
+
+
+@router.get(
+    "/api/telemetry/parameters", response_model=TelemetryParameters, summary="Telemetry channels"
+)
+async def parameters(request: Request, store: StoreDep) -> TelemetryParameters:
+    """Every stored telemetry parameter (per APID): samples, first and last time."""
+    return await compute(request, _parameters, store)
+
+
+def _anomalies(
+    store: Store,
+    parameter: str | None,
+    source: str | None,
+    t0: np.datetime64 | None,
+    t1: np.datetime64 | None,
+    limit: int,
+) -> tuple[bool, int, list[AnomalyRow]]:
+    if not has_table(store, ANOMALIES):
+        return False, 0, []
+    where, params = ["TRUE"], []
+    if parameter is not None:
+        where.append("parameter = ?")
+        params.append(parameter)
+    if source is not None:
+        where.append("source = ?")
+        params.append(source)
+    if t0 is not None and t1 is not None:
+        where.append('start < ? AND coalesce("end", start) >= ?')
+        params += [_naive(t1), _naive(t0)]
+    t = store.query(
+        'SELECT source, parameter, epoch_ns(start) AS s, epoch_ns("end") AS e, score, method, '
+        "epoch_ns(detected_at) AS d, label, count(*) OVER () AS total "
+        f"FROM {ANOMALIES} WHERE {' AND '.join(where)} ORDER BY start DESC LIMIT ?",
+        [*params, limit],
+    )
+    rows = t.to_pylist()
+    return (
+        True,
+        int(rows[0]["total"]) if rows else 0,
+        [
+            AnomalyRow(
+                source=str(r["source"]),
+                parameter=str(r["parameter"]),
+                start=_iso_ns(r["s"]) or "",
+                end=_iso_ns(r["e"]),
+                score=None if r["score"] is None or not math.isfinite(r["score"]) else r["score"],
+                method=r["method"],
+                detected_at=_iso_ns(r["d"]),
+                label=r["label"],
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/api/anomalies", response_model=AnomaliesResponse, summary="Telemetry anomalies")
+async def anomalies(
+    request: Request,
+    store: StoreDep,
+    parameter: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    source: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> AnomaliesResponse:
+    """Detected anomalies, newest first: source, parameter, start and end (UTC), score (larger
+    is more anomalous) and method. ``available`` is false when the store has no anomalies
+    stream yet (no detector has run)."""
+    ok, total, rows = await compute(
+        request, _anomalies, store, parameter, source, None, None, limit
+    )
+    return AnomaliesResponse(available=ok, total=total, anomalies=rows)
+
+
+def _series(
+    store: Store,
+    parameter: str,
+    apid: int | None,
+    start: np.datetime64 | None,
+    stop: np.datetime64 | None,
+    minutes: float,
+    max_points: int,
+) -> TelemetrySeries | None:
+    cond, params = "parameter = ?", list[Any]([parameter])
+    if apid is not None:
+        cond += " AND apid = ?"
+        params.append(apid)
+    span = np.timedelta64(round(minutes * 60e9), "ns")
+    if start is None or stop is None:
+        ends = store.query(
+            f"SELECT epoch_ns(min(time)) AS f, epoch_ns(max(time)) AS l FROM telemetry "
+            f"WHERE {cond}",
+            params,
+        ).to_pylist()[0]
+        if ends["l"] is None:
+            return None
+        if stop is None:  # just past the last sample (the store keeps microseconds apart)
+            stop = np.datetime64(int(ends["l"]) + 1000, "ns") if start is None else start + span
+        if start is None:  # the span before it, or less when the data begin later
+            start = max(stop - span, np.datetime64(int(ends["f"]), "ns"))
+    window = [*params, _naive(start), _naive(stop)]
+    where = f"{cond} AND time >= ? AND time < ?"
+    n = int(
+        store.query(f"SELECT count(*) AS n FROM telemetry WHERE {where}", window)
+        .column("n")[0]
+        .as_py()
+    )
+    stride = max(1, math.ceil(n / max_points))
+    t = store.query(
+        f"SELECT epoch_ns(time) AS t, value FROM telemetry WHERE {where} "
+        "QUALIFY (row_number() OVER (ORDER BY time, seq) - 1) % ? = 0 ORDER BY time, seq",
+        [*window, stride],
+    )
+    times = t.column("t").to_numpy().astype("datetime64[ns]").astype("datetime64[ms]")
+    text = np.datetime_as_string(times, unit="ms")
+    values = t.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    _, _, found = _anomalies(store, parameter, None, start, stop, 500)
+    return TelemetrySeries(
+        apid=apid,
+        parameter=parameter,
+        start=iso(start),
+        stop=iso(stop),
+        total=n,
+        stride=stride,
+        time=[f"{s}Z" for s in text.tolist()],
+        value=[v if math.isfinite(v) else None for v in values.tolist()],
+        anomalies=found,
+    )
+
+
+@router.get(
+    "/api/telemetry/series", response_model=TelemetrySeries, summary="One parameter over time"
+)
+async def series(
+    request: Request,
+    store: StoreDep,
+    parameter: Annotated[str, Query(min_length=1, max_length=100, description="Its name.")],
+    apid: Annotated[int | None, Query(ge=0, le=2047, description="Only this APID.")] = None,
+    start: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=64,
+            description="Window start, ISO 8601 UTC (no offset: UTC).",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    stop: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            max_length=64,
+            description="Window end, ISO 8601 UTC (no offset: UTC).",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    minutes: Annotated[
+        float,
+        Query(gt=0.0, le=MAX_SPAN_DAYS * 1440, description="Window length without from/to."),
+    ] = 60.0,
+    max_points: Annotated[int, Query(ge=10, le=MAX_POINTS)] = 2000,
+) -> TelemetrySeries:
+    """Engineering values of one parameter from ``from`` to ``to`` (default: the last
+    ``minutes`` of data, or all of it when there is less), every ``stride``-th sample so that
+    at most ``max_points`` come back, and the anomalies detected on it in that window."""
+    t0 = instant(start, "from") if start is not None else None
+    t1 = instant(stop, "to") if stop is not None else None
+    if t0 is not None and t1 is not None:
+        if t1 <= t0:
+            raise ApiError(422, "'to' must be later than 'from'")
+        if t1 - t0 > np.timedelta64(round(MAX_SPAN_DAYS * 86400), "s"):
+            raise ApiError(422, f"at most {MAX_SPAN_DAYS:g} days per request")
+    found = await compute(request, _series, store, parameter, apid, t0, t1, minutes, max_points)
+    if found is None:
+        raise ApiError(404, f"no telemetry stored for parameter {parameter!r}")
+    return found

@@ -1,0 +1,165 @@
+"""The live loop's settings: what to ingest, what to plan, how often, where to publish.
+
+A :class:`LoopConfig` is a validated pydantic model, read from a TOML or JSON file
+(``starbrain run --config FILE``) and overridden by command-line options. Times are simulated
+seconds (the loop's clock may run faster than the wall clock, see ``speed``); distances km.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from starbrain.sources.records import StarbrainError
+
+__all__ = ["LoopConfig", "load_config"]
+
+
+class LoopConfig(BaseModel):
+    """Everything ``starbrain run`` needs; every field has a working default (the Starlink
+    preset, three known stations, in-process publishing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # -- catalogue ------------------------------------------------------------------------------
+    preset: str | None = Field(
+        default="starlink-gen1",
+        description="Generated constellation preset refreshed at each catalogue tick (used when "
+        "catalog_source is not set).",
+    )
+    catalog_source: str | None = Field(
+        default=None, description="A catalogue file or http(s) URL (TLE/OMM) re-read at each tick."
+    )
+    max_objects: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Keep only the first N objects (small runs)."
+    )
+    debris: int = Field(
+        default=0, ge=0, le=100_000, description="Generated debris objects added to the preset."
+    )
+    catalog_interval_s: float = Field(default=600.0, ge=1.0, le=86400.0)
+    # -- telemetry ------------------------------------------------------------------------------
+    telemetry_sim: bool = Field(
+        default=True, description="Run the built-in housekeeping simulator."
+    )
+    telemetry_rate_hz: float = Field(
+        default=1.0, gt=0.0, le=100.0, description="Simulated packet rate."
+    )
+    telemetry_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    udp_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Listen for CCSDS packets on 127.0.0.1:PORT (0: any).",
+    )
+    flight_every_s: float | None = Field(
+        default=None,
+        ge=400.0,
+        le=30 * 86400.0,
+        description="Simulate a launch (launch-vehicle telemetry with injected anomalies) every "
+        "this many seconds; None: no launches.",
+    )
+    flight_duration_s: float = Field(default=400.0, ge=20.0, le=600.0)
+    flight_rate_hz: float = Field(default=10.0, ge=1.0, le=100.0)
+    flight_anomalies: int = Field(default=2, ge=0, le=20)
+    flight_interval_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    flight_detector: str | None = Field(
+        default=None,
+        description="Trained anomaly detector (starbrain anomalies train) scoring each flight "
+        "after landing; default DATA/models/anomaly-detector.pt when present.",
+    )
+    telemetry_flush_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    telemetry_flush_s: float = Field(default=2.0, gt=0.0, le=600.0, description="Wall seconds.")
+    # -- planners -------------------------------------------------------------------------------
+    stations: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description='Known station names or "NAME:LAT,LON[,ALT_M]"; empty: the known stations.',
+    )
+    passes_interval_s: float = Field(default=600.0, ge=10.0, le=86400.0)
+    passes_lookahead_s: float = Field(default=3600.0, ge=0.0, le=14 * 86400.0)
+    min_elevation_deg: float = Field(default=10.0, ge=-5.0, lt=90.0)
+    conjunctions_interval_s: float = Field(default=600.0, ge=10.0, le=86400.0)
+    conjunctions_lookahead_s: float = Field(default=3600.0, ge=0.0, le=14 * 86400.0)
+    threshold_km: float = Field(default=5.0, gt=0.0, le=100.0)
+    alert_pc: float = Field(default=1e-4, ge=0.0, le=1.0, description="Pc that raises an alert.")
+    alert_miss_km: float = Field(
+        default=1.0, gt=0.0, le=100.0, description="Miss that raises an alert."
+    )
+    anomaly_detector: Literal["robust-z", "none"] = Field(
+        default="robust-z", description="Score stored telemetry for anomalies."
+    )
+    anomalies_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
+    # -- world model ----------------------------------------------------------------------------
+    drift_threshold_km: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1e6,
+        description="Median position error of the previous element sets' prediction at the new "
+        "epochs above which the orbit world model is re-fitted.",
+    )
+    refit: bool = True
+    refit_cooldown_s: float = Field(
+        default=21600.0, ge=0.0, le=365 * 86400.0, description="Simulated time between two re-fits."
+    )
+    refit_objects: int = Field(default=6, ge=1, le=256)
+    refit_epochs: int = Field(default=30, ge=1, le=5000)
+    model_name: str = Field(default="loop-orbit", min_length=1, max_length=64)
+    # -- clock and outputs ----------------------------------------------------------------------
+    start: str | None = Field(
+        default=None, description="Simulated start (ISO 8601 UTC); default now."
+    )
+    speed: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1e6,
+        description="Simulated seconds per wall second; 0: as fast as possible.",
+    )
+    duration_s: float | None = Field(
+        default=None, gt=0.0, le=365 * 86400.0, description="Simulated."
+    )
+    resume: bool = Field(
+        default=True, description="Continue from the store's checkpoint when present."
+    )
+    nats_url: str | None = None
+    mqtt_url: str | None = None
+
+    @field_validator("nats_url", "mqtt_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and "://" not in v:
+            raise ValueError("a broker URL looks like nats://127.0.0.1:4222 or mqtt://host:1883")
+        return v
+
+    @model_validator(mode="after")
+    def _one_broker(self) -> LoopConfig:
+        if self.nats_url and self.mqtt_url:
+            raise ValueError("publish to NATS or to MQTT, not both")
+        return self
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> LoopConfig:
+    """A :class:`LoopConfig` from a TOML or JSON file (None: defaults), with ``overrides``
+    (None values ignored) applied on top; raises :class:`StarbrainError` on any bad value."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise StarbrainError(f"cannot read the loop config {p}: {exc.strerror}") from None
+        try:
+            data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise StarbrainError(f"cannot parse the loop config {p}: {exc}") from None
+        data = data.get("loop", data) if isinstance(data, dict) else data
+    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return LoopConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "config"
+        raise StarbrainError(f"loop config {where}: {first['msg']}") from None
