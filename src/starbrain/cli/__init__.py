@@ -16,12 +16,18 @@ import typer
 
 from starbrain import __version__
 from starbrain.cli import (  # noqa: F401  (importing a module registers its commands)
+    anomalies,
     catalog,
     conjunctions,
     constellation,
+    contacts,
+    ephemeris,
     mars,
     mission,
+    model,
     orbits,
+    route,
+    service,
     telemetry,
 )
 from starbrain.cli._common import app, console, err_console
@@ -63,14 +69,6 @@ def serve(
     from starbrain.console import serve as serve_console
 
     serve_console(host=host, port=port, token=token, log_level=log_level)
-
-
-@app.command()
-def demo() -> None:
-    """The whole loop on embedded defaults: build a catalogue, store it, summarise it."""
-    from starbrain.loop.demo import run_demo
-
-    run_demo(console)
 
 
 def main() -> None:
