@@ -188,7 +188,8 @@ class NatsServer(_Server):
 
 
 class MosquittoServer(_Server):
-    """mosquitto with persistence (``state_dir/mosquitto.db``) and a generated config."""
+    """mosquitto with persistence (``state_dir/mosquitto.db``) saved after every change, as
+    ``starbrain.sources.brokers`` recommends, so that it survives a SIGKILL."""
 
     binary_name = MOSQUITTO
 
@@ -206,11 +207,15 @@ class MosquittoServer(_Server):
                     "persistence true",
                     f"persistence_location {self.state_dir}/",
                     "persistence_file mosquitto.db",
-                    # Queue everything for an absent persistent session (the default is 1000)
-                    # and let many QoS 1 messages await their acknowledgement at once.
+                    # Queue everything for a persistent session (the default keeps 1000).
                     "max_queued_messages 0",
-                    "max_inflight_messages 0",
+                    # Save after every change, so that a SIGKILL loses at most what arrived in
+                    # the last pass of mosquitto's loop (the publisher sends those again). Only
+                    # queued messages count as changes, not those sent straight to a subscriber,
+                    # so in-flight messages are capped: the tests' subscriptions collect 50.
                     "autosave_interval 1",
+                    "autosave_on_changes true",
+                    "max_inflight_messages 100",
                     # As root, mosquitto would switch to the "mosquitto" user, which cannot
                     # write to a test's temporary directory.
                     *(["user root"] if os.geteuid() == 0 else []),

@@ -26,10 +26,26 @@ and its acknowledgement stores that batch twice when it is delivered again.
 Both reconnect by themselves with exponential backoff (0.1 s doubling to ``max_backoff_s``).
 
 Broker settings matter as much: JetStream keeps what it acknowledged (file storage) through a
-``kill -9``. mosquitto keeps at most ``max_queued_messages`` (default 1000) for an absent
-session and writes its database only on a clean shutdown and every ``autosave_interval``, so a
-crash loses what arrived since the last save; for telemetry set ``persistence true``,
-``max_queued_messages 0`` and a short ``autosave_interval`` (as ``tests/servers.py`` does).
+``kill -9``. mosquitto (2.0) keeps at most ``max_queued_messages`` (default 1000) for a session
+and writes its database on a clean shutdown, every ``autosave_interval`` seconds, or with
+``autosave_on_changes true`` after each pass of its loop that changed at least
+``autosave_interval`` things; only *queued* messages count as changes, not those sent straight
+to a connected subscriber (up to ``max_inflight_messages`` per client; 0 means all of them, so
+nothing is ever saved for a connected subscriber). For telemetry that must survive a
+``kill -9`` (as ``tests/servers.py`` configures it and the tests check)::
+
+    persistence true
+    autosave_interval 1
+    autosave_on_changes true
+    max_queued_messages 0
+    max_inflight_messages 1000   # >= the subscription's batch_messages, <= its max_queue
+
+Even so mosquitto acknowledges a message before saving it, so ``publish_mqtt`` publishes again,
+after a reconnect, what was acknowledged in the last ``replay_s`` seconds; the duplicate window
+drops the repeats. Saving after every change rewrites the whole database each time, which
+costs throughput (5000 messages over loopback on 2 shared cores: 5600 msg/s with the settings
+above but ``max_inflight_messages 0`` and no ``autosave_on_changes``, 1900 msg/s with them) and
+suits backlogs of thousands of messages, not of millions (use JetStream for those).
 """
 
 from __future__ import annotations
@@ -40,6 +56,7 @@ import hashlib
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,7 +374,11 @@ class MqttSubscription:
 
     At most ``max_queue`` received messages wait for decoding; then paho's network thread waits
     too, which stops reading the socket, so the broker holds (and queues) the rest. Reconnects
-    are paho's, with backoff from 0.1 s to ``max_backoff_s``.
+    are paho's, with backoff from 0.1 s to ``max_backoff_s``. Messages received on an earlier
+    connection are not acknowledged on a later one (a restarted broker may have given their
+    message ids to other messages); the broker sends them again and the duplicate window drops
+    them. Before disconnecting, a repeated SUBSCRIBE waits until the broker has read our last
+    acknowledgements.
     """
 
     def __init__(
@@ -388,8 +409,13 @@ class MqttSubscription:
         )
         self.report = BrokerReport(self.decoder.stats, url=source)
         self._core = _Core(self.decoder, self.report, dedup_window)
-        self._queue: queue.Queue[tuple[bytes, int]] = queue.Queue(max_queue)
+        # (payload, mid, connection): a mid means nothing on a later connection, where the
+        # broker may have given it to another message, so only current ones are acknowledged.
+        self._queue: queue.Queue[tuple[bytes, int, int]] = queue.Queue(max_queue)
+        self._connection = 0
+        self._ack_lock = threading.Lock()
         self._closing = threading.Event()
+        self._disconnected = threading.Event()
         self.subscribed = threading.Event()
 
     @property
@@ -415,6 +441,8 @@ class MqttSubscription:
                 rep.note(f"mqtt connect: {reason}")
                 return
             rep.connects += 1
+            with self._ack_lock:
+                self._connection += 1
             c.subscribe(self.topic, qos=1)
 
         def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
@@ -424,6 +452,9 @@ class MqttSubscription:
                 rep.note(f"mqtt subscribe refused: {reasons}")
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+            with self._ack_lock:
+                self._connection += 1
+            self._disconnected.set()
             if not self._closing.is_set():
                 rep.note(f"mqtt disconnected: {reason}")
 
@@ -431,7 +462,8 @@ class MqttSubscription:
             # Blocks when the queue is full: that is the back-pressure (see the class doc).
             while not self._closing.is_set():
                 try:
-                    self._queue.put((bytes(msg.payload), int(msg.mid)), timeout=0.5)
+                    item = (bytes(msg.payload), int(msg.mid), self._connection)
+                    self._queue.put(item, timeout=0.5)
                     return
                 except queue.Full:
                     continue
@@ -442,7 +474,7 @@ class MqttSubscription:
         client.on_message = on_message
         return client
 
-    def _collect(self, deadline_s: float) -> list[tuple[bytes, int]]:
+    def _collect(self, deadline_s: float) -> list[tuple[bytes, int, int]]:
         """Up to ``batch_messages`` queued messages, waiting at most ``deadline_s`` for the
         first and until ``batch_ms`` after it for the rest."""
         try:
@@ -502,13 +534,25 @@ class MqttSubscription:
                 items = await asyncio.to_thread(self._collect, 0.1)
                 if not items:
                     continue
-                await self._core.process([p for p, _ in items], sink)
-                for _, mid in items:
-                    if client.ack(mid, 1) == 0:
-                        self.report.acked += 1
+                await self._core.process([p for p, _, _ in items], sink)
+                with self._ack_lock:  # the broker redelivers those of an earlier connection
+                    for _, mid, connection in items:
+                        if connection == self._connection and client.ack(mid, 1) == 0:
+                            self.report.acked += 1
         finally:
+            # mosquitto reads one packet per client per pass of its loop and drops what it has
+            # not read when the socket closes, so the last acknowledgements could be lost and
+            # their messages come again to the next subscriber. It answers in order, so a
+            # SUBACK to repeating our (unchanged) subscription means it has read them all.
+            connected = client.is_connected()
+            self.subscribed.clear()
+            if connected and client.subscribe(self.topic, qos=1)[0] == 0:
+                await asyncio.to_thread(self.subscribed.wait, 2.0)
             self._closing.set()
+            self._disconnected.clear()
             client.disconnect()
+            if connected:  # paho writes what it has queued, then reports the disconnection
+                await asyncio.to_thread(self._disconnected.wait, 2.0)
             client.loop_stop()
         return self.report
 
@@ -642,12 +686,20 @@ def publish_mqtt(
     client_id: str | None = None,
     timeout_s: float = 60.0,
     max_in_flight: int = 100,
+    replay_s: float = 2.0,
+    max_replay: int = 4096,
     on_published: Callable[[int], object] | None = None,
 ) -> int:
     """Publish each payload as one QoS 1 MQTT message, at most ``max_in_flight`` awaiting the
     broker's acknowledgement, and wait for them all; paho resends unacknowledged messages after
     a reconnect. Raises ``StarbrainError`` when one is not acknowledged within ``timeout_s``.
-    Returns how many were published."""
+    Returns how many were published.
+
+    mosquitto acknowledges a message before it has saved it, so a broker killed just then
+    forgets messages it acknowledged. After losing the connection we therefore publish again
+    those acknowledged in the last ``replay_s`` seconds before it (at most ``max_replay``,
+    which must stay below the subscribers' ``dedup_window``); subscriptions drop the repeats by
+    their payload hash. ``replay_s=0`` turns this off."""
     import paho.mqtt.client as mqtt
 
     host, port = _host_port(url, "mqtt", 1883)
@@ -671,25 +723,67 @@ def publish_mqtt(
                 raise StarbrainError(f"cannot reach {url}: {exc}") from exc
             time.sleep(_backoff(attempt, 2.0))
             attempt += 1
-    pending: set[int] = set()
+    pending: dict[int, bytes] = {}  # mid -> payload, awaiting the broker's acknowledgement
     early: set[int] = set()  # acknowledged before ``publish`` returned its mid
+    acked: deque[tuple[float, bytes]] = deque()  # (monotonic time, payload), newest last
+    to_replay: list[bytes] = []
+    closing = threading.Event()
     cond = threading.Condition()
+
+    def remember(payload: bytes) -> None:  # under ``cond``
+        if replay_s <= 0:
+            return
+        now = time.monotonic()
+        acked.append((now, payload))
+        while acked and (acked[0][0] < now - replay_s or len(acked) > max_replay):
+            acked.popleft()
 
     def on_publish(c: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         with cond:
-            if mid in pending:
-                pending.discard(mid)
-            else:
+            payload = pending.pop(mid, None)
+            if payload is None:
                 early.add(mid)
+            else:
+                remember(payload)
+            cond.notify_all()
+
+    def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if closing.is_set():
+            return
+        with cond:  # the broker may have died before saving these: publish them again
+            to_replay.extend(p for _, p in acked)
+            acked.clear()
             cond.notify_all()
 
     client.on_publish = on_publish
+    client.on_disconnect = on_disconnect
     client.loop_start()
     n = 0
 
-    def wait_until(fewer_than: int) -> None:
+    def send(payload: bytes) -> None:
+        # Not under ``cond``: paho calls on_publish holding its own lock. While disconnected,
+        # paho keeps QoS 1 messages and sends them after reconnecting.
+        info = client.publish(topic, payload, qos=1)
         with cond:
-            while len(pending) >= fewer_than:
+            if info.mid in early:
+                early.discard(info.mid)
+                remember(payload)
+            else:
+                pending[info.mid] = payload
+
+    def replay() -> None:
+        with cond:
+            again = to_replay[:]
+            to_replay.clear()
+        for payload in again:
+            send(payload)
+
+    def wait_until(fewer_than: int) -> None:
+        while True:
+            replay()
+            with cond:
+                if len(pending) < fewer_than and not to_replay:
+                    return
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise StarbrainError(
@@ -701,18 +795,13 @@ def publish_mqtt(
         for i, payload in enumerate(payloads):
             wait_until(max_in_flight)
             deadline = time.monotonic() + timeout_s
-            # Not under ``cond``: paho calls on_publish holding its own lock.
-            info = client.publish(topic, payload, qos=1)
-            with cond:
-                if info.mid in early:
-                    early.discard(info.mid)
-                else:
-                    pending.add(info.mid)
+            send(payload)
             n += 1
             if on_published is not None:
                 on_published(i)
         wait_until(1)
     finally:
+        closing.set()
         client.disconnect()
         client.loop_stop()
     return n
