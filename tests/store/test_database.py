@@ -157,3 +157,19 @@ def test_telemetry_stream_is_append_only_and_round_trips(store_path: Path) -> No
         assert store.append("telemetry", table).n_new == table.num_rows  # append-only
         back = store.read("telemetry", limit=5)
     assert back.schema.field("parameter").type == table.schema.field("parameter").type
+
+
+def test_plain_tables_outside_the_streams(store_path: Path) -> None:
+    """execute / insert_arrow serve tables a layer owns (the loop's checkpoint): rows round-trip
+    through a reopened file, and a bad statement raises instead of writing half."""
+    with Store(store_path) as db:
+        db.execute("CREATE TABLE notes (k VARCHAR PRIMARY KEY, v DOUBLE)")
+        db.execute("INSERT INTO notes VALUES (?, ?)", ["a", 1.5])
+        n = db.insert_arrow("notes", pa.table({"k": ["b", "c"], "v": [2.0, 3.0]}))
+        assert n == 2
+        with pytest.raises(Exception, match=r"(?i)constraint|duplicate"):
+            db.insert_arrow("notes", pa.table({"k": ["d", "a"], "v": [4.0, 5.0]}))
+    with Store(store_path) as db:
+        t = db.query("SELECT k, v FROM notes ORDER BY k")
+    assert t.column("k").to_pylist() == ["a", "b", "c"]
+    assert t.column("v").to_pylist() == [1.5, 2.0, 3.0]

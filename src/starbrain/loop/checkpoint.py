@@ -31,10 +31,8 @@ _DDL = (
 
 
 def _execute(store: Store, sql: str, params: list[Any] | None = None) -> None:
-    # The Store's public API appends Arrow batches to registered streams; these two small
-    # tables belong to the loop, so it issues their statements on a cursor of its own.
-    with store._cursor() as cur:
-        cur.execute(sql, params or [])
+    # these two small tables belong to the loop, not to a registered stream
+    store.execute(sql, params)
 
 
 def has_table(store: Store, name: str) -> bool:
@@ -98,9 +96,4 @@ class Checkpoint:
                 "payload": [json.dumps(m, separators=(",", ":"), default=str) for m in messages],
             }
         )
-        with self.store._cursor() as cur:
-            cur.register("_events", table)
-            try:
-                cur.execute(f"INSERT INTO {EVENTS_TABLE} SELECT * FROM _events")
-            finally:
-                cur.unregister("_events")
+        self.store.insert_arrow(EVENTS_TABLE, table)

@@ -171,6 +171,23 @@ class Store:
                 cur.unregister("_batch")
         return AppendResult(stream.name, table.num_rows, int(n_new))
 
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run one SQL statement, for tables a layer keeps outside the registered streams (the
+        loop's checkpoint, for one). Streams are written with :meth:`append` only."""
+        with self._cursor() as cur:
+            cur.execute(sql, list(params) if params else [])
+
+    def insert_arrow(self, table_name: str, table: pa.Table) -> int:
+        """Append an Arrow table to an existing plain table (columns in table order) in one
+        statement; returns the rows inserted. For tables outside the registered streams."""
+        with self._cursor() as cur:
+            cur.register("_rows", table)
+            try:
+                cur.execute(f'INSERT INTO "{table_name}" SELECT * FROM _rows')
+            finally:
+                cur.unregister("_rows")
+        return table.num_rows
+
     # -- reading --------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run SQL and return an Arrow table (timestamps as stored: naive, UTC)."""
