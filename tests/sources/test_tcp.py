@@ -44,7 +44,9 @@ def defs() -> PacketSet:
 
 def rows(batches: list[pa.RecordBatch]) -> pa.Table:
     t = pa.Table.from_batches(batches, schema=TELEMETRY_SCHEMA)
-    keys = [("apid", "ascending"), ("seq", "ascending"), ("parameter", "ascending")]
+    # several clients send packets with the same APID and sequence count: sorting on every
+    # column but time makes the order independent of how their connections interleaved
+    keys = [(c, "ascending") for c in ("apid", "seq", "parameter", "raw", "value")]
     return t.cast(
         pa.schema(
             [f if f.name != "parameter" else pa.field("parameter", pa.string()) for f in t.schema]
