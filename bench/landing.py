@@ -140,9 +140,13 @@ def main() -> None:
     s = spec()
 
     conic = ld._ConicSolver(s)
-    t_ours, f_ours = median_time(lambda: [fuel(conic.solve(float(t))) for t in TFS], args.repeats)
+    t_ours, f_ours = median_time(
+        lambda: [fuel(conic.solve(float(t))) for t in TFS], args.repeats, warmup=True
+    )
     rebuild = ld._CvxpySolver(s)
-    t_cvx, f_cvx = median_time(lambda: [fuel(rebuild.solve(float(t))) for t in TFS], args.repeats)
+    t_cvx, f_cvx = median_time(
+        lambda: [fuel(rebuild.solve(float(t))) for t in TFS], args.repeats, warmup=True
+    )
     t0 = time.perf_counter()
     dpp = DppLanding(s)
     dpp.solve(float(TFS[0]))

@@ -110,47 +110,71 @@ def _calibration(q: Parameter) -> Callable[[float], float] | None:
     return lambda x: sum(ck * x**k for k, ck in enumerate(c))
 
 
+class PeerDecoder:
+    """The peer: a plain loop, ``struct.unpack_from`` per packet header, a getter per field,
+    ``binascii.crc_hqx`` for the CRC, calibration, rows into Python lists. ``feed`` takes whole
+    packets (a file, or datagrams as they arrive); ``clock()`` times packets without a secondary
+    header. Also used by ``telemetry_udp.py``."""
+
+    def __init__(self, defs: PacketSet, clock: Callable[[], int] = lambda: 0) -> None:
+        self.header = struct.Struct(">HHH")
+        self.coarse_fine = struct.Struct(">IH")
+        self.plans = {
+            p.apid: (p, [(q.name, _getter(q), _calibration(q)) for q in p.parameters])
+            for p in defs.packets
+        }
+        tc = defs.time
+        assert tc is None or (tc.coarse_bytes, tc.fine_bytes) == (4, 2)
+        self.timed = tc is not None
+        self.epoch, self.leap = (tc.epoch_ns, tc.leap_seconds) if tc else (0, 0)
+        self.clock = clock
+        self.cols: tuple[list, ...] = ([], [], [], [], [], [])
+        self.packets = self.parameters = 0
+
+    def feed(self, buf: bytes) -> None:
+        times, apids, seqs, names, raws, values = self.cols
+        header, plans = self.header, self.plans
+        p, n = 0, len(buf)
+        while p + 6 <= n:
+            w0, w1, w2 = header.unpack_from(buf, p)
+            total = w2 + 7
+            plan = plans.get(w0 & 0x7FF)
+            if plan is None or p + total > n:
+                p += total
+                continue
+            packet, params = plan
+            if packet.crc and binascii.crc_hqx(buf[p : p + total - 2], 0xFFFF) != (
+                buf[p + total - 2] << 8 | buf[p + total - 1]
+            ):
+                p += total
+                continue
+            if self.timed and packet.secondary_header:
+                coarse, fine = self.coarse_fine.unpack_from(buf, p + 6)
+                t = (
+                    self.epoch
+                    + (coarse - self.leap) * 1_000_000_000
+                    + ((fine * 1_000_000_000 + 32768) >> 16)
+                )
+            else:
+                t = self.clock()
+            apid, seq = w0 & 0x7FF, w1 & 0x3FFF
+            for name, get, cal in params:
+                raw = get(buf, p)
+                times.append(t)
+                apids.append(apid)
+                seqs.append(seq)
+                names.append(name)
+                raws.append(raw)
+                values.append(cal(raw) if cal else raw)
+            self.packets += 1
+            self.parameters += len(params)
+            p += total
+
+
 def peer_decode(buf: bytes, defs: PacketSet) -> tuple[list, ...]:
-    header = struct.Struct(">HHH")
-    coarse_fine = struct.Struct(">IH")
-    plans = {
-        p.apid: (p, [(q.name, _getter(q), _calibration(q)) for q in p.parameters])
-        for p in defs.packets
-    }
-    tc = defs.time
-    assert tc is None or (tc.coarse_bytes, tc.fine_bytes) == (4, 2)
-    epoch, leap = (tc.epoch_ns, tc.leap_seconds) if tc else (0, 0)
-    times, apids, seqs, names, raws, values = [], [], [], [], [], []
-    p, n = 0, len(buf)
-    while p + 6 <= n:
-        w0, w1, w2 = header.unpack_from(buf, p)
-        total = w2 + 7
-        plan = plans.get(w0 & 0x7FF)
-        if plan is None or p + total > n:
-            p += total
-            continue
-        packet, params = plan
-        if packet.crc and binascii.crc_hqx(buf[p : p + total - 2], 0xFFFF) != (
-            buf[p + total - 2] << 8 | buf[p + total - 1]
-        ):
-            p += total
-            continue
-        if tc is not None and packet.secondary_header:
-            coarse, fine = coarse_fine.unpack_from(buf, p + 6)
-            t = epoch + (coarse - leap) * 1_000_000_000 + ((fine * 1_000_000_000 + 32768) >> 16)
-        else:
-            t = 0
-        apid, seq = w0 & 0x7FF, w1 & 0x3FFF
-        for name, get, cal in params:
-            raw = get(buf, p)
-            times.append(t)
-            apids.append(apid)
-            seqs.append(seq)
-            names.append(name)
-            raws.append(raw)
-            values.append(cal(raw) if cal else raw)
-        p += total
-    return times, apids, seqs, names, raws, values
+    peer = PeerDecoder(defs)
+    peer.feed(buf)
+    return peer.cols
 
 
 def peer_table(cols: tuple[list, ...]) -> pa.Table:
@@ -264,7 +288,7 @@ def main() -> None:
 
     r = args.repeats
     t_peer = median_time(lambda: peer_decode(stream, defs), max(1, r // 2))[0]
-    t_peer_store = median_time(lambda: store(peer_table(peer_decode(stream, defs))), 1)
+    t_peer_store = median_time(lambda: store(peer_table(peer_decode(stream, defs))), 1)[0]
     t_ours = median_time(lambda: decode(stream, defs).table, r)[0]
     t_store = median_time(lambda: store(decode(stream, defs).table), r)[0]
     t_keyed = median_time(lambda: store(decode(stream, defs).table, keyed=True), max(1, r // 2))[0]

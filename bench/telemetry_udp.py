@@ -29,12 +29,10 @@ Run ``python bench/telemetry_udp.py [--packets N] [--repeats R] [--per-datagram 
 from __future__ import annotations
 
 import argparse
-import binascii
 import multiprocessing as mp
 import multiprocessing.synchronize
 import socket
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -48,7 +46,7 @@ from starbrain.sources.ccsds import TELEMETRY_SCHEMA
 from starbrain.sources.packets import PacketSet, load_example_definitions
 from starbrain.sources.telemetry_io import listen
 from starbrain.store.database import Store
-from telemetry_decode import _calibration, _getter, make_stream
+from telemetry_decode import PeerDecoder, make_stream
 
 FLUSH_ROWS = 100_000
 RCVBUF = 1 << 22
@@ -168,60 +166,12 @@ def run_ours(
 
 
 # -- the peer: a plain loop -----------------------------------------------------------------------
-class PeerDecoder:
-    """``telemetry_decode.peer_decode`` with its per-field plans built once."""
+class UdpPeer(PeerDecoder):
+    """``telemetry_decode.PeerDecoder`` timing untimed packets by the receive clock, with the
+    rows handed to the store as Arrow in the stream's schema."""
 
     def __init__(self, defs: PacketSet) -> None:
-        self.header = struct.Struct(">HHH")
-        self.coarse_fine = struct.Struct(">IH")
-        self.plans = {
-            p.apid: (p, [(q.name, _getter(q), _calibration(q)) for q in p.parameters])
-            for p in defs.packets
-        }
-        tc = defs.time
-        assert tc is not None and (tc.coarse_bytes, tc.fine_bytes) == (4, 2)
-        self.epoch, self.leap = tc.epoch_ns, tc.leap_seconds
-        self.cols: tuple[list, ...] = ([], [], [], [], [], [])
-        self.packets = self.parameters = 0
-
-    def feed(self, buf: bytes) -> None:
-        times, apids, seqs, names, raws, values = self.cols
-        header, plans = self.header, self.plans
-        p, n = 0, len(buf)
-        while p + 6 <= n:
-            w0, w1, w2 = header.unpack_from(buf, p)
-            total = w2 + 7
-            plan = plans.get(w0 & 0x7FF)
-            if plan is None or p + total > n:
-                p += total
-                continue
-            packet, params = plan
-            if packet.crc and binascii.crc_hqx(buf[p : p + total - 2], 0xFFFF) != (
-                buf[p + total - 2] << 8 | buf[p + total - 1]
-            ):
-                p += total
-                continue
-            if packet.secondary_header:
-                coarse, fine = self.coarse_fine.unpack_from(buf, p + 6)
-                t = (
-                    self.epoch
-                    + (coarse - self.leap) * 1_000_000_000
-                    + ((fine * 1_000_000_000 + 32768) >> 16)
-                )
-            else:
-                t = time.time_ns()
-            apid, seq = w0 & 0x7FF, w1 & 0x3FFF
-            for name, get, cal in params:
-                raw = get(buf, p)
-                times.append(t)
-                apids.append(apid)
-                seqs.append(seq)
-                names.append(name)
-                raws.append(raw)
-                values.append(cal(raw) if cal else raw)
-            self.packets += 1
-            self.parameters += len(params)
-            p += total
+        super().__init__(defs, clock=time.time_ns)
 
     def rows(self) -> int:
         return len(self.cols[0])
@@ -246,7 +196,7 @@ class PeerDecoder:
 def run_peer(
     path: Path, defs: PacketSet, n_packets: int, per_datagram: int, rate_hz: float, db: Store
 ) -> Result:
-    peer = PeerDecoder(defs)
+    peer = UdpPeer(defs)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)  # as UdpListener asks
         sock.bind(("127.0.0.1", 0))
