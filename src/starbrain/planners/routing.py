@@ -67,8 +67,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain import timeconv
+from starbrain.physics.earth import geodetic_to_itrf
 from starbrain.planners.passes import GroundStation
-from starbrain.sources.constellation import PRESETS, WalkerShell, generate
+from starbrain.sources.constellation import PRESETS, RADIUS_WGS72_KM, WalkerShell, generate
 from starbrain.sources.records import StarbrainError
 
 __all__ = [
@@ -90,9 +91,7 @@ FIBRE_GROUP_INDEX = 1.4682  # Corning SMF-28 Ultra, effective group index at 155
 EARTH_MEAN_RADIUS_KM = 6371.0088  # IUGG mean radius R1
 HYPATIA_STARLINK_MIN_ELEVATION_DEG = 25.0
 ISL_MIN_ALTITUDE_KM = 80.0  # a laser link must clear the atmosphere below this (Hypatia)
-_RADIUS_FOR_ISL_KM = 6378.135  # WGS-72 equatorial radius, as the constellation's altitudes
-_WGS84_A_KM = 6378.137
-_WGS84_E2 = 6.69437999014e-3
+_RADIUS_FOR_ISL_KM = RADIUS_WGS72_KM  # the radius the constellation's altitudes are over
 
 # Slack on search limits and pruning bounds, far above the interpolation errors (< 1 m), far
 # below anything that changes how much of the graph is searched
@@ -208,12 +207,7 @@ def great_circle_km(
 def _itrf_and_up(g: GroundStation) -> tuple[FloatArray, FloatArray]:
     """ITRF position (km) and geodetic up unit vector of a ground point, each (3,)."""
     lat, lon = math.radians(g.lat_deg), math.radians(g.lon_deg)
-    n = _WGS84_A_KM / math.sqrt(1.0 - _WGS84_E2 * math.sin(lat) ** 2)
-    r = np.array([
-        (n + g.alt_km) * math.cos(lat) * math.cos(lon),
-        (n + g.alt_km) * math.cos(lat) * math.sin(lon),
-        (n * (1.0 - _WGS84_E2) + g.alt_km) * math.sin(lat),
-    ])  # fmt: skip
+    r = np.asarray(geodetic_to_itrf(lat, lon, g.alt_km), dtype=np.float64)
     up = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
     return r, up
 
