@@ -131,7 +131,7 @@ def generate_debris(
     for k, (name, _) in enumerate(DEBRIS_CLUSTERS):
         sel = np.nonzero(cluster == k)[0]
         mean, sd, lo, hi = perigee[name]
-        if mean is None:
+        if mean is None or sd is None:  # the background: uniform perigees
             hp[sel] = rng.uniform(lo, hi, sel.size)
         else:
             hp[sel] = _clipped_normal(rng, mean, sd, lo, hi, sel.size)
