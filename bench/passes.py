@@ -23,7 +23,7 @@ import time
 import numpy as np
 from sgp4.api import Satrec
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import frames
 from starbrain.planners.passes import GroundStation, Passes, find_passes, satrec_propagator
 from starbrain.sources.constellation import generate_preset

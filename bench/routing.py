@@ -36,7 +36,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from sgp4.api import SatrecArray
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.sgp4 import Sgp4Elements, satrecs_from_elements
 from starbrain.planners.cities import city
 from starbrain.planners.routing import _ground_teme, route, routing_network

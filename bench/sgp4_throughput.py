@@ -30,7 +30,7 @@ import pyarrow as pa
 import torch
 from sgp4.api import SatrecArray
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.sgp4 import (
     Sgp4Elements,
     propagate,

@@ -9,7 +9,7 @@ import pytest
 from sgp4.api import jday
 from skyfield.api import load
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 
 
 def test_split_jd_matches_python_sgp4_jday() -> None:

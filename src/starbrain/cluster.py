@@ -22,7 +22,7 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -25,7 +25,7 @@ from starbrain.console.settings import (
     check_bind,
     is_loopback,
 )
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 from tests.console.conftest import EPOCH, FIRST_NORAD, N_SATS, TOKEN, serve_app
 
 websockets_sync = pytest.importorskip("websockets.sync.client")

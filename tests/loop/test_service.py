@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from sgp4.api import Satrec, jday
 
+from starbrain.core.errors import StarbrainError
 from starbrain.loop.config import LoopConfig, load_config
 from starbrain.loop.publish import SUBJECTS, Bus, mqtt_topic
 from starbrain.loop.service import LoopService
 from starbrain.loop.simulators import PowerSimulator, PresetCatalog, injected_anomalies
 from starbrain.loop.worldmodel import measure_drift
-from starbrain.sources.records import StarbrainError
 from starbrain.store.database import Store
 
 START = "2026-11-25T06:00:00"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.models.fitting import (
     elements_from_state,
     elements_to_table,

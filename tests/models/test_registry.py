@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from starbrain.core.errors import StarbrainError
 from starbrain.models.orbit_model import OrbitModelConfig, OrbitWorldModel
 from starbrain.models.registry import (
     list_models,
@@ -13,7 +14,6 @@ from starbrain.models.registry import (
     truth_fingerprint,
 )
 from starbrain.models.truth import generate_truth, sample_elements
-from starbrain.sources.records import StarbrainError
 from starbrain.store.database import Store
 
 

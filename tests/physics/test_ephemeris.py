@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import ephemeris as eph
 
 # E. M. Standish, "Keplerian Elements for Approximate Positions of the Major Planets", JPL

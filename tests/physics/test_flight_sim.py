@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.physics.flight_sim import (
     CHANNELS,
     PACKET_NAMES,
@@ -22,7 +23,6 @@ from starbrain.physics.flight_sim import (
 )
 from starbrain.physics.launch_vehicle import Atmosphere, planar_derivatives
 from starbrain.sources.ccsds import decode
-from starbrain.sources.records import StarbrainError
 
 DURATION = 200.0
 

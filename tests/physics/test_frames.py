@@ -22,7 +22,7 @@ from skyfield.constants import ASEC2RAD, AU_KM, DAY_S
 from skyfield.framelib import itrs
 from skyfield.sgp4lib import TEME_to_ITRF
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import earth, frames
 
 POS_TOL_KM = 1e-3  # 1 m

@@ -26,7 +26,7 @@ import sgp4
 import torch
 from sgp4.api import WGS72, Satrec, SatrecArray
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.sgp4 import (
     Sgp4Elements,
     propagate,

@@ -11,7 +11,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from sgp4.api import SatrecArray
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.sgp4 import Sgp4Elements, satrecs_from_elements, sgp4_init, sgp4_propagate
 from starbrain.sources.constellation import WalkerShell, generate, generate_preset
 from starbrain.sources.debris import generate_debris

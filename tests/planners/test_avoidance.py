@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.sgp4 import propagate
 from starbrain.planners.avoidance import (
     _SENS_DV_KMPS,

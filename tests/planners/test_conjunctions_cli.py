@@ -51,10 +51,10 @@ def _count(output: str) -> int:
 
 
 def test_screen_names_its_propagator(stored) -> None:
+    from starbrain.core.errors import StarbrainError
     from starbrain.models.orbit_model import OrbitWorldModel
     from starbrain.models.registry import register_model
     from starbrain.planners.propagator import resolve_propagator
-    from starbrain.sources.records import StarbrainError
     from starbrain.store.database import Store
 
     code, plain = _screen("--shards", "2")

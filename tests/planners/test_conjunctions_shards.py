@@ -202,7 +202,7 @@ def _model(bias_seed: int | None):
 def test_sgp4_when_no_model_is_registered(store) -> None:
     prop = resolve_propagator(store, None)
     assert isinstance(prop, Sgp4Propagator) and prop.name == "sgp4"
-    from starbrain.sources.records import StarbrainError
+    from starbrain.core.errors import StarbrainError
 
     with pytest.raises(StarbrainError, match="no world model"):
         resolve_propagator(store, "latest")

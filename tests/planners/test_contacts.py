@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import frames
 from starbrain.planners.contacts import (
     CONTACTS_SCHEMA,

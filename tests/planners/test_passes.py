@@ -21,7 +21,7 @@ import pytest
 from sgp4.api import Satrec
 from skyfield.api import EarthSatellite, wgs84
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import frames
 from starbrain.planners.passes import (
     PASSES_SCHEMA,

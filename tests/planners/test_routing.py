@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from starbrain import timeconv
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
 from starbrain.planners.cities import CITIES, city
 from starbrain.planners.routing import (
     C_KM_S,
@@ -23,7 +24,6 @@ from starbrain.planners.routing import (
     shortest_paths,
 )
 from starbrain.sources.constellation import PRESETS, WalkerShell
-from starbrain.sources.records import StarbrainError
 
 START = "2026-01-01T00:00:00"
 

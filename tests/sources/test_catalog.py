@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.catalog import detect_format, load_catalog
 from starbrain.sources.omm import write_omm
-from starbrain.sources.records import StarbrainError
 from starbrain.sources.tle import parse_tle
 
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import (
     TELEMETRY_SCHEMA,
     PacketDecoder,
@@ -30,7 +31,6 @@ from starbrain.sources.packets import (
     load_example_definitions,
     parse_definitions,
 )
-from starbrain.sources.records import StarbrainError
 from tests.sources.telemetry_helpers import T0, Generated, generate, round_robin
 
 RECEIVED = np.datetime64("2026-03-01T13:00:00", "ns")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sgp4.api import WGS72, Satrec, SatrecArray
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.constellation import PRESETS, WalkerShell, generate, generate_preset
-from starbrain.sources.records import StarbrainError
 from starbrain.sources.tle import format_tle, parse_tle_lines
 
 R_WGS72_KM = 6378.135
@@ -87,7 +87,7 @@ def test_starlink_preset_keeps_its_satellites_apart(starlink) -> None:
     covers every pair), and no S4 plane coincides with an S5 plane."""
     import torch
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.physics.sgp4 import propagate
 
     times = np.datetime64("2026-01-01", "ns") + np.arange(0, 96 * 60, 5) * np.timedelta64(1, "s")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.oem import (
     EPHEMERIS_SCHEMA,
     load_ephemeris,
@@ -25,7 +26,6 @@ from starbrain.sources.oem import (
     write_oem_segments,
     write_oem_xml,
 )
-from starbrain.sources.records import StarbrainError
 from starbrain.store.database import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "oem"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.packets import (
     DefinitionError,
     example_definitions_path,
@@ -14,7 +15,6 @@ from starbrain.sources.packets import (
     load_example_definitions,
     parse_definitions,
 )
-from starbrain.sources.records import StarbrainError
 
 TIME = {"coarse_bytes": 4, "fine_bytes": 2, "epoch": "2000-01-01T00:00:00Z"}
 

@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import TELEMETRY_SCHEMA, decode, pack_primary_header
 from starbrain.sources.packets import PacketSet, load_example_definitions
-from starbrain.sources.records import StarbrainError
 from starbrain.sources.telemetry_io import (
     TcpListener,
     listen_tcp,

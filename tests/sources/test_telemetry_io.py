@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import TELEMETRY_SCHEMA, PacketDecoder
 from starbrain.sources.packets import PacketSet, load_example_definitions
-from starbrain.sources.records import StarbrainError
 from starbrain.sources.telemetry_io import UdpListener, listen, replay, replay_file, send_udp
 from tests.sources.telemetry_helpers import generate, round_robin
 

@@ -11,7 +11,7 @@ from sgp4 import alpha5 as sgp4_alpha5
 from sgp4.api import WGS72, Satrec
 from sgp4.io import verify_checksum
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.sources.tle import alpha5_decode, alpha5_encode, format_tle, parse_tle
 from tests.conftest import SGP4_VER_BAD_CHECKSUMS
 

@@ -11,8 +11,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.constellation import WalkerShell, generate
-from starbrain.sources.records import ELEMENTS_SCHEMA, StarbrainError
+from starbrain.sources.records import ELEMENTS_SCHEMA
 from starbrain.sources.tle import parse_tle
 from starbrain.store.database import Store
 

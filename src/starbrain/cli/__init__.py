@@ -31,7 +31,7 @@ from starbrain.cli import (  # noqa: F401  (importing a module registers its com
     telemetry,
 )
 from starbrain.cli._common import app, console, err_console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 __all__ = ["app", "main"]
 

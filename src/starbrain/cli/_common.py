@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -102,7 +102,7 @@ def _print_errors(result: LoadResult) -> None:
 
 
 def _time_option(value: str | None, default: object, what: str) -> Any:
-    from starbrain import timeconv
+    from starbrain.core import timeconv
 
     if value is None:
         return default

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from starbrain.cli._common import _open_store, _progress, app, console, err_console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -116,7 +116,7 @@ def _register(det: AnomalyDetector, name: str) -> None:
     import numpy as np
     import pyarrow as pa
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.models.anomaly.detector import KIND
     from starbrain.store.decision_schemas import MODELS_SCHEMA
 

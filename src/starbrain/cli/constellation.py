@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from starbrain.cli._common import ExportFormat, _open_store, _render, app, err_console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 constellation_app = typer.Typer(help="Generate Walker-delta constellations.", no_args_is_help=True)
 app.add_typer(constellation_app, name="constellation")

@@ -18,7 +18,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 contacts_app = typer.Typer(
     help="Ground-station contact planning: which satellite each antenna tracks when.",
@@ -81,7 +81,7 @@ def contacts_plan(
     import numpy as np
     import pyarrow as pa
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.planners.contacts import (
         ContactPlan,
         ContactStation,

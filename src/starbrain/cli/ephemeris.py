@@ -18,7 +18,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 ephemeris_app = typer.Typer(
     help="Precise ephemerides (truth data): CCSDS OEM (KVN, XML) and IGS SP3-c/d.",

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from starbrain.cli._common import app, console, err_console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 mars_app = typer.Typer(help="Earth-Mars transfer windows and porkchop plots.", no_args_is_help=True)
 app.add_typer(mars_app, name="mars")

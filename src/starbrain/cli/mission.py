@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from starbrain.cli._common import _vector, app, console, err_console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 landing_app = typer.Typer(
     help="Powered-descent guidance (lossless convexification).", no_args_is_help=True

@@ -18,7 +18,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -125,7 +125,7 @@ def model_train(
     import numpy as np
     from rich.progress import TaskID
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.models.evaluation import plot_errors
     from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
     from starbrain.models.registry import register_model

@@ -23,7 +23,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 
 class OrbitFormat(StrEnum):
@@ -65,7 +65,7 @@ def propagate(
     import numpy as np
     import pyarrow as pa
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.physics import frames as fr_mod
     from starbrain.physics.sgp4 import propagate as sgp4_propagate
     from starbrain.sources.oem import write_oem
@@ -181,7 +181,7 @@ def passes(
     """Ground passes (rise, culmination, set, maximum elevation, sunlit) over stations."""
     import numpy as np
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.planners.passes import find_passes, sgp4_propagator
 
     stations = [_station(s) for s in station]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from starbrain.cli._common import _time_option, _write_table, app, console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 
 def _shells(spec: str) -> list[int] | None:
@@ -65,7 +65,7 @@ def route_command(
     """
     import numpy as np
 
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.planners.cities import city
     from starbrain.planners.routing import FIBRE_GROUP_INDEX, route, routing_network
 

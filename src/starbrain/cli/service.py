@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from starbrain.cli._common import app, console, err_console
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 __all__ = ["demo", "run"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
     import pyarrow as pa

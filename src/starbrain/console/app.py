@@ -38,7 +38,7 @@ from starbrain.console.routes import (
 )
 from starbrain.console.security import LOOPBACK_NAMES, GuardMiddleware, RedactTokenFilter
 from starbrain.console.settings import ConsoleSettings, check_bind
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 from starbrain.store.database import Store
 
 __all__ = ["STATIC_DIR", "create_app", "serve"]

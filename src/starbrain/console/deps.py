@@ -11,7 +11,6 @@ import anyio
 import numpy as np
 from fastapi import Depends, HTTPException, Query, Request
 
-from starbrain import timeconv
 from starbrain.console.fleet import Fleet, FleetCache, StoreProvider, utc_ns
 from starbrain.console.schemas import ErrorResponse
 from starbrain.console.settings import (
@@ -20,6 +19,7 @@ from starbrain.console.settings import (
     MAX_NORAD_PER_REQUEST,
     ConsoleSettings,
 )
+from starbrain.core import timeconv
 from starbrain.store.database import Store
 
 __all__ = [

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain import timeconv
 from starbrain.console.schemas import ShellSummary
+from starbrain.core import timeconv
 from starbrain.physics.earth import GM_KM3_S2, WGS84_A_KM
 from starbrain.store.database import Store
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starbrain.config import settings as global_settings
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 __all__ = [
     "MAX_GROUNDTRACK_POINTS",

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.store.database import Store
 
 __all__ = ["EVENTS_TABLE", "STATE_TABLE", "Checkpoint", "ensure_tables", "has_table"]

@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
-from starbrain import timeconv
 from starbrain.config import settings
+from starbrain.core import timeconv
 from starbrain.sources.catalog import load_catalog
 from starbrain.sources.constellation import PRESETS, RADIUS_WGS72_KM, generate_preset
 from starbrain.sources.omm import write_omm

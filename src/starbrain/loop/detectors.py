@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 
 __all__ = ["RobustZDetector"]
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 __all__ = [
     "SUBJECTS",

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
 from starbrain.loop.checkpoint import Checkpoint
 from starbrain.loop.config import LoopConfig
 from starbrain.loop.publish import Publisher
@@ -48,7 +49,6 @@ from starbrain.loop.simulators import (
     PresetCatalog,
     injected_anomalies,
 )
-from starbrain.sources.records import StarbrainError
 from starbrain.store.database import Store
 
 __all__ = ["AnomalyDetector", "LoopService", "LoopSummary", "SimClock", "iso"]

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import PacketDecoder, encode_packets
 from starbrain.sources.constellation import generate_preset
 from starbrain.sources.packets import load_example_definitions
-from starbrain.sources.records import StarbrainError
 
 __all__ = ["FileCatalog", "PowerSimulator", "PresetCatalog", "injected_anomalies"]
 

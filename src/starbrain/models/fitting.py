@@ -23,7 +23,7 @@ import pyarrow as pa
 import torch
 from torch import Tensor
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.frames import itrf_to_teme, teme_to_gcrs_matrix
 from starbrain.physics.sgp4 import sgp4_propagate
 from starbrain.physics.sgp4_init import MU_KM3_S2, XPDOTP, Sgp4Elements

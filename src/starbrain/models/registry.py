@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from starbrain import timeconv
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
 from starbrain.models.orbit_model import OrbitModelConfig, OrbitWorldModel
 from starbrain.models.truth import TruthSet
-from starbrain.sources.records import StarbrainError
 from starbrain.store.decision_schemas import MODELS_KEY, MODELS_SCHEMA
 
 __all__ = [

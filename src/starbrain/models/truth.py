@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import torch
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics.forces import ForceModel, Spacecraft
 from starbrain.physics.frames import teme_to_gcrs_matrix
 from starbrain.physics.numerical import propagate_numerical

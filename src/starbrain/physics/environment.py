@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 
 __all__ = [
     "SIDEREAL_RATE_RADPS",

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 
 __all__ = [
     "AU_KM",

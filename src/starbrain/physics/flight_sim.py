@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
 from starbrain.physics.launch_vehicle import (
     OMEGA_EARTH_RADPS,
     R_EARTH_M,
@@ -55,7 +56,6 @@ from starbrain.physics.launch_vehicle import (
     planar_derivatives,
 )
 from starbrain.sources.packets import PacketSet, load_definitions
-from starbrain.sources.records import StarbrainError
 
 __all__ = [
     "ANOMALY_KINDS",

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from starbrain.core.timeconv import JD_UNIX_EPOCH, jd_to_datetime64
 from starbrain.physics.earth import enu_matrix, geodetic_to_itrf
-from starbrain.timeconv import JD_UNIX_EPOCH, jd_to_datetime64
 
 __all__ = [
     "EarthOrientation",

@@ -24,7 +24,7 @@ import pyarrow as pa
 import torch
 from torch import Tensor
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import sgp4_deep
 
 __all__ = [

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import earth
 from starbrain.physics.sgp4 import Sgp4Elements, propagate, sgp4_init, sgp4_propagate
 from starbrain.planners.collision_probability import (

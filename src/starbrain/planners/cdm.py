@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import frames
 
 __all__ = ["conjunction_cdm", "write_cdms"]

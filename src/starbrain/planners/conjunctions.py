@@ -60,7 +60,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import torch
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import earth
 from starbrain.physics.sgp4 import Sgp4Elements
 from starbrain.planners.collision_probability import (

@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.planners.passes import GroundStation, Propagate, find_passes
 
 __all__ = [

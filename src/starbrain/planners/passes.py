@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import earth, frames
 
 __all__ = [

@@ -188,7 +188,7 @@ def resolve_propagator(store: Any, model: str | None = None) -> Propagator:
     """The propagator to plan with: ``model`` ``"sgp4"`` forces SGP4; a model name loads that
     registered world model; ``None`` or ``"latest"`` loads the newest registered orbit model,
     or SGP4 when none is registered."""
-    from starbrain.sources.records import StarbrainError
+    from starbrain.core.errors import StarbrainError
 
     if model is not None and model.lower() == "sgp4":
         return Sgp4Propagator()

@@ -66,11 +66,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
 from starbrain.physics.earth import geodetic_to_itrf
 from starbrain.planners.passes import GroundStation
 from starbrain.sources.constellation import PRESETS, RADIUS_WGS72_KM, WalkerShell, generate
-from starbrain.sources.records import StarbrainError
 
 __all__ = [
     "C_KM_S",

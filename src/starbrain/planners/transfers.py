@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.physics import ephemeris
 from starbrain.physics.lambert import solve_lambert
 

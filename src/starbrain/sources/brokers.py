@@ -65,9 +65,9 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import DecodeStats, PacketDecoder
 from starbrain.sources.packets import PacketSet, load_definitions, load_example_definitions
-from starbrain.sources.records import StarbrainError
 
 __all__ = [
     "BrokerReport",

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.omm import parse_omm, sniff_omm_format
-from starbrain.sources.records import LoadResult, StarbrainError
+from starbrain.sources.records import LoadResult
 from starbrain.sources.tle import parse_tle
 
 __all__ = ["FORMATS", "detect_format", "fetch_text", "load_catalog", "parse_catalog_text"]

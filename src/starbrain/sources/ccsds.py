@@ -37,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
+from starbrain.core.timeconv import to_datetime64, utc_now
 from starbrain.sources.packets import (
     CRC_BYTES,
     IDLE_APID,
@@ -46,8 +48,6 @@ from starbrain.sources.packets import (
     Parameter,
     TimeCode,
 )
-from starbrain.sources.records import StarbrainError
-from starbrain.timeconv import to_datetime64, utc_now
 
 __all__ = [
     "PARAMETER_TYPE",

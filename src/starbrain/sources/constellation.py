@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain import timeconv
-from starbrain.sources.records import ELEMENTS_SCHEMA, StarbrainError
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
+from starbrain.sources.records import ELEMENTS_SCHEMA
 
 __all__ = [
     "PRESETS",

@@ -32,8 +32,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain import timeconv
-from starbrain.sources.records import LoadResult, RecordError, StarbrainError
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
+from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = [
     "EPHEMERIS_KEY",

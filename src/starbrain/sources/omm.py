@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.sources.records import ELEMENTS_SCHEMA, LoadResult, RecordError
 
 __all__ = ["OMM_FIELDS", "parse_omm", "sniff_omm_format", "write_omm"]

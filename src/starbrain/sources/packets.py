@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 
 __all__ = [
     "IDLE_APID",
@@ -277,7 +277,7 @@ def load_definitions(path: str | Path) -> PacketSet:
 
 
 def _epoch_ns(text: Any) -> int:
-    from starbrain.timeconv import to_datetime64
+    from starbrain.core.timeconv import to_datetime64
 
     return int(np.asarray(to_datetime64(str(text))).astype("datetime64[ns]").astype(np.int64))
 

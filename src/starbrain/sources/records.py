@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
+
 __all__ = [
     "ELEMENTS_KEY",
     "ELEMENTS_SCHEMA",
@@ -19,10 +21,6 @@ __all__ = [
     "RecordError",
     "StarbrainError",
 ]
-
-
-class StarbrainError(Exception):
-    """An error with a message written for the user; the CLI prints it without a traceback."""
 
 
 ELEMENTS_SCHEMA = pa.schema(

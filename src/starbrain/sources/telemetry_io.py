@@ -26,9 +26,9 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import DecodeStats, PacketDecoder
 from starbrain.sources.packets import PacketSet, load_definitions, load_example_definitions
-from starbrain.sources.records import StarbrainError
 
 __all__ = [
     "ListenReport",

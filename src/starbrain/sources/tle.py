@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from starbrain import timeconv
+from starbrain.core import timeconv
 from starbrain.sources import fixedwidth as fw
 from starbrain.sources.records import ELEMENTS_SCHEMA, LoadResult, RecordError
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from starbrain.config import settings
-from starbrain.sources.records import StarbrainError
+from starbrain.core.errors import StarbrainError
 from starbrain.store.streams import STREAMS, Stream, duckdb_type
 
 __all__ = ["AppendResult", "Store"]

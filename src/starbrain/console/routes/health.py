@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from starbrain import __version__, timeconv
+from starbrain import __version__
 from starbrain.console.deps import ERROR_RESPONSES, FleetDep, SettingsDep
 from starbrain.console.fleet import iso
 from starbrain.console.schemas import Health
+from starbrain.core import timeconv
 
 router = APIRouter(tags=["health"], responses=ERROR_RESPONSES)
 

@@ -22,7 +22,6 @@ import numpy.typing as npt
 import pyarrow as pa
 from fastapi import APIRouter, Query, Request
 
-from starbrain import timeconv
 from starbrain.console.deps import (
     ERROR_RESPONSES,
     ApiError,
@@ -41,6 +40,7 @@ from starbrain.console.schemas import (
     RouteResponse,
 )
 from starbrain.console.settings import MAX_LINK_SATELLITES
+from starbrain.core import timeconv
 from starbrain.planners.cities import CITIES, city
 from starbrain.planners.routing import (
     C_KM_S,

@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
 from starbrain.physics.flight_sim import CHANNELS, Flight, launch_vehicle_definitions
 from starbrain.sources.packets import PacketSet
-from starbrain.sources.records import StarbrainError
 
 __all__ = ["TelemetryFrame", "frame_from_flight", "frame_from_packets", "frame_from_tables"]
 

@@ -33,13 +33,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from starbrain.core.errors import StarbrainError
 from starbrain.models.anomaly.baselines import IsolationForestScorer, RobustZScorer
 from starbrain.models.anomaly.data import TelemetryFrame
 from starbrain.models.anomaly.events import EventScores, event_scores, merge_intervals, runs
 from starbrain.models.anomaly.forecaster import Forecaster, ForecasterConfig
 from starbrain.models.anomaly.thresholds import dynamic_threshold, ewma
 from starbrain.physics.flight_sim import CONTINUOUS_CHANNELS
-from starbrain.sources.records import StarbrainError
 
 __all__ = [
     "METHODS",
@@ -373,7 +373,7 @@ def _merge_vals(seqs: npt.NDArray[np.int64], vals: FloatArray, gap: int) -> list
 # -- outputs and evaluation -----------------------------------------------------------------------
 def detections_table(detections: Sequence[Detection], detected_at: Any = None) -> pa.Table:
     """Detections in ``ANOMALIES_SCHEMA`` (the store's ``anomalies`` stream)."""
-    from starbrain import timeconv
+    from starbrain.core import timeconv
     from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
 
     when = timeconv.utc_now() if detected_at is None else timeconv.to_datetime64(detected_at)

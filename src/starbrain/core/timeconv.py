@@ -1,0 +1,163 @@
+"""The one converter between UTC datetimes, datetime64[ns], split Julian dates and TLE epochs.
+
+Conventions (see DESIGN.md):
+
+* Stored times are UTC ``datetime64[ns]`` (Arrow ``timestamp[ns, UTC]``).
+* Physics works on split Julian dates ``(jd, fr)`` as SGP4 does: ``jd`` is the Julian date of the
+  preceding 0h UTC (it always ends in ``.5``) and ``fr`` in ``[0, 1)`` is the fraction of the day.
+  Keeping the two parts apart preserves sub-microsecond resolution in float64.
+* Times are UTC throughout; no leap-second smearing is applied here. UT1, TT and the
+  Earth-orientation data are handled by ``physics.frames`` through Skyfield's bundled files.
+
+All functions accept scalars or arrays and are vectorised.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+
+NS_PER_DAY = 86_400_000_000_000
+JD_UNIX_EPOCH = 2440587.5  # Julian date of 1970-01-01T00:00:00 UTC
+_UNIX_EPOCH_NS = np.datetime64(0, "ns")
+
+__all__ = [
+    "JD_UNIX_EPOCH",
+    "NS_PER_DAY",
+    "datetime64_to_jd",
+    "datetime64_to_tle_epoch",
+    "jd_to_datetime64",
+    "minutes_since",
+    "tle_epoch_to_datetime64",
+    "to_datetime64",
+    "to_instant",
+    "utc_now",
+]
+
+
+@overload
+def to_datetime64(value: str | _dt.date | np.datetime64) -> np.datetime64: ...
+@overload
+def to_datetime64(
+    value: npt.NDArray[Any] | list[Any] | tuple[Any, ...],
+) -> npt.NDArray[np.datetime64]: ...
+@overload
+def to_datetime64(value: Any) -> Any: ...
+
+
+def to_datetime64(value: Any) -> Any:
+    """A datetime, ISO-8601 string, ``datetime64`` or a sequence of them -> UTC ``datetime64[ns]``.
+
+    Naive datetimes and strings without an offset are taken as UTC; aware datetimes are converted
+    to UTC. A trailing ``Z`` is accepted. Raises ``ValueError`` naming the value it cannot read.
+    """
+    if isinstance(value, np.ndarray):
+        if np.issubdtype(value.dtype, np.datetime64):
+            return value.astype("datetime64[ns]")
+        flat = [to_datetime64(v.item() if isinstance(v, np.generic) else v) for v in value.ravel()]
+        return np.array(flat, dtype="datetime64[ns]").reshape(value.shape)
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[ns]")
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.UTC).replace(tzinfo=None)
+        return np.datetime64(value, "ns")
+    if isinstance(value, _dt.date):
+        return np.datetime64(value, "ns")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1]
+        elif len(text) > 6 and text[-6] in "+-" and text[-3] == ":":
+            return to_datetime64(_dt.datetime.fromisoformat(text))
+        try:
+            return np.datetime64(text, "ns")
+        except ValueError as exc:
+            raise ValueError(f"cannot read {value!r} as a UTC time (expected ISO 8601)") from exc
+    if isinstance(value, list | tuple):
+        return np.array([to_datetime64(v) for v in value], dtype="datetime64[ns]")
+    raise ValueError(f"cannot read {value!r} as a UTC time")
+
+
+def to_instant(value: Any, what: str = "time") -> np.datetime64:
+    """One UTC time as ``datetime64[ns]``; ``ValueError`` naming ``what`` if several are given."""
+    t = np.asarray(to_datetime64(value), dtype="datetime64[ns]")
+    if t.ndim:
+        raise ValueError(f"{what} must be a single time, not {t.size} of them")
+    return t.reshape(1)[0]
+
+
+def utc_now() -> np.datetime64:
+    """The current UTC time as ``datetime64[ns]``."""
+    return to_datetime64(_dt.datetime.now(_dt.UTC))
+
+
+def datetime64_to_jd(t: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """UTC ``datetime64`` (any unit) -> split Julian date ``(jd, fr)``, exactly to the nanosecond.
+
+    ``jd`` is the Julian date of the preceding 0h UTC (ends in .5), ``fr`` the day fraction.
+    """
+    ns = np.asarray(to_datetime64(t)).astype("datetime64[ns]").astype(np.int64)
+    days, rem = np.divmod(ns, NS_PER_DAY)
+    return JD_UNIX_EPOCH + days.astype(np.float64), rem.astype(np.float64) / NS_PER_DAY
+
+
+def jd_to_datetime64(jd: npt.ArrayLike, fr: npt.ArrayLike = 0.0) -> npt.NDArray[np.datetime64]:
+    """Split Julian date ``(jd, fr)`` (UTC) -> ``datetime64[ns]``, rounded to the nanosecond.
+
+    The two parts may be split anywhere (``jd`` need not end in .5); the split is renormalised so
+    that precision is kept for dates near the present.
+    """
+    jd = np.asarray(jd, dtype=np.float64)
+    fr = np.asarray(fr, dtype=np.float64)
+    jd_whole = np.floor(jd - 0.5) + 0.5
+    frac = (jd - jd_whole) + fr
+    carry = np.floor(frac)
+    days = (jd_whole - JD_UNIX_EPOCH + carry).astype(np.int64)
+    ns = days * NS_PER_DAY + np.rint((frac - carry) * NS_PER_DAY).astype(np.int64)
+    return _UNIX_EPOCH_NS + ns.astype("timedelta64[ns]")
+
+
+def minutes_since(t: Any, epoch: Any) -> npt.NDArray[np.float64]:
+    """Minutes from ``epoch`` to ``t`` (both UTC), broadcast, as SGP4's ``tsince``."""
+    dt_ns = np.asarray(to_datetime64(t)).astype(np.int64) - np.asarray(to_datetime64(epoch)).astype(
+        np.int64
+    )
+    return dt_ns / 60e9
+
+
+def _year_start_ns(year: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    y = np.asarray(year).astype("int64") - 1970
+    return y.astype("datetime64[Y]").astype("datetime64[ns]").astype(np.int64)
+
+
+def tle_epoch_to_datetime64(
+    year2: npt.ArrayLike, day_of_year: npt.ArrayLike
+) -> npt.NDArray[np.datetime64]:
+    """TLE epoch (two-digit year, fractional day of year, day 1.0 = Jan 1 0h) -> ``datetime64[ns]``.
+
+    Two-digit years 57-99 are 1957-1999 and 00-56 are 2000-2056, as in the TLE convention.
+    For exact round trips of the 8-decimal TLE field use the parser in ``sources.tle``, which
+    works on the digits; this float version is accurate to about a microsecond.
+    """
+    yy = np.asarray(year2, dtype=np.int64)
+    year = np.where(yy < 57, 2000 + yy, 1900 + yy)
+    doy = np.asarray(day_of_year, dtype=np.float64)
+    ns = _year_start_ns(year) + np.rint((doy - 1.0) * NS_PER_DAY).astype(np.int64)
+    return _UNIX_EPOCH_NS + ns.astype("timedelta64[ns]")
+
+
+def datetime64_to_tle_epoch(
+    t: Any,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """UTC time -> (two-digit year, day of year starting at 1, nanoseconds into that day)."""
+    ns = np.asarray(to_datetime64(t)).astype("datetime64[ns]")
+    year = ns.astype("datetime64[Y]")
+    day0 = year.astype("datetime64[D]")
+    days = ns.astype("datetime64[D]")
+    doy = (days - day0).astype(np.int64) + 1
+    ns_of_day = (ns - days.astype("datetime64[ns]")).astype(np.int64)
+    return (year.astype(np.int64) + 1970) % 100, doy, ns_of_day
