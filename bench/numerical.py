@@ -46,7 +46,7 @@ def leo_constellation(n: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     a = F.WGS84_RADIUS_KM + rng.uniform(400.0, 1200.0, n)
     inc = np.arccos(rng.uniform(-1.0, 1.0, n))
     raan, u = rng.uniform(0.0, 2 * np.pi, (2, n))
-    speed = np.sqrt(F.EGM2008_MU_KM3S2 / a) * (1.0 + rng.uniform(-1e-3, 1e-3, n))
+    speed = np.sqrt(F.EGM2008_MU_KM3_S2 / a) * (1.0 + rng.uniform(-1e-3, 1e-3, n))
     cu, su, ci, si = np.cos(u), np.sin(u), np.cos(inc), np.sin(inc)
     co, so = np.cos(raan), np.sin(raan)
     r = a[:, None] * np.stack([co * cu - so * su * ci, so * cu + co * su * ci, su * si], axis=1)

@@ -48,7 +48,7 @@ from starbrain.physics.numerical import (
 )
 
 EPOCH = np.datetime64("2024-03-20T06:00:00")
-MU = F.EGM2008_MU_KM3S2
+MU = F.EGM2008_MU_KM3_S2
 TIGHT = IntegratorOptions(rtol=1e-13, atol_km=1e-10, atol_kmps=1e-13)
 NO_PERTURBATIONS = F.ForceModel.two_body()
 
@@ -373,7 +373,7 @@ def test_torch_inputs_and_array_agnostic_kernels() -> None:
         (F.accel_zonal, (r, pole, j, MU, F.EGM2008_RADIUS_KM)),
         (F.accel_drag, (r, v, pole, 0.02)),
         (F.accel_srp, (r, sun, 0.013)),
-        (F.accel_third_body, (r, sun, F.MU_SUN_KM3S2)),
+        (F.accel_third_body, (r, sun, F.MU_SUN_KM3_S2)),
     ]
     for fn, args in cases:
         a_np = fn(*args)

@@ -11,6 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from starbrain.core.constants import (
+    EARTH_SHADOW_RADIUS_KM,
+    WGS84_A_KM,
+    WGS84_B_KM,
+    WGS84_E2,
+    WGS84_F,
+    WGS84_MU_KM3_S2,
+)
+
 __all__ = [
     "EARTH_SHADOW_RADIUS_KM",
     "GM_KM3_S2",
@@ -26,17 +35,8 @@ __all__ = [
     "sunlit",
 ]
 
-WGS84_A_KM = 6378.137  # semi-major axis
-WGS84_F = 1.0 / 298.257223563  # flattening
-WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)  # semi-minor axis
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)  # first eccentricity squared
-
-GM_KM3_S2 = 398600.4418  # WGS-84 / EGM96 gravitational parameter
+GM_KM3_S2 = WGS84_MU_KM3_S2
 J2 = 1.08262668e-3  # EGM96 unnormalised C20 with the sign flipped
-
-# Skyfield's `is_sunlit` treats the Earth as a sphere of the IERS 2003 equatorial radius; the
-# same value keeps our sunlit flags identical to Skyfield's.
-EARTH_SHADOW_RADIUS_KM = 6378.1366
 
 
 def _ns(x: Any) -> ModuleType:

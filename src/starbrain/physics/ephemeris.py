@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from starbrain.core import timeconv
+from starbrain.core.constants import AU_KM, MU_SUN_KM3_S2
 
 __all__ = [
     "AU_KM",
@@ -43,11 +44,7 @@ __all__ = [
     "icrf_to_ecliptic",
 ]
 
-AU_KM = 149_597_870.700  # IAU 2012 Resolution B2
-# GM of the Sun as DE421 itself has it (header constant GMS = 2.959122082855911e-4 AU^3/day^2,
-# i.e. 1.3271244004194e11 km^3/s^2; IERS 2010 Conventions Table 1.1, TDB-compatible). The one
-# value in the package: physics.forces takes it from here.
-MU_SUN_KM3_S2 = 1.32712440041e11
+# AU_KM and MU_SUN_KM3_S2 (DE421's GM of the Sun) come from core.constants.
 # Planetary GM (km^3/s^2) of the planet itself (not the system), from the JPL planetary constants
 # used with DE421/DE430; for hyperbolic departure/arrival computations.
 GM_KM3_S2: dict[str, float] = {

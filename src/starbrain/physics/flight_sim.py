@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from starbrain.core.constants import G0_MPS2
 from starbrain.core.errors import StarbrainError
 from starbrain.physics.launch_vehicle import (
     OMEGA_EARTH_RADPS,
@@ -101,7 +102,7 @@ SIM_VEHICLE = LaunchVehicle(
 )
 """The vehicle of :data:`starbrain.planners.ascent.FALCON9_LIKE` (same numbers and sources)."""
 
-G0 = 9.80665
+G0 = G0_MPS2
 MIXTURE_RATIO = 2.36  # LOX / RP-1 by mass
 SPEED_OF_SOUND_MPS = 320.0
 PC_NOMINAL_PA = (9.7e6, 9.7e6)  # chamber pressure per stage at full throttle

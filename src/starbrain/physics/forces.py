@@ -36,8 +36,18 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from starbrain.physics.ephemeris import AU_KM as EPHEMERIS_AU_KM
-from starbrain.physics.ephemeris import MU_SUN_KM3_S2
+from starbrain.core.constants import (
+    AU_KM,
+    EARTH_ROTATION_RADPS,
+    EGM2008_MU_KM3_S2,
+    EGM2008_RADIUS_KM,
+    MU_MOON_KM3_S2,
+    MU_SUN_KM3_S2,
+    SOLAR_PRESSURE_NPM2,
+    SUN_RADIUS_KM,
+    WGS84_A_KM,
+    WGS84_F,
+)
 from starbrain.physics.vec import cross as _cross
 from starbrain.physics.vec import dot as _dot
 
@@ -45,10 +55,10 @@ __all__ = [
     "AU_KM",
     "EARTH_ROTATION_RADPS",
     "EGM2008_C_BAR_ZONAL",
-    "EGM2008_MU_KM3S2",
+    "EGM2008_MU_KM3_S2",
     "EGM2008_RADIUS_KM",
-    "MU_MOON_KM3S2",
-    "MU_SUN_KM3S2",
+    "MU_MOON_KM3_S2",
+    "MU_SUN_KM3_S2",
     "PACKAGED_GRAVITY_FIELDS",
     "SOLAR_PRESSURE_NPM2",
     "SUN_RADIUS_KM",
@@ -78,8 +88,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Constants
 # ---------------------------------------------------------------------------------------------
-EGM2008_MU_KM3S2 = 398600.4415
-EGM2008_RADIUS_KM = 6378.1363
 #: Fully normalised zonal coefficients C(n, 0), n = 2..6, of EGM2008 (tide-free);
 #: J_n = -sqrt(2n+1) C(n, 0).
 EGM2008_C_BAR_ZONAL = {
@@ -89,14 +97,8 @@ EGM2008_C_BAR_ZONAL = {
     5: 0.686702913736681e-07,
     6: -0.149953927978527e-06,
 }
-MU_SUN_KM3S2 = MU_SUN_KM3_S2  # DE421's GM of the Sun (physics.ephemeris)
-MU_MOON_KM3S2 = 4902.800066  # DE421 / IERS 2010 (GM_Earth * 0.0123000371)
-EARTH_ROTATION_RADPS = 7.292115e-5  # nominal mean angular velocity (IERS 2010)
-AU_KM = EPHEMERIS_AU_KM  # IAU 2012 Resolution B2 (physics.ephemeris)
-SOLAR_PRESSURE_NPM2 = 4.56e-6  # solar radiation pressure at 1 AU [MG, Sect. 3.4]
-SUN_RADIUS_KM = 695700.0  # IAU 2015 Resolution B3 nominal solar radius
-WGS84_RADIUS_KM = 6378.137
-WGS84_FLATTENING = 1.0 / 298.257223563
+WGS84_RADIUS_KM = WGS84_A_KM
+WGS84_FLATTENING = WGS84_F
 
 #: Vallado (2013) Table 8-4: base altitude h0 [km], nominal density rho0 [kg/m^3], scale height
 #: H [km]; rho(h) = rho0 * exp(-(h - h0) / H) for h0 <= h < next h0 (the last row extends up).
@@ -618,15 +620,15 @@ class ForceModel:
     gravity_degree: int = 6
     gravity_order: int = 0
     gravity_file: str | None = None
-    mu_km3s2: float = EGM2008_MU_KM3S2
+    mu_km3s2: float = EGM2008_MU_KM3_S2
     radius_km: float = EGM2008_RADIUS_KM
     drag: bool = True
     density_model: str = "vallado_exponential"
     earth_rotation_radps: float = EARTH_ROTATION_RADPS
     sun: bool = True
     moon: bool = True
-    mu_sun_km3s2: float = MU_SUN_KM3S2
-    mu_moon_km3s2: float = MU_MOON_KM3S2
+    mu_sun_km3s2: float = MU_SUN_KM3_S2
+    mu_moon_km3s2: float = MU_MOON_KM3_S2
     ephemeris: str = "de421"
     srp: bool = True
     srp_pressure_npm2: float = SOLAR_PRESSURE_NPM2
@@ -660,7 +662,7 @@ class ForceModel:
             )
 
     @classmethod
-    def two_body(cls, mu_km3s2: float = EGM2008_MU_KM3S2) -> ForceModel:
+    def two_body(cls, mu_km3s2: float = EGM2008_MU_KM3_S2) -> ForceModel:
         """Point-mass Earth only."""
         return cls(
             gravity_degree=0, drag=False, sun=False, moon=False, srp=False, mu_km3s2=mu_km3s2

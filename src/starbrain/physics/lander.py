@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.integrate import solve_ivp
 
+from starbrain.core.constants import G0_MPS2
+
 __all__ = [
     "G0_MPS2",
     "LanderTrajectory",
@@ -31,8 +33,6 @@ __all__ = [
     "simulate_lander",
 ]
 
-G0_MPS2 = 9.80665
-"""Standard gravity (m/s^2), the conversion from specific impulse (s) to exhaust speed."""
 
 FloatArray = npt.NDArray[np.float64]
 ThrustProfile = Callable[[float], FloatArray]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from starbrain.physics.lander import G0_MPS2
+from starbrain.core.constants import EARTH_ROTATION_RADPS, G0_MPS2, WGS84_A_KM, WGS84_MU_KM3_S2
 
 __all__ = [
     "MU_EARTH_M3_S2",
@@ -49,9 +49,9 @@ __all__ = [
     "planar_orbit",
 ]
 
-MU_EARTH_M3_S2 = 3.986004418e14  # WGS 84 / IERS
-R_EARTH_M = 6_378_137.0  # WGS 84 equatorial radius
-OMEGA_EARTH_RADPS = 7.292115e-5  # IERS 2010 nominal mean angular velocity
+MU_EARTH_M3_S2 = WGS84_MU_KM3_S2 * 1e9  # WGS 84 / IERS, in m^3/s^2
+R_EARTH_M = WGS84_A_KM * 1e3  # WGS 84 equatorial radius
+OMEGA_EARTH_RADPS = EARTH_ROTATION_RADPS
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -25,6 +25,14 @@ import torch
 from torch import Tensor
 
 from starbrain.core import timeconv
+from starbrain.core.constants import (
+    WGS72_J2,
+    WGS72_J3,
+    WGS72_J4,
+    WGS72_MU_KM3_S2,
+    WGS72_RADIUS_KM,
+    WGS72_XKE_PER_MIN,
+)
 from starbrain.physics import sgp4_deep
 
 __all__ = [
@@ -42,13 +50,13 @@ __all__ = [
 ]
 
 # WGS-72 constants, computed exactly as getgravconst('wgs72') does.
-MU_KM3_S2 = 398600.8
-RADIUS_EARTH_KM = 6378.135
-XKE = 60.0 / math.sqrt(RADIUS_EARTH_KM * RADIUS_EARTH_KM * RADIUS_EARTH_KM / MU_KM3_S2)  # 1/min
+MU_KM3_S2 = WGS72_MU_KM3_S2
+RADIUS_EARTH_KM = WGS72_RADIUS_KM
+XKE = WGS72_XKE_PER_MIN  # 1/min
 TUMIN = 1.0 / XKE
-J2 = 0.001082616
-J3 = -0.00000253881
-J4 = -0.00000165597
+J2 = WGS72_J2
+J3 = WGS72_J3
+J4 = WGS72_J4
 J3OJ2 = J3 / J2
 X2O3 = 2.0 / 3.0
 TWOPI = 2.0 * math.pi

@@ -49,6 +49,7 @@ import numpy.typing as npt
 from scipy.integrate import solve_ivp
 from scipy.optimize import minimize
 
+from starbrain.core.constants import G0_MPS2
 from starbrain.physics.launch_vehicle import (
     MU_EARTH_M3_S2,
     OMEGA_EARTH_RADPS,
@@ -818,7 +819,7 @@ def write_ascent_outputs(result: AscentResult, out_dir: str | Path) -> list[Path
             for s, h in zip(st, result.altitude_m, strict=True)
         ]
     )
-    ax3.plot(t, thrust / result.states[:, 4] / 9.80665)
+    ax3.plot(t, thrust / result.states[:, 4] / G0_MPS2)
     ax3.set_ylabel("thrust acceleration (g0)")
     ax3.set_xlabel("time (s)")
     for a in (ax1, ax2, ax3):

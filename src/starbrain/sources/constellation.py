@@ -22,6 +22,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core import timeconv
+from starbrain.core.constants import (
+    WGS72_J2,
+    WGS72_MU_KM3_S2,
+    WGS72_RADIUS_KM,
+    WGS72_XKE_PER_MIN,
+)
 from starbrain.core.errors import StarbrainError
 from starbrain.sources.records import ELEMENTS_SCHEMA
 
@@ -33,11 +39,11 @@ __all__ = [
     "kozai_mean_motion",
 ]
 
-# WGS-72, the constants SGP4 is defined with (Vallado et al. 2006, getgravconst 'wgs72')
-MU_WGS72_KM3_S2 = 398600.8
-RADIUS_WGS72_KM = 6378.135
-J2_WGS72 = 0.001082616
-_XKE = 60.0 / np.sqrt(RADIUS_WGS72_KM**3 / MU_WGS72_KM3_S2)  # sqrt(GM) in ER^1.5 / min
+# WGS-72, the constants SGP4 is defined with (core.constants)
+MU_WGS72_KM3_S2 = WGS72_MU_KM3_S2
+RADIUS_WGS72_KM = WGS72_RADIUS_KM
+J2_WGS72 = WGS72_J2
+_XKE = WGS72_XKE_PER_MIN  # sqrt(GM) in ER^1.5 / min
 _MIN_PER_DAY = 1440.0
 
 
