@@ -21,7 +21,7 @@ from starbrain.sources.tle import parse_tle
 def served_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A directory served over HTTP on 127.0.0.1 (a real socket, a real server)."""
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -77,3 +77,31 @@ def test_missing_file_and_bad_format() -> None:
         load_catalog("/nonexistent/gp.tle")
     with pytest.raises(StarbrainError, match="unknown catalogue format"):
         load_catalog(__file__, fmt="yaml")
+
+
+def test_byte_order_mark_and_bare_cr_over_a_url(
+    served_dir: tuple[Path, str], sgp4_ver_text: str
+) -> None:
+    """A URL's text goes through the same readers as a file's: an OMM JSON with a BOM is
+    detected as OMM (it was taken for a TLE: 'no valid records' and no error), and a bare CR
+    inside a CSV field is one bad record (it raised csv.Error)."""
+    directory, base = served_dir
+    table = parse_tle(sgp4_ver_text, check_checksums=False).table.slice(0, 3)
+    (directory / "gp.json").write_bytes(b"\xef\xbb\xbf" + write_omm(table, "json").encode())
+    result = load_catalog(f"{base}/gp.json")
+    assert result.n_good == 3 and not result.errors
+    lines = write_omm(table, "csv").split("\n")
+    lines[2] = lines[2].replace(",U,", ",U\r,", 1)  # CLASSIFICATION_TYPE of record 1
+    (directory / "gp.csv").write_bytes("\n".join(lines).encode())
+    result = load_catalog(f"{base}/gp.csv")
+    assert result.table.column("norad_id").to_pylist() == [5, 6251]
+    assert [(e.line, e.field, e.source) for e in result.errors] == [
+        (3, "CLASSIFICATION_TYPE", f"{base}/gp.csv")
+    ]
+    assert "carriage return" in result.errors[0].reason
+
+
+def test_bom_is_ignored_by_detection() -> None:
+    assert detect_format("\ufeff[{}]") == "omm-json"
+    assert detect_format("\ufeff<ndm/>") == "omm-xml"
+    assert detect_format("\ufeffCCSDS_OMM_VERS = 2.0\n") == "omm-kvn"

@@ -218,3 +218,57 @@ def test_epoch_is_exact_to_the_last_digit() -> None:
         + np.timedelta64(51782528 * 864_000, "ns")
     )
     assert epoch == expected
+
+
+ISS_LINES = (
+    "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927",
+    "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537",
+)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_byte_order_mark_keeps_the_first_record_and_its_name(
+    named: bool, sgp4_ver_text: str, tmp_path: Path
+) -> None:
+    """A BOM before line 1 used to hide the record (an orphan line 2), and one before a name
+    line put U+FEFF into the stored name."""
+    lines = _tle_lines(sgp4_ver_text)[:6]
+    if named:
+        lines = ["0 FIRST", *lines[:2], "SECOND", *lines[2:]]
+    text = "\n".join(lines) + "\n"
+    for data in (b"\xef\xbb\xbf" + text.encode(), "\ufeff" + text):
+        result = parse_tle(data, "bom.tle")
+        assert not result.errors and result.table.column("norad_id").to_pylist() == [5, 4632, 6251]
+        names = result.table.column("object_name").to_pylist()
+        assert names == (["FIRST", "SECOND", None] if named else [None, None, None])
+    path = tmp_path / "bom.tle"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    from starbrain.sources.catalog import load_catalog
+
+    loaded = load_catalog(path)
+    assert loaded.n_good == 3 and not loaded.errors
+    assert loaded.table.column("tle_line1").to_pylist()[0] == lines[1 if named else 0]
+
+
+def test_mean_motion_above_18_rev_per_day_is_rejected() -> None:
+    """Above 18 rev/day (an 80-minute period) the semi-major axis is inside the Earth."""
+    from starbrain.sources.fixedwidth import checksum_digit
+
+    l2 = ISS_LINES[1][:52] + "18.00000001" + ISS_LINES[1][63:68]
+    l2 += str(checksum_digit(l2))
+    result = parse_tle(f"{ISS_LINES[0]}\n{l2}\n", "fast.tle")
+    assert [(e.line, e.field) for e in result.errors] == [(2, "mean_motion")]
+    assert "inside the Earth" in result.errors[0].reason
+    l2 = ISS_LINES[1][:52] + "17.99999999" + ISS_LINES[1][63:68]
+    l2 += str(checksum_digit(l2))
+    assert parse_tle(f"{ISS_LINES[0]}\n{l2}\n").n_good == 1
+
+
+def test_old_mac_line_ends_still_load(tmp_path: Path) -> None:
+    """load_catalog no longer translates newlines, so CR-only files are turned into LF there."""
+    from starbrain.sources.catalog import load_catalog
+
+    path = tmp_path / "mac.tle"
+    path.write_bytes(("0 ISS\r" + "\r".join(ISS_LINES) + "\r").encode())
+    result = load_catalog(path)
+    assert not result.errors and result.table.column("object_name").to_pylist() == ["ISS"]

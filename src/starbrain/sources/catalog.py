@@ -21,9 +21,20 @@ __all__ = ["FORMATS", "detect_format", "fetch_text", "load_catalog", "parse_cata
 FORMATS = ("auto", "tle", "omm-json", "omm-csv", "omm-xml", "omm-kvn")
 
 
+def _normalise(text: str) -> str:
+    """Drop a UTF-8 byte-order mark; turn old Mac CR-only line ends into LF. CRLF and LF stay
+    as they are, and a bare CR inside an LF-terminated file stays in its line (the readers
+    report it as that record's error, whether the text came from a file, a URL or Python)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+    return text
+
+
 def detect_format(text: str) -> str:
     """One of FORMATS (not 'auto') from the content; TLE when nothing else matches."""
-    omm = sniff_omm_format(text)
+    omm = sniff_omm_format(_normalise(text))
     return f"omm-{omm}" if omm else "tle"
 
 
@@ -62,6 +73,7 @@ def parse_catalog_text(
         raise StarbrainError(
             f"unknown catalogue format {fmt!r}; choose one of {', '.join(FORMATS)}"
         )
+    text = _normalise(text)
     if fmt == "auto":
         fmt = detect_format(text)
     if fmt == "tle":
@@ -87,7 +99,8 @@ def load_catalog(
         if not path.is_file():
             raise StarbrainError(f"{location}: no such file")
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            # no newline translation: a file reads exactly as the same bytes from a URL would
+            text = path.read_bytes().decode("utf-8", errors="replace")
         except OSError as exc:
             raise StarbrainError(f"{location}: cannot be read ({exc.strerror})") from exc
     return parse_catalog_text(text, location, fmt, check_checksums, on_progress)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,15 +50,56 @@ OMM_FIELDS: dict[str, tuple[str, str, bool]] = {
     "MEAN_MOTION_DOT": ("mean_motion_dot_rev_per_day2", "float", False),
     "MEAN_MOTION_DDOT": ("mean_motion_ddot_rev_per_day3", "float", False),
 }
-# (lower, upper, inclusive upper) physical ranges checked after conversion
-_RANGES = {
-    "ECCENTRICITY": (0.0, 1.0, False),
-    "INCLINATION": (0.0, 180.0, True),
-    "RA_OF_ASC_NODE": (0.0, 360.0, True),
-    "ARG_OF_PERICENTER": (0.0, 360.0, True),
-    "MEAN_ANOMALY": (0.0, 360.0, True),
-    "NORAD_CAT_ID": (0, 999_999_999, True),
+# Sane ranges checked after conversion: keyword -> (lower, upper, lower inclusive, upper
+# inclusive, why). Angles and eccentricity are what SGP4 mean elements can be; the catalogue
+# number, ephemeris type and element-set number are what the TLE columns (and so every export)
+# can hold; the derivative and B* bounds are the TLE fields' capacity, far beyond any real value.
+MAX_MEAN_MOTION_REV_PER_DAY = 18.0  # an 80-minute period: a semi-major axis inside the Earth
+_RANGES: dict[str, tuple[float, float, bool, bool, str]] = {
+    "MEAN_MOTION": (
+        0.0,
+        MAX_MEAN_MOTION_REV_PER_DAY,
+        False,
+        True,
+        "rev/day (above 18 the orbit's semi-major axis is inside the Earth)",
+    ),
+    "ECCENTRICITY": (0.0, 1.0, True, False, "(SGP4 needs a closed orbit)"),
+    "INCLINATION": (0.0, 180.0, True, True, "degrees"),
+    "RA_OF_ASC_NODE": (0.0, 360.0, True, True, "degrees"),
+    "ARG_OF_PERICENTER": (0.0, 360.0, True, True, "degrees"),
+    "MEAN_ANOMALY": (0.0, 360.0, True, True, "degrees"),
+    "NORAD_CAT_ID": (0, 339_999, True, True, "(the catalogue numbers a TLE can hold)"),
+    "EPHEMERIS_TYPE": (0, 9, True, True, "(one digit, as in a TLE)"),
+    "ELEMENT_SET_NO": (0, 9999, True, True, "(four digits, as in a TLE)"),
+    "REV_AT_EPOCH": (0, 2**31 - 1, True, True, "(a revolution count)"),
+    "BSTAR": (-1e9, 1e9, False, False, "1/earth radii (the TLE field's capacity)"),
+    "MEAN_MOTION_DOT": (-1.0, 1.0, False, False, "rev/day**2 (the TLE field's capacity)"),
+    "MEAN_MOTION_DDOT": (-1e9, 1e9, False, False, "rev/day**3 (the TLE field's capacity)"),
 }
+# Epochs accepted: from 1957 (no element set is older) to the end of 2261 (the store's
+# nanosecond timestamps end in April 2262). Checked on the year before conversion, so an epoch
+# outside never wraps around the int64 nanosecond range.
+EPOCH_YEARS = (1957, 2261)
+# Metadata an SGP4 element set must carry when the keyword is present at all (CelesTrak JSON and
+# CSV leave them out; KVN and XML always have them). SGP4-XP elements are rejected: they need a
+# different propagator, and SGP4 would silently give wrong positions from them.
+METADATA: dict[str, tuple[str, ...]] = {
+    "CENTER_NAME": ("EARTH",),
+    "REF_FRAME": ("TEME",),
+    "TIME_SYSTEM": ("UTC",),
+    "MEAN_ELEMENT_THEORY": ("SGP4", "SGP/SGP4"),
+}
+_METADATA_WHY = {
+    "CENTER_NAME": "SGP4 elements are Earth-centred",
+    "REF_FRAME": "SGP4 mean elements are in TEME",
+    "TIME_SYSTEM": "SGP4 element epochs are UTC",
+    "MEAN_ELEMENT_THEORY": "only SGP4 mean elements can be propagated here "
+    "(SGP4-XP and other theories need their own propagator)",
+}
+_BOM = "\ufeff"
+_INT_RE = re.compile(r"\s*[+-]?\d+\s*")
+_FLOAT_RE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_YEAR_RE = re.compile(r"\s*([+-]?\d+)")
 
 
 @dataclass(slots=True)
@@ -65,11 +108,16 @@ class _Row:
     line: int | None = None  # 1-based line of the record (CSV, KVN)
     record: int | None = None  # 0-based record index (JSON, XML)
     field_lines: dict[str, int] | None = None  # KVN: the line of each keyword
+    problem: tuple[str, str, int | None] | None = None  # (field, reason, line) found by a reader
+
+
+def _strip_bom(text: str) -> str:
+    return text[1:] if text.startswith(_BOM) else text
 
 
 def sniff_omm_format(text: str) -> str | None:
     """'json', 'xml', 'kvn', 'csv', or None when the text does not look like an OMM."""
-    head = text.lstrip()[:4096]
+    head = _strip_bom(text[:4097]).lstrip()[:4096]
     if head.startswith(("[", "{")):
         return "json"
     if head.startswith("<"):
@@ -77,38 +125,165 @@ def sniff_omm_format(text: str) -> str | None:
     if head.startswith("CCSDS_OMM_VERS") or "\nCCSDS_OMM_VERS" in head:
         return "kvn"
     first = head.splitlines()[0] if head else ""
-    if "NORAD_CAT_ID" in first and "," in first:
+    if "NORAD_CAT_ID" in first.upper() and "," in first:
         return "csv"
     return None
 
 
 # --- readers ---------------------------------------------------------------------------------
 
+_DUPLICATE = object()  # key under which the JSON object hook notes a repeated keyword
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    """A JSON object with upper-cased keys; a keyword given twice is noted, not overwritten."""
+    out: dict[Any, Any] = {}
+    for key, value in pairs:
+        upper = key.upper()
+        if upper in out and _DUPLICATE not in out:
+            out[_DUPLICATE] = upper
+        out[upper] = value
+    return out
+
+
+def _skip_json_value(text: str, pos: int) -> int:
+    """End of the JSON array/object starting at ``pos``, found without recursion (for values
+    nested too deeply for the decoder). Strings are skipped with their escapes."""
+    depth, k, n = 0, pos, len(text)
+    while k < n:
+        c = text[k]
+        if c == '"':
+            k += 1
+            while k < n and text[k] != '"':
+                k += 2 if text[k] == "\\" else 1
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+        k += 1
+    raise ValueError("unterminated JSON value")
+
+
+def _json_items(text: str) -> tuple[list[Any], list[int]]:
+    """Decode a top-level JSON array element by element: (items, indices of the elements nested
+    too deeply for the decoder, which are None in items). Raises JSONDecodeError."""
+    decoder = json.JSONDecoder(object_pairs_hook=_json_object)
+    ws = re.compile(r"[ \t\n\r]*")
+    pos = ws.match(text, 0).end()  # type: ignore[union-attr]
+    if not text.startswith("[", pos):
+        raise json.JSONDecodeError("expected '['", text, pos)
+    pos = ws.match(text, pos + 1).end()  # type: ignore[union-attr]
+    items: list[Any] = []
+    too_deep: list[int] = []
+    if text.startswith("]", pos):
+        return items, too_deep
+    while True:
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except RecursionError:
+            try:
+                pos = _skip_json_value(text, pos)
+            except ValueError:
+                raise json.JSONDecodeError("unterminated value", text, pos) from None
+            too_deep.append(len(items))
+            item = None
+        items.append(item)
+        pos = ws.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith("]", pos):
+            if text[pos + 1 :].strip(" \t\n\r"):
+                raise json.JSONDecodeError("Extra data", text, pos + 1)
+            return items, too_deep
+        if not text.startswith(",", pos):
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+        pos = ws.match(text, pos + 1).end()  # type: ignore[union-attr]
+
 
 def _read_json(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
+    too_deep: list[int] = []
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
         return [], [RecordError(source, f"not valid JSON: {exc.msg}", line=exc.lineno)]
+    except RecursionError:
+        # nested too deeply for the decoder somewhere: decode the records one by one
+        if not text.lstrip(" \t\n\r").startswith("["):
+            return [], [RecordError(source, "JSON nested too deeply to be an OMM", record=0)]
+        try:
+            data, too_deep = _json_items(text)
+        except json.JSONDecodeError as exc:
+            return [], [RecordError(source, f"not valid JSON: {exc.msg}", line=exc.lineno)]
     if isinstance(data, dict):
         data = [data]
+    if not isinstance(data, list):
+        kind = type(data).__name__ if data is not None else "null"
+        return [], [RecordError(source, f"the JSON is a single {kind}, not OMM records (objects)")]
     rows, errors = [], []
+    deep = set(too_deep)
     for k, item in enumerate(data):
-        if isinstance(item, dict):
-            rows.append(_Row({key.upper(): v for key, v in item.items()}, record=k))
+        if k in deep:
+            errors.append(RecordError(source, "record is nested too deeply", record=k))
+        elif isinstance(item, dict):
+            repeated = item.pop(_DUPLICATE, None)
+            row = _Row(item, record=k)
+            if repeated is not None:
+                row.problem = (repeated, "keyword appears twice in the record", None)
+            rows.append(row)
         else:
             errors.append(RecordError(source, "record is not a JSON object", record=k))
     return rows, errors
 
 
+def _csv_field(raw: str, header: list[str], bad: Callable[[str], bool]) -> str | None:
+    """The header name of the first comma-separated cell of ``raw`` for which ``bad`` holds."""
+    cells = raw.split(",")
+    if len(cells) != len(header):
+        return None
+    return next((h for h, c in zip(header, cells, strict=True) if bad(c)), None)
+
+
+def _longer(cell: str, limit: int) -> bool:
+    return len(cell) > limit
+
+
 def _read_csv(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
-    reader = csv.reader(io.StringIO(text))
+    # split on LF only (a CR before it is part of the terminator), so a bare CR inside a field
+    # is that record's error, not a record break; csv.Error is caught per record (the field
+    # size limit, a bare CR) and the reader goes on with the next line
+    raw_lines = io.StringIO(text).readlines()
+    reader = csv.reader(raw_lines)
     try:
         header = [h.strip().upper() for h in next(reader)]
     except StopIteration:
         return [], []
+    except csv.Error as exc:
+        return [], [RecordError(source, f"CSV header cannot be read: {exc}", line=1)]
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        return [], [
+            RecordError(
+                source, f"header names {', '.join(repeated)} more than once", line=1, field=None
+            )
+        ]
     rows, errors = [], []
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            line = reader.line_num
+            raw = raw_lines[line - 1] if 0 < line <= len(raw_lines) else ""
+            if "field larger" in str(exc):
+                limit = csv.field_size_limit()
+                field = _csv_field(raw, header, partial(_longer, limit=limit))
+                reason = f"a field is longer than {limit} characters"
+            else:
+                field = _csv_field(raw.rstrip("\r\n"), header, lambda c: "\r" in c)
+                reason = "a field holds a bare carriage return"
+            errors.append(RecordError(source, reason, line=line, field=field))
+            continue
         line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
@@ -123,6 +298,9 @@ def _read_csv(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
     return rows, errors
 
 
+_XML_KEYS = set(OMM_FIELDS) | set(METADATA)
+
+
 def _read_xml(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
     try:
         root = ET.fromstring(text)
@@ -130,12 +308,14 @@ def _read_xml(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
         return [], [RecordError(source, f"not well-formed XML: {exc}", line=exc.position[0])]
     rows = []
     for k, omm in enumerate(el for el in root.iter() if _local(el.tag) == "omm"):
-        values: dict[str, Any] = {}
+        row = _Row({}, record=k)
         for el in omm.iter():
             tag = _local(el.tag).upper()
-            if tag in OMM_FIELDS and el.text is not None:
-                values[tag] = el.text.strip()
-        rows.append(_Row(values, record=k))
+            if tag in _XML_KEYS and el.text is not None:
+                if tag in row.values and row.problem is None:
+                    row.problem = (tag, "keyword appears twice in the record", None)
+                row.values[tag] = el.text.strip()
+        rows.append(row)
     return rows, []
 
 
@@ -147,8 +327,10 @@ def _read_kvn(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
     rows: list[_Row] = []
     errors: list[RecordError] = []
     current: _Row | None = None
-    for i, raw in enumerate(text.splitlines(), start=1):
-        s = raw.strip()
+    # lines end at LF (CRLF too); other characters str.splitlines() breaks on stay in the line,
+    # so line numbers are the ones an editor shows
+    for i, raw in enumerate(text.split("\n"), start=1):
+        s = raw.removesuffix("\r").strip()
         if not s or s.startswith("COMMENT"):
             continue
         if "=" not in s:
@@ -165,8 +347,13 @@ def _read_kvn(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
             continue
         if "[" in value:  # units, e.g. "15.5 [rev/day]"
             value = value.split("[", 1)[0].strip()
-        current.values[key] = value
         assert current.field_lines is not None
+        if key in current.values:
+            if current.problem is None:
+                first = current.field_lines[key]
+                current.problem = (key, f"keyword appears twice (first on line {first})", i)
+            continue
+        current.values[key] = value
         current.field_lines[key] = i
     return rows, errors
 
@@ -182,128 +369,203 @@ _READERS: dict[str, Callable[[str, str], tuple[list[_Row], list[RecordError]]]] 
 # --- validation --------------------------------------------------------------------------------
 
 
-def _error(source: str, row: _Row, field: str, reason: str, norad: Any = None) -> RecordError:
-    line = row.line
-    if row.field_lines and field in row.field_lines:
-        line = row.field_lines[field]
+def _show(value: Any) -> str:
+    """A value as it appears in an error message, shortened."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + f"... ({len(text)} characters)"
+
+
+def _norad_of(row: _Row) -> int | None:
     try:
-        norad_id = int(norad) if norad not in (None, "") else None
-    except (TypeError, ValueError):
-        norad_id = None
-    return RecordError(source, reason, line=line, record=row.record, field=field, norad_id=norad_id)
-
-
-def _convert_one(kind: str, value: Any) -> Any:
-    if kind == "float":
-        if isinstance(value, bool):
-            raise ValueError
-        out = float(value)
-        if not np.isfinite(out):
-            raise ValueError
-        return out
-    if kind == "int":
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return int(str(value).strip())
-    if kind == "time":
-        return timeconv.to_datetime64(str(value))
-    return None if value is None else str(value)
-
-
-def _column(kind: str, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Convert a whole column; returns (array, ok mask). Fast path first, per-value fallback."""
-    missing = np.array(
-        [v is None or (isinstance(v, str) and not v.strip()) for v in values], dtype=bool
-    )
-    if kind == "str":
-        text = [None if m else str(v).strip() for v, m in zip(values, missing, strict=True)]
-        return np.array(text, dtype=object), np.ones(len(values), dtype=bool)
-    try:
-        filled = [0 if m else v for v, m in zip(values, missing, strict=True)]
-        if kind == "time":
-            arr = np.array(
-                [
-                    timeconv.to_datetime64(str(v)) if not m else np.datetime64(0, "ns")
-                    for v, m in zip(values, missing, strict=True)
-                ],
-                dtype="datetime64[ns]",
-            )
-        elif kind == "int":
-            arr = np.array(filled, dtype=np.int64)
-            if arr.dtype.kind != "i":
-                raise ValueError
-        else:
-            arr = np.array(filled, dtype=np.float64)
-            if not np.isfinite(arr).all():
-                raise ValueError
-        return arr, ~missing
+        n = _to_int(row.values.get("NORAD_CAT_ID"))
     except (ValueError, TypeError, OverflowError):
-        pass
-    dtype: Any = {"float": np.float64, "int": np.int64, "time": "datetime64[ns]"}[kind]
-    arr = np.zeros(len(values), dtype=dtype)
-    ok = ~missing
+        return None
+    return n if 0 <= n <= 339_999 else None
+
+
+def _error(source: str, row: _Row, field: str, reason: str, line: int | None = None) -> RecordError:
+    if line is None:
+        line = row.line
+        if row.field_lines and field in row.field_lines:
+            line = row.field_lines[field]
+    return RecordError(
+        source, reason, line=line, record=row.record, field=field, norad_id=_norad_of(row)
+    )
+
+
+def _to_int(value: Any) -> int:
+    """A JSON integer, an integral JSON number or a string of digits; booleans and fractions
+    are errors (Python would read True as 1 and 300000.5 as 300000)."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float):
+        if not (np.isfinite(value) and value.is_integer()):
+            raise ValueError
+        value = int(value)
+    elif isinstance(value, str) and _INT_RE.fullmatch(value):
+        value = int(value)
+    elif not isinstance(value, int):
+        raise ValueError
+    # beyond int64 -> clamped, so the range check reports it with the value as written
+    return max(min(value, 2**62), -(2**62))
+
+
+def _to_float(value: Any) -> float:
+    """A finite JSON number or decimal string ('1.5', '-.2e-3'); booleans, NaN, infinities,
+    '1_000' and other forms Python's float() happens to accept are errors."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int | float):
+        out = float(value)
+    elif isinstance(value, str) and _FLOAT_RE.fullmatch(value):
+        out = float(value)
+    else:
+        raise ValueError
+    if not np.isfinite(out):
+        raise ValueError
+    return out
+
+
+def _to_time(value: Any) -> Any:
+    """An ISO 8601 epoch string -> datetime64[ns] UTC; years outside EPOCH_YEARS are errors
+    (checked before converting: datetime64[ns] would wrap 3000-01-01 round to 1830)."""
+    if not isinstance(value, str):
+        raise ValueError
+    year = _YEAR_RE.match(value)
+    if year is None:
+        raise ValueError
+    if not EPOCH_YEARS[0] <= int(year.group(1)) <= EPOCH_YEARS[1]:
+        raise _OutOfRange
+    return np.asarray(timeconv.to_datetime64(value), dtype="datetime64[ns]")[()]
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+_KIND_WORD = {"int": "an integer", "float": "a number", "time": "an ISO 8601 UTC epoch"}
+_CONVERT: dict[str, Callable[[Any], Any]] = {"int": _to_int, "float": _to_float, "time": _to_time}
+_DTYPE: dict[str, Any] = {"float": np.float64, "int": np.int64, "time": "datetime64[ns]"}
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _column(kind: str, values: list[Any]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """Convert one column: (array, ok mask, reason per bad present value). Missing values are
+    not ok and have no reason (the caller decides whether the field is required)."""
+    n = len(values)
+    reasons: list[str | None] = [None] * n
+    if kind == "str":
+        out = np.empty(n, dtype=object)
+        ok = np.zeros(n, dtype=bool)
+        for k, v in enumerate(values):
+            if _is_missing(v):
+                continue
+            if isinstance(v, str | int | float) and not isinstance(v, bool):
+                out[k], ok[k] = str(v).strip(), True
+            else:
+                reasons[k] = f"cannot read {_show(v)} as text"
+        return out, ok, reasons
+    # fast path: a column of plain JSON numbers (no booleans, every one present)
+    if kind == "float" and all(type(v) is float or type(v) is int for v in values):
+        try:
+            arr = np.array(values, dtype=np.float64) if n else np.zeros(0)
+        except OverflowError:  # an integer beyond float64: the per-value path reports it
+            pass
+        else:
+            ok = np.isfinite(arr)
+            for k in _indices(~ok):
+                reasons[k] = f"cannot read {_show(values[k])} as a number"
+            return arr, ok, reasons
+    convert = _CONVERT[kind]
+    arr = np.zeros(n, dtype=_DTYPE[kind])
+    ok = np.zeros(n, dtype=bool)
     for k, v in enumerate(values):
-        if missing[k]:
+        if _is_missing(v):
             continue
         try:
-            arr[k] = _convert_one(kind, v)
+            arr[k] = convert(v)
+            ok[k] = True
+        except _OutOfRange:
+            reasons[k] = (
+                f"{_show(v)} is outside the years {EPOCH_YEARS[0]}-{EPOCH_YEARS[1]} "
+                "(no element set is older; the store's nanosecond times end in 2262)"
+            )
         except (ValueError, TypeError, OverflowError):
-            ok[k] = False
-    return arr, ok
+            reasons[k] = f"cannot read {_show(v)} as {_KIND_WORD[kind]}"
+    return arr, ok, reasons
 
 
-def _indices(mask: np.ndarray) -> list[int]:
-    return np.flatnonzero(mask).tolist()
+def _num(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _outside(arr: np.ndarray, lo: float, hi: float, lo_in: bool, hi_in: bool) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        below = (arr < lo) if lo_in else (arr <= lo)
+        above = (arr > hi) if hi_in else (arr >= hi)
+    return below | above
 
 
 def _rows_to_table(rows: Sequence[_Row], source: str) -> LoadResult:
     n = len(rows)
     reasons: list[RecordError | None] = [None] * n
-    norad_raw = [r.values.get("NORAD_CAT_ID") for r in rows]
+    for k, row in enumerate(rows):
+        if row.problem is not None:
+            field, problem, line = row.problem
+            reasons[k] = _error(source, row, field, problem, line)
+    for key, allowed in METADATA.items():
+        for k, row in enumerate(rows):
+            value = row.values.get(key)
+            if reasons[k] is not None or _is_missing(value):
+                continue
+            if not isinstance(value, str) or value.strip().upper() not in allowed:
+                reasons[k] = _error(
+                    source,
+                    row,
+                    key,
+                    f"{_show(value)} is not {' or '.join(allowed)}: {_METADATA_WHY[key]}",
+                )
     converted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for key, (_, kind, required) in OMM_FIELDS.items():
         raw = [r.values.get(key) for r in rows]
-        arr, ok = _column(kind, raw)
-        present = np.array([v is not None and str(v).strip() != "" for v in raw], dtype=bool)
-        for k in _indices(~ok & present):
-            reasons[k] = reasons[k] or _error(
-                source, rows[k], key, f"cannot read {raw[k]!r} as {kind}", norad_raw[k]
-            )
+        arr, ok, why = _column(kind, raw)
+        for k, bad in enumerate(why):
+            if bad is not None and reasons[k] is None:
+                reasons[k] = _error(source, rows[k], key, bad)
         if required:
-            for k in _indices(~present):
-                reasons[k] = reasons[k] or _error(
-                    source, rows[k], key, "required field is missing", norad_raw[k]
-                )
+            for k in _indices(~ok):
+                if reasons[k] is None and _is_missing(raw[k]):
+                    reasons[k] = _error(source, rows[k], key, "required field is missing")
         if key in _RANGES:
-            lo, hi, inclusive = _RANGES[key]
-            bad = ok & ((arr < lo) | ((arr > hi) if inclusive else (arr >= hi)))
-            for k in _indices(bad):
-                bracket = "]" if inclusive else ")"
-                reasons[k] = reasons[k] or _error(
-                    source,
-                    rows[k],
-                    key,
-                    f"{raw[k]} is outside [{lo}, {hi}{bracket}",
-                    norad_raw[k],
-                )
+            lo, hi, lo_in, hi_in, unit = _RANGES[key]
+            for k in _indices(ok & _outside(arr, lo, hi, lo_in, hi_in)):
+                if reasons[k] is None:
+                    interval = (
+                        f"{'[' if lo_in else '('}{_num(lo)}, {_num(hi)}{']' if hi_in else ')'}"
+                    )
+                    reasons[k] = _error(
+                        source, rows[k], key, f"{_show(raw[k])} is outside {interval} {unit}"
+                    )
+        if key == "CLASSIFICATION_TYPE":
+            for k in _indices(ok):
+                if reasons[k] is None and str(arr[k]).upper() not in ("U", "C", "S"):
+                    reasons[k] = _error(source, rows[k], key, f"{_show(raw[k])} is not U, C or S")
         converted[key] = (arr, ok)
-    mm, mm_ok = converted["MEAN_MOTION"]
-    for k in _indices(mm_ok & ~(mm > 0)):
-        reasons[k] = reasons[k] or _error(
-            source, rows[k], "MEAN_MOTION", "must be positive", norad_raw[k]
-        )
     good = np.array([r is None for r in reasons], dtype=bool)
     idx = np.flatnonzero(good)
     cols: dict[str, Any] = {}
     for key, (column, kind, _) in OMM_FIELDS.items():
         arr, ok = converted[key]
         if kind == "str":
-            cols[column] = pa.array([arr[k] for k in idx], pa.string())
+            cols[column] = pa.array([arr[k] if ok[k] else None for k in idx], pa.string())
         else:
             field_type = ELEMENTS_SCHEMA.field(column).type
             cols[column] = pa.array(arr[idx], field_type, mask=~ok[idx])
     cols["classification"] = pa.array(
-        [(c or "U")[:1] for c in cols["classification"].to_pylist()], pa.string()
+        [(c or "U")[:1].upper() for c in cols["classification"].to_pylist()], pa.string()
     )
     cols["tle_line1"] = pa.nulls(len(idx), pa.string())
     cols["tle_line2"] = pa.nulls(len(idx), pa.string())
@@ -312,8 +574,21 @@ def _rows_to_table(rows: Sequence[_Row], source: str) -> LoadResult:
     return LoadResult(table, [r for r in reasons if r is not None], source)
 
 
+def _indices(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask).tolist()
+
+
 def parse_omm(text: str, source: str = "<text>", fmt: str | None = None) -> LoadResult:
-    """Parse OMM text (``fmt`` 'json', 'csv', 'xml' or 'kvn'; sniffed when None)."""
+    """Parse OMM text (``fmt`` 'json', 'csv', 'xml' or 'kvn'; sniffed when None).
+
+    Never raises for bad input: each bad record comes back as one ``RecordError`` naming its
+    record (JSON, XML) or line (CSV, KVN) and keyword, and input that is not an OMM at all as
+    one file-level error. A leading UTF-8 byte-order mark is ignored. Checked per record:
+    numbers are numbers (not booleans or fractions where an integer is due), values lie in
+    sane ranges (see ``_RANGES``), epochs are ISO 8601 within ``EPOCH_YEARS``, a keyword is
+    given at most once, and metadata present says TEME / UTC / EARTH / SGP4 (``METADATA``).
+    """
+    text = _strip_bom(text)
     fmt = fmt or sniff_omm_format(text)
     if fmt not in _READERS:
         return LoadResult(

@@ -39,6 +39,9 @@ _ALPHA5_VALUE = np.full(256, -1, dtype=np.int64)
 _ALPHA5_VALUE[ord("0") : ord("9") + 1] = np.arange(10)
 for _i, _c in enumerate(_ALPHA5_LETTERS):
     _ALPHA5_VALUE[ord(_c)] = 10 + _i
+_UTF8_BOM = b"\xef\xbb\xbf"
+# above 18 rev/day (an 80-minute period) the semi-major axis is inside the Earth
+MAX_MEAN_MOTION_REV_PER_DAY = 18.0
 _NS_PER_FRAC_DIGIT = timeconv.NS_PER_DAY // 10**8  # one unit of the 8th decimal of a day, in ns
 
 
@@ -236,9 +239,11 @@ def parse_tle(
     ``on_progress(done, total)`` is called after each chunk of records.
     ``check_checksums=False`` accepts lines whose checksum digit is wrong (hand-edited files
     such as the three error-code cases 33333-33335 of the SGP4 verification set); every other
-    check still applies.
+    check still applies. A leading UTF-8 byte-order mark is ignored.
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
+    if data.startswith(_UTF8_BOM):  # a byte-order mark would hide the first line's "0 "/"1 "
+        data = data[len(_UTF8_BOM) :]
     lines = _Lines.of(data)
     l1, names, errors = _group_lines(lines, source)
     tables: list[pa.Table] = []
@@ -331,6 +336,12 @@ def _parse_groups(
     for name, v in (("ra_of_asc_node", raan), ("arg_of_pericenter", argp), ("mean_anomaly", mo)):
         flag((v < 0) | (v > 360), 2, name, "outside 0-360 degrees")
     flag(~(no > 0), 2, "mean_motion", "must be positive")
+    flag(
+        no > MAX_MEAN_MOTION_REV_PER_DAY,
+        2,
+        "mean_motion",
+        "above 18 rev/day (the semi-major axis would be inside the Earth)",
+    )
 
     good = np.array([r is None for r in reasons], dtype=bool)
     errors = [
