@@ -75,7 +75,7 @@ def run(
     from starbrain.loop.config import load_config
     from starbrain.loop.demo import print_loop_summary
     from starbrain.loop.publish import SUBJECTS
-    from starbrain.loop.runner import ConsoleOptions, run_loop
+    from starbrain.console.runner import ConsoleOptions, run_loop
     from starbrain.loop.service import LoopService
 
     cfg = load_config(
@@ -135,7 +135,7 @@ def demo(
     for a few simulated minutes, print a summary, then serve the console on 127.0.0.1."""
     from starbrain.config import settings
     from starbrain.loop.demo import GUIDE, demo_loop_config, print_loop_summary, run_demo
-    from starbrain.loop.runner import ConsoleOptions, run_loop
+    from starbrain.console.runner import ConsoleOptions, run_loop
 
     serve = not headless and ("--serve" in sys.argv or sys.stdout.isatty())
     run_demo(console)
