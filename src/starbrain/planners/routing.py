@@ -90,6 +90,7 @@ C_KM_S = 299_792.458  # speed of light in vacuum
 FIBRE_GROUP_INDEX = 1.4682  # Corning SMF-28 Ultra, effective group index at 1550 nm
 EARTH_MEAN_RADIUS_KM = 6371.0088  # IUGG mean radius R1
 HYPATIA_STARLINK_MIN_ELEVATION_DEG = 25.0
+WGS72_FLATTENING = 1.0 / 298.26  # WGS-72 (Hypatia reads its ground stations on it)
 ISL_MIN_ALTITUDE_KM = 80.0  # a laser link must clear the atmosphere below this (Hypatia)
 _RADIUS_FOR_ISL_KM = RADIUS_WGS72_KM  # the radius the constellation's altitudes are over
 
@@ -204,10 +205,22 @@ def great_circle_km(
     return 2.0 * radius_km * math.asin(min(1.0, math.sqrt(h)))
 
 
-def _itrf_and_up(g: GroundStation) -> tuple[FloatArray, FloatArray]:
-    """ITRF position (km) and geodetic up unit vector of a ground point, each (3,)."""
+def _itrf_and_up(g: GroundStation, ellipsoid: str = "wgs84") -> tuple[FloatArray, FloatArray]:
+    """ITRF position (km) and geodetic up unit vector of a ground point, each (3,), with its
+    latitude and height read on the WGS-84 or the WGS-72 ellipsoid (``ellipsoid``)."""
     lat, lon = math.radians(g.lat_deg), math.radians(g.lon_deg)
-    r = np.asarray(geodetic_to_itrf(lat, lon, g.alt_km), dtype=np.float64)
+    if ellipsoid == "wgs84":
+        r = np.asarray(geodetic_to_itrf(lat, lon, g.alt_km), dtype=np.float64)
+    elif ellipsoid == "wgs72":
+        e2 = WGS72_FLATTENING * (2.0 - WGS72_FLATTENING)
+        n = RADIUS_WGS72_KM / math.sqrt(1.0 - e2 * math.sin(lat) ** 2)
+        r = np.array([
+            (n + g.alt_km) * math.cos(lat) * math.cos(lon),
+            (n + g.alt_km) * math.cos(lat) * math.sin(lon),
+            (n * (1.0 - e2) + g.alt_km) * math.sin(lat),
+        ])  # fmt: skip
+    else:
+        raise StarbrainError(f"the ellipsoid must be wgs84 or wgs72, not {ellipsoid!r}")
     up = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
     return r, up
 
@@ -220,25 +233,35 @@ def _max_isl_km(r_a: FloatArray, r_b: FloatArray) -> FloatArray:
 
 @overload
 def _gsl_km(
-    r_sat: FloatArray, r_gs: FloatArray, up_gs: FloatArray, sin_min: float
+    r_sat: FloatArray, r_gs: FloatArray, up_gs: FloatArray, sin_min: float, max_km: float = ...
 ) -> FloatArray: ...
 @overload
 def _gsl_km(
-    r_sat: FloatArray, r_gs: FloatArray, up_gs: FloatArray, sin_min: float, exact: bool
+    r_sat: FloatArray,
+    r_gs: FloatArray,
+    up_gs: FloatArray,
+    sin_min: float,
+    max_km: float,
+    exact: bool,
 ) -> tuple[FloatArray, FloatArray]: ...
 
 
 def _gsl_km(
-    r_sat: FloatArray, r_gs: FloatArray, up_gs: FloatArray, sin_min: float, exact: bool = False
+    r_sat: FloatArray,
+    r_gs: FloatArray,
+    up_gs: FloatArray,
+    sin_min: float,
+    max_km: float = math.inf,
+    exact: bool = False,
 ) -> FloatArray | tuple[FloatArray, FloatArray]:
     """GSL lengths (K, n) in km from ground point (K, 3) to satellites (K, n, 3); +inf where the
-    satellite is below the elevation mask (or its position is NaN). With ``exact``, also the
-    distances of every satellite, above the mask or not."""
+    satellite is below the elevation mask, farther than ``max_km`` (or its position is NaN).
+    With ``exact``, also the distances of every satellite, usable or not."""
     d = r_sat - r_gs[:, None, :]
     dist = np.sqrt(np.einsum("kni,kni->kn", d, d))
     sin_el = np.einsum("kni,ki->kn", d, up_gs) / dist
     with np.errstate(invalid="ignore"):
-        ok = sin_el >= sin_min
+        ok = (sin_el >= sin_min) & (dist <= max_km)
     gsl = np.where(ok, dist, np.inf)
     return (gsl, dist) if exact else gsl
 
@@ -378,6 +401,7 @@ def shortest_paths(
     min_elevation_deg: float = HYPATIA_STARLINK_MIN_ELEVATION_DEG,
     previous: IntArray | None = None,
     astar: bool = True,
+    max_gsl_km: float | None = None,
 ) -> tuple[FloatArray, list[IntArray]]:
     """Shortest source-destination paths over GSL - ISLs - GSL for K snapshots of positions.
 
@@ -386,11 +410,12 @@ def shortest_paths(
         isl: ISLs (n_edge, 2) satellite indices (undirected).
         r_src, up_src, r_dst, up_dst: ground positions (K, 3) km and their unit up vectors
             (K, 3), in the same frame.
-        min_elevation_deg: GSL elevation mask.
+        min_elevation_deg: GSL elevation mask (degrees).
         previous: the path (satellite indices) at the snapshot before the first, if known; it
             bounds the first search.
         astar: guide the search by the straight-line distance to the destination (same
             paths, fewer satellites settled); False runs plain Dijkstra.
+        max_gsl_km: GSL range limit (km), applied with the mask; None: none.
 
     Returns:
         ``(length_km (K,), paths)``: path lengths (NaN where the two points are not connected)
@@ -399,8 +424,13 @@ def shortest_paths(
     r_sat = np.asarray(r_sat, dtype=np.float64)
     isl = np.asarray(isl, dtype=np.int64).reshape(-1, 2)
     sin_min = math.sin(math.radians(min_elevation_deg))
-    gs_src = _gsl_km(r_sat, np.asarray(r_src, np.float64), np.asarray(up_src, np.float64), sin_min)
-    gs_dst = _gsl_km(r_sat, np.asarray(r_dst, np.float64), np.asarray(up_dst, np.float64), sin_min)
+    max_km = math.inf if max_gsl_km is None else float(max_gsl_km)
+    gs_src = _gsl_km(
+        r_sat, np.asarray(r_src, np.float64), np.asarray(up_src, np.float64), sin_min, max_km
+    )
+    gs_dst = _gsl_km(
+        r_sat, np.asarray(r_dst, np.float64), np.asarray(up_dst, np.float64), sin_min, max_km
+    )
     d = r_sat[:, isl[:, 0]] - r_sat[:, isl[:, 1]]
     isl_km = np.sqrt(np.einsum("kei,kei->ke", d, d))
     rad = np.sqrt(np.einsum("kni,kni->kn", r_sat, r_sat))
@@ -448,14 +478,14 @@ def _hermite(x_kn: FloatArray, dx_kn: FloatArray, h_s: float, t_s: FloatArray) -
 
 
 def _ground_teme(
-    g: GroundStation, jd: FloatArray, fr: FloatArray
+    g: GroundStation, jd: FloatArray, fr: FloatArray, ellipsoid: str = "wgs84"
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """A ground point in TEME at UTC (jd, fr) (J,): position (J, 3) km, up vector (J, 3) and
     the Earth rotation rate (J,) rad/s."""
     from starbrain.physics.frames import teme_to_itrf_matrix
 
     m, omega = teme_to_itrf_matrix(jd, fr)  # r_itrf = m @ r_teme
-    r, up = _itrf_and_up(g)
+    r, up = _itrf_and_up(g, ellipsoid)
     return np.einsum("kji,j->ki", m, r), np.einsum("kji,j->ki", m, up), omega
 
 
@@ -473,6 +503,8 @@ _RATE_STEP_S = 0.5
 # mask changes elevation by under 0.7 deg/s (0.45 deg/s at 550 km), so one below the mask by
 # more than 1.5 deg/s x step at both knots of an interval stays below it in between.
 _CANDIDATE_MARGIN_RAD_PER_S = math.radians(1.5)
+# ... and range margin: a LEO satellite's range from a ground point changes by under 8 km/s
+_CANDIDATE_MARGIN_KM_PER_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -491,6 +523,8 @@ class _Shard:
     knot_step_s: float
     chunk: int
     device: str | None
+    max_gsl_km: float = math.inf
+    ellipsoid: str = "wgs84"
 
 
 @dataclass
@@ -592,12 +626,14 @@ def _route_shard(shard: _Shard) -> _ShardResult:
     margin = _CANDIDATE_MARGIN_RAD_PER_S * h
     sin_cand = math.sin(max(-math.pi / 2, math.radians(shard.min_elevation_deg) - margin))
     ground = []
+    max_cand = shard.max_gsl_km + _CANDIDATE_MARGIN_KM_PER_S * h
     for g in (shard.source, shard.destination):
-        rg, up, omega = _ground_teme(g, jd, fr)
+        rg, up, omega = _ground_teme(g, jd, fr, shard.ellipsoid)
         rel = r_kn - rg[:, None, :]
         with np.errstate(invalid="ignore"):
-            sin_el = np.einsum("jni,ji->jn", rel, up) / np.sqrt(np.einsum("jni,jni->jn", rel, rel))
-            near = sin_el >= sin_cand
+            dist_kn = np.sqrt(np.einsum("jni,jni->jn", rel, rel))
+            sin_el = np.einsum("jni,ji->jn", rel, up) / dist_kn
+            near = (sin_el >= sin_cand) & (dist_kn <= max_cand)
         ground.append((rg, _spin(rg, omega), up, _spin(up, omega), near))
     sin_min = math.sin(math.radians(shard.min_elevation_deg))
     # the A* heuristic: straight-line distances to the destination, and their rates
@@ -639,7 +675,9 @@ def _route_shard(shard: _Shard) -> _ShardResult:
                 rg_t = _hermite(rg, drg, h, t_s)
                 up_t = _hermite(up, dup, h, t_s)
                 up_t /= np.linalg.norm(up_t, axis=1, keepdims=True)
-                out[:, cand], dist[:, cand] = _gsl_km(r_c, rg_t, up_t, sin_min, exact=True)
+                out[:, cand], dist[:, cand] = _gsl_km(
+                    r_c, rg_t, up_t, sin_min, shard.max_gsl_km, exact=True
+                )
             gs.append(out)
         h_dst = near_d[1]
         h0 = _hermite(src_to_dst, d_src_to_dst, h, t_s)
@@ -686,8 +724,10 @@ class RouteResult:
     Arrays are (n_snap,): ``times`` UTC ``datetime64[ns]``, ``length_km`` path length (NaN
     where not connected), ``hops`` links on the path (GSL up + ISLs + GSL down; 0 where not
     connected), ``path_changed`` True where the satellite sequence differs from the previous
-    snapshot's. ``changes`` lists ``(snapshot index, path)`` for the first snapshot and every
-    change, paths as indices into ``network.elements``; :meth:`path_at` expands them.
+    snapshot's. The GSL rule: elevation >= ``min_elevation_deg`` and, when set, slant range <=
+    ``max_gsl_km``; ground points on the ``ellipsoid``. ``changes`` lists ``(snapshot index,
+    path)`` for the first snapshot and every change, paths as indices into
+    ``network.elements``; :meth:`path_at` expands them.
     """
 
     source: GroundStation
@@ -699,6 +739,8 @@ class RouteResult:
     path_changed: npt.NDArray[np.bool_]
     changes: list[tuple[int, IntArray]] = field(repr=False)
     min_elevation_deg: float = HYPATIA_STARLINK_MIN_ELEVATION_DEG
+    max_gsl_km: float | None = None
+    ellipsoid: str = "wgs84"
 
     @property
     def rtt_ms(self) -> FloatArray:
@@ -781,7 +823,9 @@ def route(
     duration_s: float,
     *,
     step_ms: float = 100.0,
-    min_elevation_deg: float = HYPATIA_STARLINK_MIN_ELEVATION_DEG,
+    min_elevation_deg: float | None = None,
+    max_gsl_km: float | None = None,
+    ellipsoid: str = "wgs84",
     shards: int | None = None,
     ray_address: str | None = None,
     knot_step_s: float = 10.0,
@@ -796,7 +840,13 @@ def route(
         start: first snapshot (UTC; anything :func:`timeconv.to_datetime64` reads).
         duration_s: simulated time; snapshots at ``start + i * step`` while ``< duration``.
         step_ms: snapshot spacing (Hypatia: 100 ms).
-        min_elevation_deg: GSL elevation mask (default 25 deg, Hypatia's for Starlink).
+        min_elevation_deg: GSL elevation mask in degrees. Default: 25 deg (Hypatia's for
+            Starlink) without ``max_gsl_km``, 0 (line of sight) with it.
+        max_gsl_km: GSL range rule: a ground point uses any satellite at most this far (km),
+            straight line (Hypatia's MAX_GSL_LENGTH; 1,260 km for its Kuiper-630). None: the
+            elevation mask alone decides.
+        ellipsoid: ``"wgs84"`` or ``"wgs72"`` (Hypatia's): the ellipsoid the ground points'
+            latitude and height are read on.
         shards: number of time shards (default: one per 10 simulated minutes, at least one).
         ray_address: ``None`` runs the shards in this process; ``"local"`` or a cluster address
             runs them on Ray (:func:`starbrain.cluster.shard_map`). Same results either way.
@@ -809,8 +859,14 @@ def route(
         raise StarbrainError("the duration must be a positive number of seconds")
     if not step_ms > 0:
         raise StarbrainError("the snapshot step must be positive")
+    if min_elevation_deg is None:
+        min_elevation_deg = HYPATIA_STARLINK_MIN_ELEVATION_DEG if max_gsl_km is None else 0.0
     if not 0.0 <= min_elevation_deg < 90.0:
         raise StarbrainError("the minimum elevation must be in [0, 90) degrees")
+    if max_gsl_km is not None and not (0.0 < max_gsl_km < math.inf):
+        raise StarbrainError("the maximum GSL length must be a positive number of km")
+    if ellipsoid not in ("wgs84", "wgs72"):
+        raise StarbrainError(f"the ellipsoid must be wgs84 or wgs72, not {ellipsoid!r}")
     if not 0.0 < knot_step_s <= 60.0:
         raise StarbrainError("the SGP4 knot step must be in (0, 60] seconds")
     step_ns = round(step_ms * 1e6)
@@ -836,6 +892,8 @@ def route(
             knot_step_s,
             chunk,
             device,
+            math.inf if max_gsl_km is None else float(max_gsl_km),
+            ellipsoid,
         )
         for a, b in itertools.pairwise(edges)
         if b > a
@@ -848,7 +906,9 @@ def route(
         ray_address=ray_address,
         description=f"routing {source.name} - {destination.name}",
     )
-    return _merge(parts, source, destination, network, t0, step_ns, n, min_elevation_deg)
+    res = _merge(parts, source, destination, network, t0, step_ns, n, min_elevation_deg)
+    res.max_gsl_km, res.ellipsoid = max_gsl_km, ellipsoid
+    return res
 
 
 def _merge(
