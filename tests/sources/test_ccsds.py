@@ -299,6 +299,7 @@ def _only(stats, **expected):
         "truncated",
         "missing_packets",
         "idle_packets",
+        "duplicates",
     )
     got = {c: getattr(stats, c) for c in counters}
     want = dict.fromkeys(counters, 0) | expected
@@ -457,3 +458,72 @@ def test_pure_garbage_and_empty_input(defs: PacketSet):
     assert result.stats.n_errors >= 1
     empty = decode(b"", defs)
     assert empty.stats.packets == 0 and empty.table.num_rows == 0
+
+
+# -- packets of other definitions, repeats and late packets ---------------------------------------
+def test_stream_of_undefined_apids_counts_every_packet(defs: PacketSet):
+    """A stream made with other definitions (APIDs 0x200-0x202 here) is one unknown_apid per
+    packet, not one for the whole stream; the decoder stays in sync through it."""
+    other = parse_definitions(
+        {
+            "time": {"format": "cuc", "coarse_bytes": 4, "fine_bytes": 2},
+            "packets": [
+                {"name": f"P{k}", "apid": 0x200 + k, "secondary_header": True, "crc": True,
+                 "parameters": [{"name": f"x{k}_{j}", "type": "float", "bits": 32}
+                                for j in range(k + 1)]}
+                for k in range(3)
+            ],
+        }
+    )  # fmt: skip
+    foreign = round_robin(generate(other, 200, seed=4))
+    stream = b"".join(foreign)
+    result = decode(stream, defs, receive_time=RECEIVED)
+    _only(result.stats, unknown_apid=600)
+    assert result.stats.skipped_bytes == len(stream) and result.stats.packets == 0
+    assert {e.apid for e in result.errors} == {0x200, 0x201, 0x202}
+    # chunked the same, and mixed with defined packets, every packet of both is accounted for
+    mixed = b"".join(
+        p + q for p, q in zip(round_robin(generate(defs, 150, seed=5)), foreign, strict=True)
+    )
+    dec = PacketDecoder(defs)
+    for k in range(0, len(mixed), 777):
+        dec.feed(mixed[k : k + 777], receive_time=RECEIVED)
+    dec.flush()
+    _only(dec.stats, unknown_apid=600)
+    assert dec.stats.packets == 600
+
+
+def test_repeated_stream_is_duplicates_not_gaps(defs: PacketSet, gen: dict[int, Generated]):
+    """The same packets twice (a recording concatenated with itself, a re-sent burst): every
+    timed packet the second time is a duplicate, dropped; no sequence gap, nothing missing.
+    EVENT (0x103) has no packet time, so its repeats are late packets: gap events, 0 missing."""
+    once = b"".join(round_robin(gen))
+    twice = once + once[: len(once) // 2] + once[len(once) // 2 :]
+    dec = PacketDecoder(defs)
+    rows = sum(b.num_rows for k in range(0, len(twice), 5000)
+               for b in dec.feed(twice[k : k + 5000], receive_time=RECEIVED))  # fmt: skip
+    dec.flush()
+    timed = [p for p in defs.packets if p.secondary_header]
+    assert dec.stats.duplicates == 300 * len(timed)
+    assert dec.stats.missing_packets == 0
+    assert dec.stats.seq_gaps == 300  # EVENT: 300 late counts, each a gap event
+    assert dec.stats.packets == 300 * 4 + 300
+    assert rows == 300 * defs.n_parameters + 300 * len(defs[0x103].parameters)
+    assert not any("packets missing" in e.reason for e in dec.stats.errors)
+
+
+def test_late_packet_is_not_a_gap_of_16383(defs: PacketSet, gen: dict[int, Generated]):
+    nav = gen[0x100].rows
+    late = np.concatenate([nav[:10], nav[12:20], nav[5:6], nav[20:30]])  # 10, 11 lost; 5 again
+    dec = PacketDecoder(defs)
+    dec.feed(late.tobytes())
+    dec.flush()
+    _only(dec.stats, seq_gaps=1, missing_packets=2, duplicates=1)
+    assert dec.stats.packets == 28
+    # a packet with an earlier count and a new time: late, counted as a gap event, 0 missing
+    moved = encode_packets(defs[0x100], [3], times=[T0 + np.timedelta64(10, "s")])
+    dec = PacketDecoder(defs)
+    dec.feed(np.concatenate([nav[:10], moved, nav[10:20]]).tobytes())
+    _only(dec.stats, seq_gaps=1)
+    assert dec.stats.packets == 21
+    assert "late or repeated" in dec.stats.errors[0].reason

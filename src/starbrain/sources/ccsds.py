@@ -20,9 +20,15 @@ per APID per call)::
 Wide layout (``layout="wide"``): one batch per APID with ``time, apid, seq`` and one float64
 engineering-value column per parameter (its unit in the field metadata).
 
-Malformed input never stops a stream: unknown APIDs, wrong lengths, bad headers (re-synchronised
-by scanning for the next valid header), CRC failures, sequence-count gaps and truncated packets
-are counted in ``DecodeStats``, the first ``max_errors`` kept with their byte offsets.
+Malformed input never stops a stream: unknown APIDs (counted per packet while the length fields
+chain from one plausible header to the next), wrong lengths, bad headers (re-synchronised by
+scanning for the next valid header), CRC failures, sequence-count gaps and truncated packets are
+counted in ``DecodeStats``, the first ``max_errors`` kept with their byte offsets.
+
+A packet that repeats one already decoded from the stream (same APID, sequence count and packet
+time) is a duplicate: dropped and counted in ``DecodeStats.duplicates``, never a sequence gap. A
+sequence count that steps back (by less than half the 14-bit range) is a late or repeated packet,
+not a gap of 16383: only forward steps of more than one count as missing packets.
 """
 
 from __future__ import annotations
@@ -86,6 +92,10 @@ TELEMETRY_SCHEMA = pa.schema(
 TELEMETRY_KEY = ("apid", "parameter", "time", "seq")
 
 ErrorKind = Literal["unknown_apid", "bad_length", "bad_header", "crc", "seq_gap", "truncated"]
+# Headers of unknown APIDs followed (length field to length field) before their length is trusted.
+_CHAIN_HOPS = 3
+# Packet keys (time, sequence count) remembered per APID to recognise repeated packets.
+_RECENT_PACKETS = SEQ_MODULO
 
 
 # -- primary header -------------------------------------------------------------------------------
@@ -367,6 +377,7 @@ class DecodeStats:
     seq_gaps: int = 0
     missing_packets: int = 0  # packets the sequence counts say were lost
     truncated: int = 0
+    duplicates: int = 0  # repeats of decoded packets (APID, sequence count, time): dropped
     errors: list[PacketError] = field(default_factory=list)
 
     @property
@@ -405,6 +416,7 @@ class DecodeStats:
             "seq_gaps",
             "missing_packets",
             "truncated",
+            "duplicates",
             "idle_packets",
             "skipped_bytes",
         ):
@@ -437,6 +449,9 @@ class PacketDecoder:
     ``feed_datagrams`` decodes datagrams that each hold whole packets. Each call returns Arrow
     record batches, one per APID present, in the long layout (``TELEMETRY_SCHEMA``) or,
     with ``layout="wide"``, one column per parameter.
+
+    With ``drop_duplicates`` (the default) a timed packet whose APID, sequence count and packet
+    time equal those of one of the last 16384 packets of its APID is dropped and counted.
     """
 
     def __init__(
@@ -447,12 +462,14 @@ class PacketDecoder:
         layout: Literal["long", "wide"] = "long",
         max_errors: int = 100,
         check_sequence: bool = True,
+        drop_duplicates: bool = True,
     ) -> None:
         if layout not in ("long", "wide"):
             raise ValueError(f"layout must be 'long' or 'wide', got {layout!r}")
         self.definitions = definitions
         self.layout = layout
         self.check_sequence = check_sequence
+        self.drop_duplicates = drop_duplicates
         self.stats = DecodeStats(source=source, max_errors=max_errors)
         self.dictionary = pa.array(definitions.parameter_names, type=pa.string())
         names = {n: i for i, n in enumerate(definitions.parameter_names)}
@@ -471,6 +488,8 @@ class PacketDecoder:
         self._tail = b""
         self._offset = 0  # stream offset of the first byte of the tail
         self._last_seq: dict[int, int] = {}
+        self._last_time: dict[int, int] = {}  # per APID: the latest packet time decoded
+        self._recent: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
 
     @property
     def pending_bytes(self) -> int:
@@ -565,6 +584,20 @@ class PacketDecoder:
         want = self._lut[b[q] << 8 | b[q + 1]]
         return want == -1 or want == (b[q + 4] << 8 | b[q + 5]) + 7
 
+    def _chain_plausible(self, b: Any, q: int, end: int, final: bool) -> bool | None:
+        """After a packet of an unknown APID ending at ``q``: do the length fields lead, within
+        ``_CHAIN_HOPS`` headers of unsegmented version-0 packets, to a defined or idle packet or
+        the end of the stream? (So a stream of packets nobody defined is counted per packet,
+        while random bytes, which rarely look like such a chain, are re-synchronised.)"""
+        for _ in range(_CHAIN_HOPS):
+            here = self._plausible_at(b, q, end, final)
+            if here is None or here:
+                return here
+            if b[q] >> 5 != 0 or b[q + 2] >> 6 != 3:  # not version 0, not unsegmented
+                return False
+            q += (b[q + 4] << 8 | b[q + 5]) + 7
+        return True
+
     def _recover(
         self,
         b: Any,
@@ -579,7 +612,12 @@ class PacketDecoder:
         """Classify the bad header at ``p`` and return where to continue (None: wait for more)."""
         st = self.stats
         version, apid = key >> 13, key & 0x7FF
-        trusted = self._plausible_at(b, p + total, end, final) if version == 0 else False
+        if version != 0:
+            trusted: bool | None = False
+        elif apid in self._known_apids or apid == IDLE_APID:
+            trusted = self._plausible_at(b, p + total, end, final)
+        else:
+            trusted = self._chain_plausible(b, p + total, end, final)
         if trusted is None:
             return None
         if version == 0 and apid == IDLE_APID and trusted:
@@ -688,8 +726,8 @@ class PacketDecoder:
             m = rows
         seq = ((m[:, 2].astype(np.uint16) & 0x3F) << 8) | m[:, 3]
         st = self.stats
-        if self.check_sequence:
-            self._check_sequence(apid, seq, starts, base)
+        t = lay.times(m)
+        drop: npt.NDArray[np.bool_] | None = None  # CRC failures and repeats
         if lay.packet.crc:
             got = m[:, L - 2].astype(np.uint16) << 8 | m[:, L - 1]
             bad = np.flatnonzero(crc16_ccitt_rows(m[:, : L - CRC_BYTES]) != got)
@@ -707,15 +745,38 @@ class PacketDecoder:
                     )
                 st.crc += int(bad.size)
                 st.skipped_bytes += int(bad.size) * L
-                keep = np.ones(len(starts), dtype=bool)
-                keep[bad] = False
-                m, seq = m[keep], seq[keep]
+                drop = np.zeros(len(starts), dtype=bool)
+                drop[bad] = True
+        dup: npt.NDArray[np.bool_] | None = None
+        if t is not None and self.drop_duplicates:
+            ok = np.flatnonzero(~drop) if drop is not None else None
+            d = (
+                self._duplicates(apid, seq, t)
+                if ok is None
+                else (self._duplicates(apid, seq[ok], t[ok]) if ok.size else None)
+            )
+            if d is not None:
+                dup = np.zeros(len(starts), dtype=bool)
+                dup[ok if ok is not None else slice(None)] = d
+                st.duplicates += int(d.sum())
+                st.skipped_bytes += int(d.sum()) * L
+        if self.check_sequence:  # CRC failures were received: they are not gaps; repeats are
+            if dup is None:
+                self._check_sequence(apid, seq, starts, base)
+            else:
+                self._check_sequence(apid, seq[~dup], starts[~dup], base)
+        if dup is not None:
+            drop = dup if drop is None else drop | dup
+        if drop is not None:
+            keep = ~drop
+            m, seq = m[keep], seq[keep]
+            if t is not None:
+                t = t[keep]
         n = m.shape[0]
         if n == 0:
             return None
         raw = lay.extract(m)
         value = lay.calibrate(raw)
-        t = lay.times(m)
         if t is None:
             t = np.full(n, t_recv, dtype=np.int64)
         P = lay.n_params
@@ -739,37 +800,119 @@ class PacketDecoder:
             schema=TELEMETRY_SCHEMA,
         )
 
+    def _duplicates(
+        self, apid: int, seq: npt.NDArray[Any], t: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_] | None:
+        """Which of these packets repeat one decoded before (same sequence count and time,
+        among the last ``_RECENT_PACKETS`` of the APID, or earlier in this batch); None: none.
+        Packets in increasing time after the latest one seen take one comparison."""
+        s = seq.astype(np.int64)
+        last = self._last_time.get(apid)
+        past_t, past_s = self._recent.get(apid, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        fresh = (last is None or t[0] > last) and bool(np.all(t[1:] > t[:-1]))
+        dup: npt.NDArray[np.bool_] | None = None
+        if not fresh:
+            all_t = np.concatenate((past_t, t))
+            all_s = np.concatenate((past_s, s))
+            order = np.arange(-len(past_t), len(t))  # earlier packets first among equals
+            k = np.lexsort((order, all_s, all_t))
+            same = (all_t[k][1:] == all_t[k][:-1]) & (all_s[k][1:] == all_s[k][:-1])
+            later = order[k][1:][same]
+            if later.size:
+                dup = np.zeros(len(t), dtype=bool)
+                dup[later] = True  # the second of two equal keys is always in this batch
+        keep_t, keep_s = (t, s) if dup is None else (t[~dup], s[~dup])
+        self._last_time[apid] = max(int(t.max()), last if last is not None else int(t.max()))
+        self._recent[apid] = (
+            np.concatenate((past_t, keep_t))[-_RECENT_PACKETS:],
+            np.concatenate((past_s, keep_s))[-_RECENT_PACKETS:],
+        )
+        return dup
+
     def _check_sequence(
         self, apid: int, seq: npt.NDArray[Any], starts: npt.NDArray[np.intp], base: int
     ) -> None:
+        """Count forward jumps of the sequence count as gaps (``d - 1`` packets missing). A count
+        that repeats or steps back by less than half the range is a late packet: a gap event,
+        no packets missing, and the expected count does not move back."""
+        if not len(seq):
+            return
         s = seq.astype(np.int64)
         prev = self._last_seq.get(apid)
-        self._last_seq[apid] = int(s[-1])
         before = np.concatenate(([prev], s[:-1])) if prev is not None else s[:-1]
         after = s if prev is not None else s[1:]
         first = 0 if prev is not None else 1
         d = (after - before) % SEQ_MODULO
+        half = SEQ_MODULO // 2
+        if np.any((d == 0) | (d >= half)):
+            self._check_sequence_slow(apid, s, starts, base, prev)
+            return
+        self._last_seq[apid] = int(s[-1])
         gaps = np.flatnonzero(d != 1)
         if not gaps.size:
             return
         st = self.stats
-        missing = np.where(d[gaps] == 0, 0, d[gaps] - 1)
         st.seq_gaps += int(gaps.size)
-        st.missing_packets += int(missing.sum())
+        st.missing_packets += int((d[gaps] - 1).sum())
         for g in gaps[: max(0, st.max_errors - len(st.errors))].tolist():
             k = g + first
-            expected = (int(before[g]) + 1) % SEQ_MODULO
-            what = "repeated" if d[g] == 0 else f"{int(d[g]) - 1} packets missing"
-            st.errors.append(
-                PacketError(
-                    "seq_gap",
-                    base + int(starts[k]),
-                    f"sequence count {int(s[k])}, expected {expected} ({what})",
-                    st.source,
-                    apid,
-                    int(s[k]),
-                )
+            self._gap_error(
+                apid,
+                int(s[k]),
+                (int(before[g]) + 1) % SEQ_MODULO,
+                int(d[g]) - 1,
+                base + int(starts[k]),
             )
+
+    def _check_sequence_slow(
+        self,
+        apid: int,
+        s: npt.NDArray[np.int64],
+        starts: npt.NDArray[np.intp],
+        base: int,
+        prev: int | None,
+    ) -> None:
+        """``_check_sequence`` for a batch with late or repeated counts, packet by packet."""
+        st = self.stats
+        half = SEQ_MODULO // 2
+        for k, count in enumerate(s.tolist()):
+            if prev is None:
+                prev = count
+                continue
+            d = (count - prev) % SEQ_MODULO
+            if d == 1:
+                prev = count
+                continue
+            st.seq_gaps += 1
+            late = d == 0 or d >= half
+            if not late:
+                st.missing_packets += d - 1
+            if len(st.errors) < st.max_errors:
+                self._gap_error(
+                    apid,
+                    count,
+                    (prev + 1) % SEQ_MODULO,
+                    -1 if late else d - 1,
+                    base + int(starts[k]),
+                )
+            if not late:
+                prev = count
+        if prev is not None:
+            self._last_seq[apid] = prev
+
+    def _gap_error(self, apid: int, count: int, expected: int, missing: int, offset: int) -> None:
+        st = self.stats
+        what = "late or repeated, not a gap" if missing < 0 else f"{missing} packets missing"
+        st.errors.append(
+            PacketError(
+                "seq_gap",
+                offset,
+                f"sequence count {count}, expected {expected} ({what})",
+                st.source,
+                apid,
+                count,
+            )
+        )
 
 
 # -- one-shot decoding ----------------------------------------------------------------------------
