@@ -3,8 +3,8 @@
 Members are evaluated together as one batched weight tensor per layer (``torch.baddbmm``): on
 this project's 2-core CPU, forward+backward for 5 and 7 members at batch 2048 took 6.8 and 8.4 ms
 against 7.7 and 9.5 ms for ``torch.func.stack_module_state`` + ``vmap`` (best of 7 in
-``bench/dynamics_ensemble.py``; a shared machine, so treat the 1.14x as "no slower"). Inputs and outputs are whatever the caller normalised; shapes are
-``(ensemble, batch, features)``.
+``bench/dynamics_ensemble.py``; a shared machine, so read the 1.14x as "no slower"). Inputs and
+outputs are whatever the caller normalised; shapes are ``(ensemble, batch, features)``.
 """
 
 from __future__ import annotations

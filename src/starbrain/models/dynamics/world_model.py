@@ -190,9 +190,11 @@ class WorldModel(nn.Module):
         ``X`` ``(batch, horizon, state)`` (the member mean of ``x[1..H]``) and ``var`` of the same
         shape: member spread plus the accumulated per-step aleatoric variance (the prior's error
         variance on steps that fell back), and the member trajectories
-        ``(ensemble, batch, horizon, state)``. Works in the dtype of ``x0``: float32 for planning.
+        ``(ensemble, batch, horizon, state)`` (one member while unfitted). Works in the dtype of
+        ``x0``: float32 for planning.
         """
-        e, (b, h, _) = self.config.n_members, U.shape
+        # an unfitted model is its prior: one trajectory per row is enough
+        e, (b, h, _) = (self.config.n_members if self.fitted else 1), U.shape
         xs = x0.unsqueeze(0).expand(e, *x0.shape).contiguous()
         th = None if theta is None else theta.unsqueeze(0).expand(e, *theta.shape)
         Ue = U.unsqueeze(0).expand(e, *U.shape)
