@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from starbrain.core.errors import StarbrainError
+from starbrain.report.tables import OutputFormat
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,6 +44,32 @@ class ExportFormat(StrEnum):
     omm_xml = "omm-xml"
     omm_kvn = "omm-kvn"
     parquet = "parquet"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        case_sensitive=False,
+        help="table (for people), csv or json (a JSON array, one object per row) on standard "
+        "output: the schema's field names and units, raw values, ISO-8601 UTC times with Z, "
+        "NaN as null; notes and progress then go to standard error.",
+    ),
+]
+"""``--format table|csv|json`` of every command that prints a table."""
+
+
+def _notes(fmt: OutputFormat) -> Console:
+    """Where a command's summaries and notes go: standard output for a table, standard error
+    when standard output carries csv or json (so it parses cleanly)."""
+    return console if fmt is OutputFormat.table else err_console
+
+
+def _emit(data: Any, fmt: OutputFormat, view: Any = None, **kwargs: Any) -> int:
+    """:func:`starbrain.report.emit` on the command line's console."""
+    from starbrain.report.tables import emit
+
+    return emit(data, fmt, view=view, console=console, **kwargs)
 
 
 class InputFormat(StrEnum):
