@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 from starbrain.physics import earth, frames
+from starbrain.planners.propagator import Sgp4Propagator, UtcPropagate, utc_propagate
 
 __all__ = [
     "PASSES_SCHEMA",
@@ -70,14 +71,10 @@ PASSES_SCHEMA = pa.schema(
 )
 
 
-class Propagate(Protocol):
-    """Propagate satellites ``sats`` (a slice of the fleet) to UTC split Julian dates ``(jd, fr)``.
-
-    Returns TEME position (km) and velocity (km/s), each (n_sel, n_time, 3), NumPy or PyTorch;
-    NaN where propagation failed (those samples count as below the horizon).
-    """
-
-    def __call__(self, jd: FloatArray, fr: FloatArray, sats: slice) -> tuple[Any, Any]: ...
+#: The one UTC-grid propagation interface of the planners (NaN samples count as below the
+#: horizon); any :class:`~starbrain.planners.propagator.Propagator` becomes one through
+#: :func:`~starbrain.planners.propagator.utc_propagate`.
+Propagate = UtcPropagate
 
 
 def satrec_propagator(satrecs: Sequence[Any]) -> Propagate:
@@ -99,8 +96,11 @@ def satrec_propagator(satrecs: Sequence[Any]) -> Propagate:
 def sgp4_propagator(
     elements: pa.Table, backend: str = "torch", device: str | None = None
 ) -> Propagate:
-    """A :class:`Propagate` over an element-set table (``ELEMENTS_SCHEMA``) through
-    :func:`starbrain.physics.sgp4.propagate` (``backend`` "torch" or "cpp")."""
+    """A :class:`Propagate` over an element-set table (``ELEMENTS_SCHEMA``) through SGP4:
+    ``backend`` "torch" (:class:`~starbrain.planners.propagator.Sgp4Propagator`, initialised
+    once) or "cpp" (python-sgp4's ``SatrecArray``)."""
+    if backend == "torch":
+        return utc_propagate(Sgp4Propagator(), elements, device=device)
     from starbrain.physics.sgp4 import propagate as sgp4_propagate
 
     def propagate(jd: FloatArray, fr: FloatArray, sats: slice = slice(None)) -> tuple[Any, Any]:

@@ -11,6 +11,10 @@ validity mask ``(n_sat, n_time)`` at times in minutes since each object's epoch,
   OrbitWorldModel` (SGP4 prior plus learned residual) applied to the catalogue's element sets,
   with each object's own time since epoch.
 
+:func:`utc_propagate` turns any of them into the callable the planners on UTC grids use
+(passes, contacts, routing): ``propagate(jd, fr, sats) -> (r, v)`` with NaN where a state is
+invalid (:class:`UtcPropagate`), so every planner takes the same propagators.
+
 :func:`resolve_propagator` implements the rule "the world model when one is registered, SGP4
 otherwise" for a store. Both propagators are picklable, so screening shards can carry them to
 Ray workers.
@@ -19,19 +23,24 @@ Ray workers.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import torch
+import pyarrow as pa
 
-from starbrain.physics.sgp4 import Sgp4Elements, Sgp4State, sgp4_init, sgp4_propagate
+if TYPE_CHECKING:  # torch is imported when a propagator is used, not when planners import this
+    import torch
+
+    from starbrain.physics.sgp4 import Sgp4Elements, Sgp4State
 
 __all__ = [
     "Propagator",
     "Sgp4Propagator",
+    "UtcPropagate",
     "WorldModelPropagator",
     "resolve_propagator",
+    "utc_propagate",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -53,7 +62,60 @@ class Propagator(Protocol):
     ) -> tuple[FloatArray, FloatArray, BoolArray]: ...
 
 
+class UtcPropagate(Protocol):
+    """Propagate satellites ``sats`` (a slice of the fleet) to UTC split Julian dates ``(jd, fr)``
+    ``(n_time,)``.
+
+    Returns TEME position (km) and velocity (km/s), each ``(n_sel, n_time, 3)``, NumPy or
+    PyTorch; NaN where propagation failed (planners treat those samples as unusable).
+    """
+
+    def __call__(self, jd: FloatArray, fr: FloatArray, sats: slice = ...) -> tuple[Any, Any]: ...
+
+
+def utc_propagate(
+    propagator: Propagator,
+    elements: pa.Table | Sgp4Elements,
+    device: str | torch.device | None = None,
+) -> UtcPropagate:
+    """The :class:`UtcPropagate` view of ``propagator`` over ``elements`` (an ``ELEMENTS_SCHEMA``
+    table or :class:`Sgp4Elements`): the population is initialised once, each call selects its
+    slice and propagates to each object's own minutes since epoch."""
+    from starbrain.physics.sgp4 import Sgp4Elements
+
+    el = (
+        Sgp4Elements.from_table(elements, device=device)
+        if isinstance(elements, pa.Table)
+        else elements
+    )
+    state = propagator.init(el)
+    epoch_jd = el.jdsatepoch.detach().cpu().numpy()
+    epoch_fr = el.jdsatepochF.detach().cpu().numpy()
+    n = len(el)
+
+    def propagate(jd: FloatArray, fr: FloatArray, sats: slice = slice(None)) -> tuple[Any, Any]:
+        jd_arr = np.atleast_1d(np.asarray(jd, dtype=np.float64))
+        fr_arr = np.atleast_1d(np.asarray(fr, dtype=np.float64))
+        jd_arr, fr_arr = np.broadcast_arrays(jd_arr, fr_arr)
+        start, stop, step = sats.indices(n)
+        index = np.arange(start, stop, step, dtype=np.int64)
+        part = state if (start, stop, step) == (0, n, 1) else propagator.select(state, index)
+        tsince = (jd_arr[None, :] - epoch_jd[index, None]) * 1440.0 + (
+            fr_arr[None, :] - epoch_fr[index, None]
+        ) * 1440.0
+        r, v, ok = propagator.propagate(part, tsince)
+        r = np.array(r, dtype=np.float64, copy=True)
+        v = np.array(v, dtype=np.float64, copy=True)
+        r[~ok] = np.nan
+        v[~ok] = np.nan
+        return r, v
+
+    return propagate
+
+
 def _time_tensor(tsince_min: FloatArray, device: torch.device) -> torch.Tensor:
+    import torch
+
     t = torch.as_tensor(np.asarray(tsince_min, dtype=np.float64), device=device)
     if t.ndim == 1:
         t = t[None, :]
@@ -71,6 +133,8 @@ class Sgp4Propagator:
         return "sgp4"
 
     def init(self, elements: Sgp4Elements) -> Sgp4State:
+        from starbrain.physics.sgp4 import sgp4_init
+
         return sgp4_init(elements)
 
     def select(self, state: Sgp4State, index: npt.NDArray[np.int64]) -> Sgp4State:
@@ -80,6 +144,10 @@ class Sgp4Propagator:
         self, state: Sgp4State, tsince_min: FloatArray, compile: bool = False
     ) -> tuple[FloatArray, FloatArray, BoolArray]:
         """TEME r [km], v [km/s] ``(n, m, 3)`` and validity ``(n, m)`` (SGP4 error code 0)."""
+        import torch
+
+        from starbrain.physics.sgp4 import sgp4_propagate
+
         t = _time_tensor(tsince_min, state.device)
         with torch.no_grad():
             r, v, err = sgp4_propagate(state, t, compile=compile)
@@ -115,11 +183,17 @@ class WorldModelPropagator:
         return self.label
 
     def init(self, elements: Sgp4Elements) -> _ModelState:
+        from starbrain.physics.sgp4 import sgp4_init
+
         if self.vectorised is None:
             self.vectorised = _vectorised_matches(self.model, elements)
         return _ModelState(elements, sgp4_init(elements))
 
     def select(self, state: _ModelState, index: npt.NDArray[np.int64]) -> _ModelState:
+        import torch
+
+        from starbrain.physics.sgp4 import Sgp4Elements
+
         t = torch.as_tensor(np.asarray(index), dtype=torch.int64)
         el = Sgp4Elements(
             **{f.name: getattr(state.elements, f.name)[t] for f in fields(state.elements)}
@@ -131,6 +205,10 @@ class WorldModelPropagator:
     ) -> tuple[FloatArray, FloatArray, BoolArray]:
         """TEME r [km], v [km/s] ``(n, m, 3)`` and validity ``(n, m)`` (finite states whose
         SGP4 prior has no error code)."""
+        import torch
+
+        from starbrain.physics.sgp4 import sgp4_propagate
+
         el = state.elements
         t = _time_tensor(tsince_min, torch.device("cpu"))
         with torch.no_grad():
@@ -150,6 +228,10 @@ def _vectorised_matches(model: Any, elements: Sgp4Elements) -> bool:
     """Whether ``model.forward`` takes one row of times per object ``(n_sat, n_time)`` and gives
     what it gives for shared times ``(n_time,)`` (1 um, 1 um/s), on up to 8 of ``elements`` at
     times from 0 to 7 days."""
+    import torch
+
+    from starbrain.physics.sgp4 import Sgp4Elements
+
     k = min(8, len(elements))
     if k == 0:
         return False
@@ -172,6 +254,10 @@ def _forward_grouped(
     model: Any, el: Sgp4Elements, t: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``model.forward`` per group of objects with identical time rows ``t`` (n_sat, n_time)."""
+    import torch
+
+    from starbrain.physics.sgp4 import Sgp4Elements
+
     rows, inverse = np.unique(t.cpu().numpy(), axis=0, return_inverse=True)
     inverse = np.asarray(inverse).reshape(-1)
     r = torch.empty((*t.shape, 3), dtype=torch.float64)
