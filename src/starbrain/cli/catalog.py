@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 from starbrain.cli._common import (
     ExportFormat,
+    FormatOption,
     InputFormat,
+    OutputFormat,
+    _emit,
+    _notes,
     _open_store,
     _print_errors,
     _progress,
@@ -114,8 +118,12 @@ def catalog_show(
     norad: Annotated[list[int] | None, typer.Option(help="Catalogue number(s) to show.")] = None,
     history: Annotated[bool, typer.Option(help="Every stored epoch, not only the newest.")] = False,
     limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 20,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Summarise the stored catalogue, or show objects' newest (or all) element sets."""
+    """Summarise the stored catalogue, or show objects' newest (or all) element sets.
+
+    csv/json: the element sets' fields as stored (the elements schema: norad_id, epoch,
+    inclination_deg, eccentricity, mean_motion_rev_per_day, bstar_per_earth_radius, ...)."""
     with _open_store() as store:
         n_obj, n_sets = store.count("elements", current=True), store.count("elements")
         if norad:
@@ -131,18 +139,17 @@ def catalog_show(
                 )
         else:
             table = store.read("elements", current=not history, limit=limit)
-        console.print(
-            _elements_table(
-                table.slice(0, limit), f"{store.path}: {n_obj} objects, {n_sets} element sets"
-            )
-        )
+        shown = table.slice(0, limit)
+        title = f"{store.path}: {n_obj} objects, {n_sets} element sets"
+        _emit(shown, fmt, lambda: _elements_table(shown, title))
+        notes = _notes(fmt)
         if table.num_rows > limit:
-            console.print(f"({table.num_rows - limit} more rows; raise --limit)")
+            notes.print(f"({table.num_rows - limit} more rows; raise --limit)")
         loads = store.loads(5).to_pylist()
         if loads and not norad:
-            console.print("recent loads:")
+            notes.print("recent loads:")
             for row in loads:
-                console.print(
+                notes.print(
                     f"  {row['loaded_at']:%Y-%m-%d %H:%M:%S}  {row['source']}: "
                     f"{row['n_new']} new of "
                     f"{row['n_rows']}, {row['n_errors']} bad",

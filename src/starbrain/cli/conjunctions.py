@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     from starbrain.store.database import Store
 
 from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
     _elements_for,
+    _emit,
+    _notes,
     _open_store,
     _time_option,
     _write_table,
@@ -83,10 +87,14 @@ def conjunctions_screen(
         int | None,
         typer.Option(help="Time shards of the window (default: 1 here, 2 per CPU on Ray)."),
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """All-against-all screening of the stored catalogue: TCA, miss, RTN components, Pc."""
+    """All-against-all screening of the stored catalogue: TCA, miss, RTN components, Pc.
+
+    The table shows the ten most probable; csv/json carry every conjunction found (most
+    probable first) with the conjunctions schema's fields."""
     from starbrain.planners.cdm import write_cdms
-    from starbrain.planners.conjunctions import screen, show
+    from starbrain.planners.conjunctions import screen, select_conjunctions, show
     from starbrain.planners.propagator import resolve_propagator
 
     if not 0 < days <= 14:
@@ -124,8 +132,12 @@ def conjunctions_screen(
         except ValueError as exc:
             raise StarbrainError(str(exc)) from None
         store.append("conjunctions", table)
-    console.print(stats.summary(), highlight=False)
-    console.print(show(table, sort="pc", limit=10), highlight=False)
+    _notes(fmt).print(stats.summary(), highlight=False)
+    _emit(
+        select_conjunctions(table, sort="pc") if fmt is not OutputFormat.table else table,
+        fmt,
+        lambda: show(table, sort="pc", limit=10),
+    )
     if output is not None:
         _write_table(table, output)
     if cdm_dir is not None:
@@ -147,8 +159,12 @@ def conjunctions_show(
     cdm: Annotated[
         int | None, typer.Option(help="Print the CCSDS CDM of this row (0 = first shown).")
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """The newest screening's conjunctions, or one as a CCSDS CDM."""
+    """The newest screening's conjunctions, or one as a CCSDS CDM.
+
+    csv/json: the conjunctions schema's fields (tca, norad_id_1/2, miss_distance_km, miss_r_km,
+    miss_t_km, miss_n_km, relative_speed_kmps, collision_probability, ...), in the shown order."""
     from starbrain.planners.cdm import conjunction_cdm
     from starbrain.planners.conjunctions import select_conjunctions, show
 
@@ -156,6 +172,9 @@ def conjunctions_show(
         table = _latest_screening(store)
     max_miss_km = None if max_miss_m is None else max_miss_m / 1e3
     try:
+        chosen = select_conjunctions(
+            table, sort=sort, norad_id=norad, min_pc=min_pc, max_miss_km=max_miss_km
+        )
         if cdm is None:
             text = show(
                 table,
@@ -165,11 +184,10 @@ def conjunctions_show(
                 min_pc=min_pc,
                 max_miss_km=max_miss_km,
             )
-            console.print(text, highlight=False)
+            _emit(chosen.slice(0, limit), fmt, text)
+            if fmt is not OutputFormat.table and chosen.num_rows > limit:
+                _notes(fmt).print(f"({chosen.num_rows - limit} more rows; raise --limit)")
             return
-        chosen = select_conjunctions(
-            table, sort=sort, norad_id=norad, min_pc=min_pc, max_miss_km=max_miss_km
-        )
     except ValueError as exc:
         raise StarbrainError(str(exc)) from None
     if not 0 <= cdm < chosen.num_rows:

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from starbrain.cli._common import app, console, err_console
+from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
+    _emit,
+    _notes,
+    app,
+    console,
+    err_console,
+)
 from starbrain.core.errors import StarbrainError
 
 mars_app = typer.Typer(help="Earth-Mars transfer windows and porkchop plots.", no_args_is_help=True)
@@ -19,8 +27,15 @@ app.add_typer(mars_app, name="mars")
 def mars_windows(
     start: Annotated[int, typer.Option("--from", help="First opportunity (launch year).")] = 2026,
     end: Annotated[int, typer.Option("--to", help="Last opportunity (launch year).")] = 2035,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Each Earth-Mars opportunity's minimum-C3 type I and type II ballistic transfers (DE421)."""
+    """Each Earth-Mars opportunity's minimum-C3 type I and type II ballistic transfers (DE421).
+
+    csv/json fields: opportunity (window centre date), departure, target, type (1 or 2), launch,
+    arrival (UTC), tof_days, c3_km2_s2, vinf_arr_kms, dla_deg, rla_deg, dv_total_kms, on_boundary.
+    """
+    import numpy as np
+
     from starbrain.planners.transfers import windows_table
 
     if end < start:
@@ -55,8 +70,12 @@ def mars_windows(
             f"{r['dla_deg']:.1f}",
             f"{r['dv_total_kms']:.2f}",
         )
-    console.print(table)
-    console.print(
+    records = [
+        {**r, "launch": np.datetime64(r["launch"]), "arrival": np.datetime64(r["arrival"])}
+        for r in rows
+    ]
+    _emit(records, fmt, table)
+    _notes(fmt).print(
         "Ballistic zero-revolution Lambert arcs between planet centres; Δv from a 200 km "
         "circular parking orbit plus capture into a 300 km circular Mars orbit. "
         "* minimum on the edge of the searched region (no interior minimum).",

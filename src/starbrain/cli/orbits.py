@@ -13,14 +13,17 @@ from rich.table import Table
 from starbrain.cli._common import (
     MAX_ERRORS_SHOWN,
     ExportFormat,
+    FormatOption,
+    OutputFormat,
     _elements_for,
+    _emit,
+    _notes,
     _open_store,
     _render,
     _station,
     _time_option,
     _write_table,
     app,
-    console,
     err_console,
 )
 from starbrain.core.errors import StarbrainError
@@ -177,8 +180,13 @@ def passes(
         typer.Option("--output", "-o", help="Write every pass to a .csv or .parquet file."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Passes to print.")] = 20,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Ground passes (rise, culmination, set, maximum elevation, sunlit) over stations."""
+    """Ground passes (rise, culmination, set, maximum elevation, sunlit) over stations.
+
+    csv/json: the passes schema (norad_id, station, rise, culminate, set, max_elevation_deg,
+    sunlit), in time order; rise is null when already up at the start, set when still up at the
+    end."""
     import numpy as np
 
     from starbrain.core import timeconv
@@ -225,9 +233,9 @@ def passes(
             f"{found.max_elevation_deg[k]:.1f}",
             "yes" if found.sunlit[k] else "no",
         )
-    console.print(view)
+    _emit(found.to_arrow().take(order[:limit]), fmt, view)
     if len(found) > limit:
-        console.print(f"({len(found) - limit} more; raise --limit or use --output)")
+        _notes(fmt).print(f"({len(found) - limit} more; raise --limit or use --output)")
 
 
 @app.command("fit-elements")
