@@ -65,6 +65,14 @@ def _notes(fmt: OutputFormat) -> Console:
     return console if fmt is OutputFormat.table else err_console
 
 
+def _show(renderable: Any, fmt: OutputFormat = OutputFormat.table) -> None:
+    """A table or text for a person: on standard output for ``--format table`` (never truncated
+    off a terminal), else on standard error."""
+    from starbrain.report.tables import print_view
+
+    print_view(_notes(fmt), renderable)
+
+
 def _emit(data: Any, fmt: OutputFormat, view: Any = None, **kwargs: Any) -> int:
     """:func:`starbrain.report.emit` on the command line's console."""
     from starbrain.report.tables import emit

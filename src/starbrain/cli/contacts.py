@@ -10,12 +10,16 @@ import typer
 from rich.table import Table
 
 from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
     _elements_for,
+    _emit,
+    _notes,
     _open_store,
+    _show,
     _time_option,
     _write_table,
     app,
-    console,
     err_console,
 )
 from starbrain.core.errors import StarbrainError
@@ -76,8 +80,13 @@ def contacts_plan(
         typer.Option("--output", "-o", help="Write the plan(s) to a .csv or .parquet file."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Contacts to print.")] = 15,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Plan downlink contacts maximising delivered data; compare the MILP with greedy."""
+    """Plan downlink contacts maximising delivered data; compare the MILP with greedy.
+
+    csv/json: the first --limit contacts of the last plan run (the MILP with --method both),
+    with the contacts schema's fields (norad_id, station, antenna, start, end, data_mbit, ...);
+    the comparison of the methods then goes to standard error."""
     import numpy as np
     import pyarrow as pa
 
@@ -164,11 +173,12 @@ def contacts_plan(
             s.status,
             "-" if s.gap is None else f"{100 * s.gap:.2f} %",
         )
-    console.print(view)
+    _show(view, fmt)
+    notes = _notes(fmt)
     if len(plans) == 2:
         g, m = (p.summary.delivered_mbit for p in plans)
         gain = 100 * (m - g) / g if g > 0 else 0.0
-        console.print(f"MILP gain over greedy: {gain:+.2f} % ({(m - g) / 1e3:+.2f} Gbit)")
+        notes.print(f"MILP gain over greedy: {gain:+.2f} % ({(m - g) / 1e3:+.2f} Gbit)")
     best = plans[-1].table
     shown = Table(title=f"first {min(limit, best.num_rows)} contacts ({plans[-1].summary.method})")
     for col in ("NORAD", "station", "antenna", "start", "end", "Mbit"):
@@ -182,7 +192,7 @@ def contacts_plan(
             str(row["end"])[:19],
             f"{row['data_mbit']:.0f}",
         )
-    console.print(shown)
+    _emit(best.slice(0, limit), fmt, shown)
     if output is not None:
         out = pa.concat_tables(
             [
