@@ -11,6 +11,10 @@ import typer
 from rich.table import Table
 
 from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
+    _emit,
+    _notes,
     _open_store,
     _print_errors,
     _progress,
@@ -100,8 +104,13 @@ def ephemeris_show(
         str | None, typer.Option("--object", help="An object's id (OEM OBJECT_ID, SP3 'G01').")
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 20,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Summarise stored ephemerides per object, frame and file; or list one object's states."""
+    """Summarise stored ephemerides per object, frame and file; or list one object's states.
+
+    csv/json: the summary's object_id, object_name, frame, center, source, n_states,
+    n_velocities, first_time, last_time; or, with --object, the states with the ephemeris
+    schema's fields (time, x, y, z in km, vx, vy, vz in km/s, frame, center, source, ...)."""
     with _open_store() as store:
         if object_id is None:
             summary = store.query(
@@ -124,9 +133,15 @@ def ephemeris_show(
                     str(row["n"]), str(row["n_vel"]), _stamp(row["first"]), _stamp(row["last"]),
                     row["source"],
                 )  # fmt: skip
-            console.print(view)
+            records = [
+                {"object_id": r["object_id"], "object_name": r["name"], "frame": r["frame"],
+                 "center": r["center"], "source": r["source"], "n_states": r["n"],
+                 "n_velocities": r["n_vel"], "first_time": r["first"], "last_time": r["last"]}
+                for r in summary[:limit]
+            ]  # fmt: skip
+            _emit(records, fmt, view)
             if len(summary) > limit:
-                console.print(f"({len(summary) - limit} more rows; raise --limit)")
+                _notes(fmt).print(f"({len(summary) - limit} more rows; raise --limit)")
             return
         table = store.read("ephemeris", where="object_id = ?", params=[object_id])
     if table.num_rows == 0:
@@ -142,9 +157,9 @@ def ephemeris_show(
             _stamp(row["time"].isoformat()), *(f"{row[c]:.6f}" for c in "xyz"), *vel,
             row["frame"], row["source"],
         )  # fmt: skip
-    console.print(view)
+    _emit(table.slice(0, limit), fmt, view)
     if table.num_rows > limit:
-        console.print(f"({table.num_rows - limit} more rows; raise --limit)")
+        _notes(fmt).print(f"({table.num_rows - limit} more rows; raise --limit)")
 
 
 @ephemeris_app.command("export")
