@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
+from starbrain.sources.driving.schema import VEHICLE_KEY, VEHICLE_SCHEMA
 from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
 from starbrain.store.decision_schemas import (
@@ -55,6 +56,8 @@ STREAMS: dict[str, Stream] = {
     ),
     # precise ephemerides (OEM, SP3): truth data; a state is identified per file and frame
     "ephemeris": Stream("ephemeris", EPHEMERIS_SCHEMA, EPHEMERIS_KEY, time_column="time"),
+    # ground-vehicle logs (comma2k19, the fleet simulator): 20 Hz samples, append-only
+    "vehicle": Stream("vehicle", VEHICLE_SCHEMA, VEHICLE_KEY, unique=False),
 }
 
 

@@ -1,0 +1,11 @@
+"""Ground-vehicle logs: the ``vehicle`` stream schema, the comma2k19 reader, the fleet simulator."""
+
+from starbrain._lazy import lazy_exports
+
+_EXPORTS = {
+    "VEHICLE_SCHEMA": ("schema", "VEHICLE_SCHEMA"),
+    "VEHICLE_KEY": ("schema", "VEHICLE_KEY"),
+    "read_comma2k19": ("comma2k19", "read_comma2k19"),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
