@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from starbrain.cli._common import _open_store, _progress, app, console, err_console
+from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
+    _open_store,
+    _progress,
+    app,
+    console,
+    err_console,
+)
 from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
@@ -151,11 +159,15 @@ def anomalies_detect(
     rules: Annotated[bool, typer.Option(help="Add the packet-gap and flat-line rules.")] = True,
     store: Annotated[bool, typer.Option(help="Append detections to the anomalies stream.")] = True,
     output: Annotated[Path | None, typer.Option(help="Also write them (CSV or .parquet).")] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Detect anomalies in a packet file; print and store them."""
+    """Detect anomalies in a packet file; print and store them.
+
+    csv/json: the anomalies schema (source, parameter, start, end, score, method, detected_at,
+    label), ordered by start and method."""
     from rich.table import Table
 
-    from starbrain.cli._common import _write_table
+    from starbrain.cli._common import _emit, _notes, _write_table
     from starbrain.models.anomaly.data import frame_from_packets
     from starbrain.models.anomaly.detector import detections_table, label_detections
 
@@ -181,13 +193,13 @@ def anomalies_detect(
             f"{d.score:.3g}",
             d.label or "",
         )
-    console.print(view)
+    _emit(table.sort_by([("start", "ascending"), ("method", "ascending")]), fmt, view)
     if output is not None:
         _write_table(table, output, "anomalies")
     if store and table.num_rows:
         with _open_store() as db:
             n = db.append("anomalies", table, source=str(packets)).n_new
-            console.print(f"stored {n} anomalies in {db.path}", highlight=False)
+            _notes(fmt).print(f"stored {n} anomalies in {db.path}", highlight=False)
 
 
 @anomalies_app.command("report")
