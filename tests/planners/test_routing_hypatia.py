@@ -263,5 +263,5 @@ def test_rtt_matches_hypatias_at_every_snapshot(
     assert diff[both & same_path].max() < 100_000.0  # ns
     assert diff[both & same_path].max() < 2_000.0
     # the snapshots where the paths differ are next to one of Hypatia's changes
-    for i in np.flatnonzero(both & ~same_path):
-        assert min(abs(i - j) for j, _ in ref) <= 1, i
+    for k in np.flatnonzero(both & ~same_path):
+        assert min(abs(int(k) - j) for j, _ in ref) <= 1, k

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from starbrain.cli._common import _time_option, _write_table, app, console
+from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
+    _emit,
+    _notes,
+    _time_option,
+    _write_table,
+    app,
+)
 from starbrain.core.errors import StarbrainError
 
 
@@ -24,6 +32,30 @@ def _shells(spec: str) -> list[int] | None:
     return shells
 
 
+def _norad_ids(spec: str) -> list[int]:
+    """``"1-1156"`` or ``"44713,44714,45000-45059"`` -> catalogue numbers."""
+    ids: list[int] = []
+    try:
+        for part in (x.strip() for x in spec.split(",")):
+            if not part:
+                continue
+            lo, _, hi = part.partition("-")
+            a, b = int(lo), int(hi or lo)
+            if b < a:
+                raise ValueError
+            ids.extend(range(a, b + 1))
+    except ValueError:
+        ids = []
+    if not ids:
+        raise StarbrainError(
+            f"--norad must be catalogue numbers like 1-1156 or 5,7,9; got {spec!r}"
+        )
+    return ids
+
+
+HYPATIA_PRESET = "hypatia-kuiper-630"
+
+
 @app.command("route")
 def route_command(
     source: Annotated[
@@ -33,18 +65,73 @@ def route_command(
         str, typer.Option("--to", help='Destination city (e.g. "New York") or "NAME:LAT,LON".')
     ],
     hours: Annotated[float, typer.Option(help="Simulated time span in hours.")] = 1.0,
+    seconds: Annotated[
+        float | None, typer.Option(help="Simulated time span in seconds (instead of --hours).")
+    ] = None,
     step_ms: Annotated[float, typer.Option(help="Snapshot step in ms (Hypatia: 100).")] = 100.0,
     shell: Annotated[
         str, typer.Option(help="Shells to route over: 'all' or numbers such as 1 or 1,2.")
     ] = "all",
     start: Annotated[
         str | None,
-        typer.Option(help="First snapshot, ISO 8601 UTC (default: today 00:00 UTC)."),
+        typer.Option(
+            help="First snapshot, ISO 8601 UTC (default: today 00:00 UTC for a preset, the "
+            "newest element epoch for --tle, --catalog and hypatia-kuiper-630)."
+        ),
     ] = None,
     min_elevation: Annotated[
-        float, typer.Option(help="Ground-satellite link elevation mask in degrees.")
-    ] = 25.0,
-    preset: Annotated[str, typer.Option(help="Constellation preset.")] = "starlink-gen1",
+        float | None,
+        typer.Option(
+            help="Ground-satellite link elevation mask in degrees (default 25; 0 with "
+            "--max-gsl-km)."
+        ),
+    ] = None,
+    max_gsl_km: Annotated[
+        float | None,
+        typer.Option(
+            help="GSL range rule: use any satellite at most this many km away (Hypatia's "
+            "MAX_GSL_LENGTH; 1260 for its Kuiper-630)."
+        ),
+    ] = None,
+    ellipsoid: Annotated[
+        str | None,
+        typer.Option(
+            help="Ellipsoid of the cities' latitudes: wgs84, or wgs72 as Hypatia "
+            "(default wgs84; wgs72 for hypatia-kuiper-630)."
+        ),
+    ] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="Constellation preset, or hypatia-kuiper-630: Hypatia's own Kuiper-630 "
+            "network (its TLEs, +Grid, 1260 km GSL range, WGS-72 cities)."
+        ),
+    ] = "starlink-gen1",
+    tle: Annotated[
+        Path | None,
+        typer.Option(
+            help="Route over the satellites of this TLE file, in file order, as a --grid "
+            "(or the grid its first line 'ORBITS PER_ORBIT' declares, as Hypatia writes)."
+        ),
+    ] = None,
+    catalog: Annotated[
+        bool,
+        typer.Option(
+            "--catalog",
+            help="Route over the stored catalogue's --norad satellites, laid out as a --grid "
+            "by orbit plane and argument of latitude.",
+        ),
+    ] = False,
+    norad: Annotated[
+        str | None, typer.Option(help="Catalogue numbers for --catalog, e.g. 1-1156.")
+    ] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(help="ORBITSxPER_ORBIT of a --tle or --catalog network, e.g. 34x34."),
+    ] = None,
+    isl_shift: Annotated[
+        int, typer.Option(help="+Grid: slot offset of the link to the next orbit.")
+    ] = 0,
     shards: Annotated[
         int | None, typer.Option(help="Time shards (default: one per 10 simulated minutes).")
     ] = None,
@@ -56,30 +143,74 @@ def route_command(
         Path | None,
         typer.Option("--output", "-o", help="Write every snapshot to a .csv or .parquet file."),
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Shortest-path latency between two cities over +Grid inter-satellite links.
 
     Every --step-ms of simulated time: the shortest path up to a satellite at least
-    --min-elevation above the source, along laser links, down to the destination; prints the
-    round-trip time (propagation only), path changes, hops and the great-circle fibre RTT.
+    --min-elevation above the source (and, with --max-gsl-km, at most that far), along laser
+    links, down to the destination; prints the round-trip time (propagation only), path
+    changes, hops and the great-circle fibre RTT. Ground stations never relay.
+
+    csv/json: every snapshot (time, rtt_ms, length_km, hops, path_changed, first_norad_id,
+    last_norad_id; null where not connected) on standard output, the summary on standard error.
     """
     import numpy as np
 
     from starbrain.core import timeconv
+    from starbrain.planners import routing_networks as rn
     from starbrain.planners.cities import city
     from starbrain.planners.routing import FIBRE_GROUP_INDEX, route, routing_network
 
+    if seconds is not None:
+        if not 0 < seconds <= 7 * 86400:
+            raise StarbrainError("--seconds must be in (0, 604800]")
+        hours = seconds / 3600.0
     if not 0 < hours <= 24 * 7:
         raise StarbrainError("--hours must be in (0, 168]")
+    if tle is not None and catalog:
+        raise StarbrainError("give --tle or --catalog, not both")
+    if ellipsoid is not None and ellipsoid.lower() not in ("wgs84", "wgs72"):
+        raise StarbrainError(f"--ellipsoid must be wgs84 or wgs72; got {ellipsoid!r}")
     if not 1 <= step_ms <= 3_600_000:
         raise StarbrainError("--step-ms must be in [1, 3600000]")
     try:
         src, dst = city(source), city(destination)
     except ValueError as exc:
         raise StarbrainError(str(exc)) from None
-    today = timeconv.utc_now().astype("datetime64[D]").astype("datetime64[ns]")
-    t0 = _time_option(start, today, "--start")
-    network = routing_network(preset, _shells(shell), epoch=np.datetime64(t0, "D"))
+    grid_shape = rn.parse_grid(grid) if grid is not None else None
+    if tle is not None:
+        network = rn.tle_network(tle, grid_shape, isl_shift)
+        label = f"{tle.name} ({network.n_sat} satellites, +Grid ISLs"
+    elif catalog:
+        if norad is None or grid_shape is None:
+            raise StarbrainError("--catalog needs --norad (the satellites) and --grid")
+        from starbrain.cli._common import _elements_for, _open_store
+
+        with _open_store() as store:
+            elements = _elements_for(store, _norad_ids(norad))
+        at = _time_option(start, None, "--start")
+        order = rn.order_by_plane(elements, *grid_shape, at=at)
+        network = rn.grid_network(elements.take(order), *grid_shape, isl_shift, "the selection")
+        label = f"catalogue ({network.n_sat} satellites, +Grid ISLs"
+    elif preset.strip().lower() == HYPATIA_PRESET:
+        network = rn.hypatia_network()
+        label = f"Hypatia's {rn.KUIPER_630.name} ({network.n_sat} satellites, +Grid ISLs"
+        if max_gsl_km is None:
+            max_gsl_km = rn.KUIPER_630.max_gsl_km
+        if ellipsoid is None:
+            ellipsoid = "wgs72"
+    else:
+        network = None
+        which = "all shells" if shell.strip().lower() == "all" else f"shell {shell}"
+    if network is not None:
+        newest = np.max(network.elements.column("epoch").to_numpy().astype("datetime64[ns]"))
+        t0 = _time_option(start, newest, "--start")
+    else:
+        today = timeconv.utc_now().astype("datetime64[D]").astype("datetime64[ns]")
+        t0 = _time_option(start, today, "--start")
+        network = routing_network(preset, _shells(shell), epoch=np.datetime64(t0, "D"))
+        label = f"{preset} ({which}, {network.n_sat} satellites, +Grid ISLs"
     result = route(
         src,
         dst,
@@ -88,34 +219,40 @@ def route_command(
         hours * 3600.0,
         step_ms=step_ms,
         min_elevation_deg=min_elevation,
+        max_gsl_km=max_gsl_km,
+        ellipsoid=(ellipsoid or "wgs84").lower(),
         shards=shards,
         ray_address=ray_address,
     )
     s = result.summary()
-    which = "all shells" if shell.strip().lower() == "all" else f"shell {shell}"
-    console.print(
-        f"[bold]{src.name} -> {dst.name}[/]: {preset} ({which}, {network.n_sat} satellites, "
-        f"+Grid ISLs), {int(s['snapshots'])} snapshots every {step_ms:g} ms from "
-        f"{np.datetime_as_string(np.datetime64(t0, 's'))}Z, GSL elevation >= {min_elevation:g} deg",
+    notes = _notes(fmt)
+    rule = f"GSL elevation >= {result.min_elevation_deg:g} deg"
+    if max_gsl_km is not None:
+        rule = f"GSL range <= {max_gsl_km:g} km" + (
+            f", elevation >= {result.min_elevation_deg:g} deg" if result.min_elevation_deg else ""
+        )
+    if result.ellipsoid != "wgs84":
+        rule += f", cities on {result.ellipsoid.upper()}"
+    notes.print(
+        f"[bold]{src.name} -> {dst.name}[/]: {label}), {int(s['snapshots'])} snapshots every "
+        f"{step_ms:g} ms from {np.datetime_as_string(np.datetime64(t0, 's'))}Z, {rule}",
         highlight=False,
     )
     if not np.isfinite(s["rtt_median_ms"]):
-        console.print(
-            "no path at any snapshot: no satellite above the mask at one end", style="red"
-        )
+        notes.print("no path at any snapshot: no usable satellite at one end", style="red")
     else:
-        console.print(
+        notes.print(
             f"RTT min / median / max: {s['rtt_min_ms']:.2f} / {s['rtt_median_ms']:.2f} / "
             f"{s['rtt_max_ms']:.2f} ms "
             f"(connected {100 * s['connected_fraction']:.1f}% of the time)",
             highlight=False,
         )
-        console.print(
+        notes.print(
             f"path changes: {int(s['path_changes'])}; hops (GSL + ISL links): "
             f"{int(s['hops_min'])}-{int(s['hops_max'])}",
             highlight=False,
         )
-    console.print(
+    notes.print(
         f"great circle {s['great_circle_km']:.0f} km: fibre RTT {s['fibre_rtt_ms']:.2f} ms "
         f"(n = {FIBRE_GROUP_INDEX}), vacuum {s['vacuum_rtt_ms']:.2f} ms; median / fibre = "
         f"{s['rtt_median_ms'] / s['fibre_rtt_ms']:.3f}",
@@ -123,3 +260,5 @@ def route_command(
     )
     if output is not None:
         _write_table(result.to_arrow(), output, "snapshots")
+    if fmt is not OutputFormat.table:
+        _emit(result.to_arrow(), fmt)

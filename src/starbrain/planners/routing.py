@@ -424,12 +424,12 @@ def shortest_paths(
     r_sat = np.asarray(r_sat, dtype=np.float64)
     isl = np.asarray(isl, dtype=np.int64).reshape(-1, 2)
     sin_min = math.sin(math.radians(min_elevation_deg))
-    max_km = math.inf if max_gsl_km is None else float(max_gsl_km)
+    gsl_max = math.inf if max_gsl_km is None else float(max_gsl_km)
     gs_src = _gsl_km(
-        r_sat, np.asarray(r_src, np.float64), np.asarray(up_src, np.float64), sin_min, max_km
+        r_sat, np.asarray(r_src, np.float64), np.asarray(up_src, np.float64), sin_min, gsl_max
     )
     gs_dst = _gsl_km(
-        r_sat, np.asarray(r_dst, np.float64), np.asarray(up_dst, np.float64), sin_min, max_km
+        r_sat, np.asarray(r_dst, np.float64), np.asarray(up_dst, np.float64), sin_min, gsl_max
     )
     d = r_sat[:, isl[:, 0]] - r_sat[:, isl[:, 1]]
     isl_km = np.sqrt(np.einsum("kei,kei->ke", d, d))
