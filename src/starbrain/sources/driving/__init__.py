@@ -6,6 +6,11 @@ _EXPORTS = {
     "VEHICLE_SCHEMA": ("schema", "VEHICLE_SCHEMA"),
     "VEHICLE_KEY": ("schema", "VEHICLE_KEY"),
     "read_comma2k19": ("comma2k19", "read_comma2k19"),
+    "simulate_log": ("simulator", "simulate_log"),
+    "simulate_fleet": ("simulator", "simulate_fleet"),
+    "FLEET": ("simulator", "FLEET"),
+    "DRIVERS": ("simulator", "DRIVERS"),
+    "FRICTIONS": ("simulator", "FRICTIONS"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
