@@ -53,16 +53,31 @@ def _print_decode_stats(stats: object, what: str) -> None:
     bad = {
         k: v
         for k, v in counts.items()
-        if v and k not in ("bytes", "packets", "parameters", "max_errors")
+        if v and k not in ("bytes", "packets", "parameters", "max_errors", "duplicates")
     }
     console.print(
         f"{what}: {counts.get('packets', 0)} packets, {counts.get('parameters', 0)} parameter "
         f"values from {counts.get('bytes', 0)} bytes",
         highlight=False,
     )
+    if counts.get("duplicates"):
+        console.print(
+            f"  repeated packets dropped: duplicates {counts['duplicates']} "
+            "(same APID, sequence count and packet time as one decoded before)",
+            highlight=False,
+        )
     if bad:
         console.print("  malformed input: " + ", ".join(f"{k} {v}" for k, v in bad.items()))
-    for err in getattr(stats, "errors", [])[:MAX_ERRORS_SHOWN]:
+    unknown: dict[int, int] = getattr(stats, "unknown_by_apid", {})
+    if unknown:
+        console.print(
+            "  packets of APIDs the definitions do not define: "
+            + ", ".join(f"{a:#x} ({n})" for a, n in sorted(unknown.items())),
+            highlight=False,
+        )
+    # packets of undefined APIDs are listed per APID above, not one line each
+    shown = [e for e in getattr(stats, "errors", []) if e.kind != "unknown_apid"]
+    for err in shown[:MAX_ERRORS_SHOWN]:
         err_console.print(f"  [red]bad packet[/] {err}", highlight=False)
 
 
@@ -70,7 +85,11 @@ def _print_decode_stats(stats: object, what: str) -> None:
 def telemetry_replay(
     path: Annotated[Path, typer.Argument(help="A recorded packet file.")],
     definitions: Annotated[
-        Path | None, typer.Option(help="Packet definitions (YAML); default: the example launcher.")
+        Path | None,
+        typer.Option(
+            help="Packet definitions (YAML); default: those recorded beside the file "
+            "(FILE.definitions.yaml), else the bundled set that defines its APIDs."
+        ),
     ] = None,
     realtime: Annotated[
         bool, typer.Option(help="Pace by packet time instead of max speed.")
@@ -78,20 +97,61 @@ def telemetry_replay(
     speed: Annotated[float, typer.Option(help="With --realtime: times real time.")] = 1.0,
     store: Annotated[bool, typer.Option(help="Append the decoded values to the store.")] = True,
 ) -> None:
-    """Decode a recorded CCSDS packet file; malformed packets are counted, never fatal."""
-    from starbrain.sources.telemetry_io import replay
+    """Decode a recorded CCSDS packet file; malformed packets are counted, never fatal.
+
+    Replaying a file again stores nothing new: the store keeps a ledger of the files stored and
+    skips packets of the same recording already stored (same APID, sequence count and packet
+    time). Exits non-zero when nothing could be decoded, saying which APIDs the file holds and
+    which definitions were tried."""
+    from starbrain.sources.telemetry_io import replay, resolve_definitions
 
     if not path.is_file():
         raise StarbrainError(f"{path}: no such file")
+    choice = resolve_definitions(path, definitions)
+    console.print(f"{path}: {choice.how}", highlight=False)
     if store:
+        from starbrain.sources.telemetry_store import FileReplaySink
+
         with _open_store() as db:
-            sink = _StoreSink(db)
-            stats = replay(path, definitions, sink=sink, realtime=realtime, speed=speed)
-            sink.flush()
+            sink = FileReplaySink(db, path, choice.definitions)
+            if sink.previous is not None:
+                console.print(sink.previous.sentence(path), highlight=False)
+                return
+            stats = replay(path, choice.definitions, sink=sink, realtime=realtime, speed=speed)
+            sink.finish(stats)
             console.print(f"stored {sink.stored} parameter values in {db.path}", highlight=False)
+            if sink.packets_already_stored:
+                console.print(
+                    f"  {sink.packets_already_stored} of {sink.packets_seen} packets were "
+                    "already stored from this recording (same APID, sequence count and packet "
+                    "time): skipped",
+                    highlight=False,
+                )
     else:
-        stats = replay(path, definitions, realtime=realtime, speed=speed)
+        stats = replay(path, choice.definitions, realtime=realtime, speed=speed)
     _print_decode_stats(stats, str(path))
+    if stats.packets == 0:
+        raise StarbrainError(_nothing_decoded(path, stats, choice))
+
+
+def _nothing_decoded(path: Path, stats: object, choice: object) -> str:
+    """Why a replay stored nothing, as one sentence: the APIDs seen, the definitions tried."""
+    from starbrain.sources.ccsds import DecodeStats
+    from starbrain.sources.telemetry_io import DefinitionsChoice
+
+    assert isinstance(stats, DecodeStats) and isinstance(choice, DefinitionsChoice)
+    defs = choice.definitions
+    seen = ", ".join(f"{a:#x} ({n} packets)" for a, n in sorted(stats.unknown_by_apid.items()))
+    defined = ", ".join(f"{a:#x}" for a in sorted(defs.by_apid))
+    tried = f"; bundled sets tried: {', '.join(choice.tried)}" if len(choice.tried) > 1 else ""
+    if stats.unknown_apid:
+        why = (
+            f"its {stats.unknown_apid} packets have APIDs {seen}, "
+            f"and {defs.name or 'the definitions'} defines {defined}{tried}"
+        )
+    else:
+        why = f"no packet decoded ({stats.summary()}){tried}"
+    return f"stored nothing from {path}: {why}; give --definitions YAML for this file"
 
 
 @telemetry_app.command("listen")
@@ -254,18 +314,25 @@ def telemetry_simulate(
     )
     labels = labels or output.with_name(output.name + ".labels.csv")
     n_bytes = flight.write(output, labels)
+    from starbrain.sources.telemetry_io import definitions_sidecar
+
     console.print(
         f"wrote {n_bytes} bytes ({int(flight.present.sum())} packets, {len(flight.t_s)} samples "
-        f"at {rate:g} Hz, MECO at {flight.meco_s:.1f} s) to {output}; "
-        f"{flight.labels.num_rows} labelled anomalies to {labels}",
+        f"at {rate:g} Hz, MECO at {flight.meco_s:.1f} s) to {output}, its definitions to "
+        f"{definitions_sidecar(output)}; {flight.labels.num_rows} labelled anomalies to {labels}",
         highlight=False,
     )
     if store:
         from starbrain.sources.telemetry_io import replay
+        from starbrain.sources.telemetry_store import FileReplaySink
 
         with _open_store() as db:
-            sink = _StoreSink(db)
-            stats = replay(output, launch_vehicle_definitions(), sink=sink)
-            sink.flush()
-            console.print(f"stored {sink.stored} parameter values in {db.path}", highlight=False)
+            defs = launch_vehicle_definitions()
+            fsink = FileReplaySink(db, output, defs)
+            if fsink.previous is not None:
+                console.print(fsink.previous.sentence(output), highlight=False)
+                return
+            stats = replay(output, defs, sink=fsink)
+            fsink.finish(stats)
+            console.print(f"stored {fsink.stored} parameter values in {db.path}", highlight=False)
         _print_decode_stats(stats, str(output))

@@ -397,9 +397,16 @@ class Flight:
 
     def write(self, packets_path: str | Path, labels_path: str | Path | None = None) -> int:
         """Write the packet stream (and the labels: Parquet for .parquet, else CSV); returns
-        the number of bytes written."""
+        the number of bytes written. The definitions it is written with go beside it, as
+        ``PACKETS.definitions.yaml`` (``telemetry_io.definitions_sidecar``), for replay."""
+        from importlib import resources
+
+        from starbrain.sources.telemetry_io import definitions_sidecar
+
         data = self.packet_bytes()
         Path(packets_path).write_bytes(data)
+        ref = resources.files("starbrain.sources").joinpath("definitions/launch_vehicle.yaml")
+        definitions_sidecar(packets_path).write_bytes(ref.read_bytes())
         if labels_path is not None:
             write_labels(self.labels, labels_path)
         return len(data)

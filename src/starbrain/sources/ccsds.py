@@ -370,6 +370,7 @@ class DecodeStats:
     by_apid: dict[int, int] = field(default_factory=dict)  # packets decoded per APID
     idle_packets: int = 0
     unknown_apid: int = 0
+    unknown_by_apid: dict[int, int] = field(default_factory=dict)  # unknown_apid per APID
     bad_length: int = 0
     bad_header: int = 0  # headers that made no sense; the decoder re-synchronised
     skipped_bytes: int = 0  # bytes not part of any decoded packet
@@ -634,6 +635,7 @@ class PacketDecoder:
             )
         elif version == 0:
             kind, reason = "unknown_apid", f"no packet definition for APID {apid:#x}"
+            st.unknown_by_apid[apid] = st.unknown_by_apid.get(apid, 0) + 1
         else:
             kind, reason = "bad_header", f"packet version {version}, not a Space Packet header"
         if trusted:

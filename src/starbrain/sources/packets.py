@@ -48,6 +48,7 @@ __all__ = [
     "PacketSet",
     "Parameter",
     "TimeCode",
+    "bundled_definitions",
     "example_definitions_path",
     "load_definitions",
     "load_example_definitions",
@@ -254,6 +255,13 @@ def example_definitions_path() -> Path:
 
 def load_example_definitions() -> PacketSet:
     return load_definitions(example_definitions_path())
+
+
+def bundled_definitions() -> dict[str, Path]:
+    """The definition files shipped with starbrain, by set name (the file stem), sorted."""
+    folder = resources.files("starbrain.sources").joinpath("definitions")
+    paths = sorted(Path(str(folder)).glob("*.yaml"))
+    return {path.stem: path for path in paths}
 
 
 def load_definitions(path: str | Path) -> PacketSet:

@@ -28,19 +28,30 @@ import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import DecodeStats, PacketDecoder
-from starbrain.sources.packets import PacketSet, load_definitions, load_example_definitions
+from starbrain.sources.packets import (
+    IDLE_APID,
+    PRIMARY_HEADER_BYTES,
+    PacketSet,
+    bundled_definitions,
+    load_definitions,
+    load_example_definitions,
+)
 
 __all__ = [
+    "DefinitionsChoice",
     "ListenReport",
     "TcpListener",
     "TcpReport",
     "UdpListener",
+    "definitions_sidecar",
     "listen",
     "listen_tcp",
     "merge_stats",
     "parse_host_port",
     "replay",
     "replay_file",
+    "resolve_definitions",
+    "scan_apids",
     "send_tcp",
     "send_udp",
 ]
@@ -55,6 +66,86 @@ def _definitions(definitions: PacketSet | str | Path | None) -> PacketSet:
     if isinstance(definitions, PacketSet):
         return definitions
     return load_definitions(definitions)
+
+
+# -- which definitions a file was made with ----------------------------------------------------
+def definitions_sidecar(path: str | Path) -> Path:
+    """Where a packet file records the definitions it was written with: ``FILE.definitions.yaml``
+    (``starbrain telemetry simulate`` writes one)."""
+    path = Path(path)
+    return path.with_name(path.name + ".definitions.yaml")
+
+
+def _apid_list(apids: Iterable[int]) -> str:
+    return ", ".join(f"{a:#x}" for a in sorted(apids)) or "none"
+
+
+def scan_apids(path: str | Path, max_bytes: int = 4 << 20) -> dict[int, int]:
+    """Packets per APID in the first ``max_bytes`` of a packet file, walking the primary headers
+    by their length fields (idle packets left out); stops at the first header that is not a
+    version-0 Space Packet header."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(max_bytes)
+    except OSError as exc:
+        raise StarbrainError(f"cannot read telemetry file {path}: {exc.strerror}") from exc
+    counts: dict[int, int] = {}
+    p, n = 0, len(data)
+    while p + PRIMARY_HEADER_BYTES <= n and data[p] >> 5 == 0:
+        apid = (data[p] << 8 | data[p + 1]) & 0x7FF
+        if apid != IDLE_APID:
+            counts[apid] = counts.get(apid, 0) + 1
+        p += (data[p + 4] << 8 | data[p + 5]) + 7
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionsChoice:
+    """The packet definitions chosen for a file, and a sentence saying how they were chosen."""
+
+    definitions: PacketSet
+    how: str
+    apids: dict[int, int]  # packets per APID seen at the start of the file (scan_apids)
+    tried: tuple[str, ...] = ()  # the definition sets considered
+
+
+def resolve_definitions(
+    path: str | Path, definitions: PacketSet | str | Path | None = None
+) -> DefinitionsChoice:
+    """The definitions to replay ``path`` with: those given; else the file's recorded ones
+    (``definitions_sidecar``); else the bundled set that defines the most of the packets seen
+    at the start of the file (``scan_apids``), the example launcher when none defines any."""
+    path = Path(path)
+    apids = scan_apids(path)
+    if definitions is not None:
+        defs = _definitions(definitions)
+        name = str(definitions) if not isinstance(definitions, PacketSet) else defs.source
+        return DefinitionsChoice(defs, f"definitions {name or defs.name}", apids, (defs.name,))
+    sidecar = definitions_sidecar(path)
+    if sidecar.is_file():
+        defs = load_definitions(sidecar)
+        return DefinitionsChoice(
+            defs, f"definitions {defs.name or sidecar.name}, recorded in {sidecar}", apids
+        )
+    sets = {name: load_definitions(p) for name, p in bundled_definitions().items()}
+    covered = {name: sum(n for a, n in apids.items() if a in d.by_apid) for name, d in sets.items()}
+    best = max(covered, key=lambda k: covered[k]) if covered else ""
+    if not best or covered[best] == 0:
+        defs = load_example_definitions()
+        return DefinitionsChoice(
+            defs,
+            f"definitions {defs.name} (the default: no bundled set defines APIDs "
+            f"{_apid_list(apids)} seen in the file)",
+            apids,
+            tuple(sets),
+        )
+    defs = sets[best]
+    missing = sorted(a for a in apids if a not in defs.by_apid)
+    how = f"definitions {best} (bundled; it defines APIDs {_apid_list(defs.by_apid)}, " + (
+        "every APID seen in the file)" if not missing else f"not {_apid_list(missing)})"
+    )
+    return DefinitionsChoice(defs, how, apids, tuple(sets))
 
 
 # -- file replay ----------------------------------------------------------------------------------
@@ -148,10 +239,14 @@ def replay(
 ) -> DecodeStats:
     """Replay a packet file through the decoder, handing each batch to ``sink`` (for the CLI:
     ``starbrain telemetry replay FILE [--definitions YAML] [--realtime] [--speed X]``; a sink
-    that appends to the store, or prints). Returns the decoding statistics."""
-    decoder = PacketDecoder(
-        _definitions(definitions), source=str(path), layout=layout, max_errors=max_errors
+    that appends to the store, or prints). Without ``definitions`` they are chosen by
+    ``resolve_definitions``. Returns the decoding statistics."""
+    defs = (
+        _definitions(definitions)
+        if definitions is not None
+        else resolve_definitions(path).definitions
     )
+    decoder = PacketDecoder(defs, source=str(path), layout=layout, max_errors=max_errors)
     for batch in replay_file(path, decoder, realtime=realtime, speed=speed):
         if sink is not None:
             sink(batch)
@@ -480,6 +575,7 @@ _COUNTERS = (
     "seq_gaps",
     "missing_packets",
     "truncated",
+    "duplicates",
 )
 
 
@@ -493,6 +589,8 @@ def merge_stats(
             setattr(total, name, getattr(total, name) + getattr(st, name))
         for apid, n in st.by_apid.items():
             total.by_apid[apid] = total.by_apid.get(apid, 0) + n
+        for apid, n in st.unknown_by_apid.items():
+            total.unknown_by_apid[apid] = total.unknown_by_apid.get(apid, 0) + n
         total.errors.extend(st.errors[: max(0, max_errors - len(total.errors))])
     return total
 

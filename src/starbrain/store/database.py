@@ -177,6 +177,31 @@ class Store:
         with self._cursor() as cur:
             cur.execute(sql, list(params) if params else [])
 
+    def execute_atomic(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], tables: dict[str, pa.Table]
+    ) -> list[Any]:
+        """Run SQL statements in one transaction, with Arrow ``tables`` registered under their
+        names (UTC timestamps stripped, as stored); returns each statement's first value (None
+        for no row). For layers that write a stream and their own tables together (the
+        telemetry file ledger); all or nothing."""
+        out: list[Any] = []
+        with self._cursor() as cur:
+            for name, table in tables.items():
+                cur.register(name, _strip_tz(table))
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                for sql, params in statements:
+                    row = cur.execute(sql, list(params)).fetchone()
+                    out.append(row[0] if row else None)
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                for name in tables:
+                    cur.unregister(name)
+        return out
+
     def insert_arrow(self, table_name: str, table: pa.Table) -> int:
         """Append an Arrow table to an existing plain table (columns in table order) in one
         statement; returns the rows inserted. For tables outside the registered streams."""
