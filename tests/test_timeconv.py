@@ -59,3 +59,44 @@ def test_string_arrays_and_single_instants() -> None:
     assert timeconv.to_instant("2026-01-01Z") == np.datetime64("2026-01-01", "ns")
     with pytest.raises(ValueError, match="start must be a single time, not 2 of them"):
         timeconv.to_instant(["2026-01-01", "2026-01-02"], "start")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "3000-01-01",  # NumPy alone stores this as 1830-11-23T00:50:52.58
+        "1500-01-01T00:00:00",  # ... and this as 2084-07-20
+        "1677-12-31T23:59:59Z",
+        "2262-01-01T00:00:00+00:00",
+        dt.datetime(3000, 1, 1),
+        dt.date(1500, 1, 1),
+        np.datetime64("3000-01-01"),
+        np.array(["2024-01-01", "1500-06-01"], "datetime64[s]"),
+    ],
+    ids=str,
+)
+def test_times_outside_datetime64_ns_are_rejected_not_wrapped(value: object) -> None:
+    with pytest.raises(ValueError, match=r"is outside the times starbrain can store \(1678-01-01"):
+        timeconv.to_datetime64(value)
+
+
+def test_the_first_and_last_storable_instants_are_exact() -> None:
+    """1678-01-01 and 2261-12-31T23:59:59.999999999 are kept to the nanosecond (the reference
+    is Python's own datetime arithmetic, independent of NumPy's)."""
+    epoch = dt.datetime(1970, 1, 1)
+    first = (dt.datetime(1678, 1, 1) - epoch) // dt.timedelta(microseconds=1) * 1000
+    last = (dt.datetime(2261, 12, 31, 23, 59, 59, 999999) - epoch) // dt.timedelta(
+        microseconds=1
+    ) * 1000 + 999
+    got = timeconv.to_datetime64(["1678-01-01", "2261-12-31T23:59:59.999999999"])
+    assert got.astype(np.int64).tolist() == [first, last]
+    assert np.isnat(timeconv.to_datetime64(np.array(["NaT"], "datetime64[s]"))[0])
+
+
+def test_julian_dates_outside_the_range_are_rejected_and_nan_is_nat() -> None:
+    # 3000-01-01T00:00 is JD 2816787.5: J2000.0 (2000-01-01T12:00) is JD 2451545.0 and the
+    # Gregorian calendar has 365 243 days from 2000-01-01 to 3000-01-01
+    with pytest.raises(ValueError, match=r"Julian date 2816787\.5 is outside"):
+        timeconv.jd_to_datetime64(2816787.5)
+    t = timeconv.jd_to_datetime64(np.array([2451545.0, np.nan]))
+    assert t[0] == np.datetime64("2000-01-01T12:00", "ns") and np.isnat(t[1])

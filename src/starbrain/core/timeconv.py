@@ -8,6 +8,10 @@ Conventions (see DESIGN.md):
   Keeping the two parts apart preserves sub-microsecond resolution in float64.
 * Times are UTC throughout; no leap-second smearing is applied here. UT1, TT and the
   Earth-orientation data are handled by ``physics.frames`` through Skyfield's bundled files.
+* ``datetime64[ns]`` holds 1677-09-21 to 2262-04-11 only, and NumPy wraps a value outside that
+  range around silently (3000-01-01 would become 1830-11-23). Every conversion here accepts the
+  whole years ``MIN_YEAR`` (1678) to ``MAX_YEAR`` (2261) and raises ``ValueError`` naming the
+  value for anything outside them. ``NaT`` passes through as ``NaT``.
 
 All functions accept scalars or arrays and are vectorised.
 """
@@ -15,6 +19,7 @@ All functions accept scalars or arrays and are vectorised.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Any, overload
 
 import numpy as np
@@ -23,10 +28,22 @@ import numpy.typing as npt
 NS_PER_DAY = 86_400_000_000_000
 JD_UNIX_EPOCH = 2440587.5  # Julian date of 1970-01-01T00:00:00 UTC
 _UNIX_EPOCH_NS = np.datetime64(0, "ns")
+MIN_YEAR = 1678  # first whole year datetime64[ns] holds
+MAX_YEAR = 2261  # last whole year datetime64[ns] holds
+_FIRST_DAY = np.datetime64(f"{MIN_YEAR}-01-01", "D")
+_END_DAY = np.datetime64(f"{MAX_YEAR + 1}-01-01", "D")  # exclusive
+_JD_FIRST = JD_UNIX_EPOCH + float(_FIRST_DAY.astype(np.int64))
+_JD_END = JD_UNIX_EPOCH + float(_END_DAY.astype(np.int64))
+_YEAR_RE = re.compile(r"\s*([+-]?\d+)(?:-|\s*$)", re.ASCII)
+RANGE_TEXT = f"{MIN_YEAR}-01-01 to {MAX_YEAR}-12-31 UTC"
 
 __all__ = [
     "JD_UNIX_EPOCH",
+    "MAX_YEAR",
+    "MIN_YEAR",
     "NS_PER_DAY",
+    "RANGE_TEXT",
+    "check_range",
     "datetime64_to_jd",
     "datetime64_to_tle_epoch",
     "jd_to_datetime64",
@@ -36,6 +53,32 @@ __all__ = [
     "to_instant",
     "utc_now",
 ]
+
+
+def _out_of_range(value: Any) -> ValueError:
+    return ValueError(
+        f"{value!r} is outside the times starbrain can store ({RANGE_TEXT}, the range of "
+        "datetime64[ns])"
+    )
+
+
+def check_range(t: Any) -> None:
+    """Raise ``ValueError`` naming the first value of ``t`` (``datetime64`` of any unit, scalar
+    or array) outside years ``MIN_YEAR``..``MAX_YEAR``; ``NaT`` is allowed. Nanosecond input,
+    which cannot be out of range, is not checked."""
+    a = np.asarray(t)
+    if not np.issubdtype(a.dtype, np.datetime64) or np.datetime_data(a.dtype)[0] == "ns":
+        return
+    days = a.astype("datetime64[D]")  # to a coarser unit: never overflows
+    bad = ~np.isnat(days) & ((days < _FIRST_DAY) | (days >= _END_DAY))
+    if bad.any():
+        raise _out_of_range(a.reshape(-1)[int(np.flatnonzero(bad.reshape(-1))[0])])
+
+
+def _check_text_year(value: str, text: str) -> None:
+    m = _YEAR_RE.match(text)
+    if m is not None and not MIN_YEAR <= int(m[1]) <= MAX_YEAR:
+        raise _out_of_range(value)
 
 
 @overload
@@ -52,27 +95,42 @@ def to_datetime64(value: Any) -> Any:
     """A datetime, ISO-8601 string, ``datetime64`` or a sequence of them -> UTC ``datetime64[ns]``.
 
     Naive datetimes and strings without an offset are taken as UTC; aware datetimes are converted
-    to UTC. A trailing ``Z`` is accepted. Raises ``ValueError`` naming the value it cannot read.
+    to UTC. A trailing ``Z`` is accepted. Raises ``ValueError`` naming the value it cannot read,
+    and naming a value outside years ``MIN_YEAR``..``MAX_YEAR`` (which ``datetime64[ns]`` cannot
+    hold) instead of letting NumPy wrap it around.
     """
     if isinstance(value, np.ndarray):
         if np.issubdtype(value.dtype, np.datetime64):
+            check_range(value)
             return value.astype("datetime64[ns]")
         flat = [to_datetime64(v.item() if isinstance(v, np.generic) else v) for v in value.ravel()]
         return np.array(flat, dtype="datetime64[ns]").reshape(value.shape)
     if isinstance(value, np.datetime64):
+        check_range(value)
         return value.astype("datetime64[ns]")
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(_dt.UTC).replace(tzinfo=None)
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise _out_of_range(value)
         return np.datetime64(value, "ns")
     if isinstance(value, _dt.date):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise _out_of_range(value)
         return np.datetime64(value, "ns")
     if isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1]
         elif len(text) > 6 and text[-6] in "+-" and text[-3] == ":":
-            return to_datetime64(_dt.datetime.fromisoformat(text))
+            try:
+                parsed = _dt.datetime.fromisoformat(text)
+            except ValueError as exc:
+                raise ValueError(
+                    f"cannot read {value!r} as a UTC time (expected ISO 8601)"
+                ) from exc
+            return to_datetime64(parsed)
+        _check_text_year(value, text)
         try:
             return np.datetime64(text, "ns")
         except ValueError as exc:
@@ -109,16 +167,31 @@ def jd_to_datetime64(jd: npt.ArrayLike, fr: npt.ArrayLike = 0.0) -> npt.NDArray[
     """Split Julian date ``(jd, fr)`` (UTC) -> ``datetime64[ns]``, rounded to the nanosecond.
 
     The two parts may be split anywhere (``jd`` need not end in .5); the split is renormalised so
-    that precision is kept for dates near the present.
+    that precision is kept for dates near the present. A non-finite date gives ``NaT``; one
+    outside years ``MIN_YEAR``..``MAX_YEAR`` raises ``ValueError`` naming it.
     """
     jd = np.asarray(jd, dtype=np.float64)
     fr = np.asarray(fr, dtype=np.float64)
+    total = jd + fr
+    finite = np.isfinite(total)
+    bad = finite & ((total < _JD_FIRST) | (total >= _JD_END))
+    if bad.any():
+        k = np.flatnonzero(np.broadcast_to(bad, total.shape).reshape(-1))[0]
+        raise ValueError(
+            f"Julian date {float(total.reshape(-1)[k])!r} is outside the times starbrain can "
+            f"store ({RANGE_TEXT}, the range of datetime64[ns])"
+        )
+    if not finite.all():
+        jd, fr = np.where(finite, jd, JD_UNIX_EPOCH), np.where(finite, fr, 0.0)
     jd_whole = np.floor(jd - 0.5) + 0.5
     frac = (jd - jd_whole) + fr
     carry = np.floor(frac)
     days = (jd_whole - JD_UNIX_EPOCH + carry).astype(np.int64)
     ns = days * NS_PER_DAY + np.rint((frac - carry) * NS_PER_DAY).astype(np.int64)
-    return _UNIX_EPOCH_NS + ns.astype("timedelta64[ns]")
+    out = _UNIX_EPOCH_NS + ns.astype("timedelta64[ns]")
+    if not finite.all():
+        out = np.where(finite, out, np.datetime64("NaT", "ns"))
+    return out
 
 
 def minutes_since(t: Any, epoch: Any) -> npt.NDArray[np.float64]:
