@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from starbrain.models.evaluation import evaluate_orbit_model, plot_errors, position_errors
+from starbrain.models.evaluation import evaluate_orbit_model, position_errors
 from starbrain.models.orbit_model import (
     OrbitModelConfig,
     OrbitWorldModel,
@@ -15,6 +15,7 @@ from starbrain.models.orbit_model import (
 )
 from starbrain.models.truth import generate_truth, sample_elements
 from starbrain.physics.sgp4 import sgp4_propagate
+from starbrain.report.orbit_model import plot_errors
 
 
 @pytest.fixture(scope="module")

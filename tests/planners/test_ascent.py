@@ -19,6 +19,7 @@ import pytest
 
 from starbrain.physics.launch_vehicle import R_EARTH_M, planar_orbit
 from starbrain.planners import ascent as asc
+from starbrain.report.ascent import write_ascent_outputs
 
 TARGET_M = 200_000.0
 
@@ -133,7 +134,7 @@ def test_payload_is_plausible(free: asc.AscentResult) -> None:
 
 def test_write_outputs(free: asc.AscentResult, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    paths = asc.write_ascent_outputs(free, tmp_path)
+    paths = write_ascent_outputs(free, tmp_path)
     assert {p.name for p in paths} == {
         "ascent.json",
         "ascent_trajectory.png",

@@ -113,7 +113,8 @@ def ascent_optimize(
     """Maximum-payload two-stage ascent (Falcon-9-like) to a circular orbit (direct collocation)."""
     import math
 
-    from starbrain.planners.ascent import optimize_ascent, write_ascent_outputs
+    from starbrain.planners.ascent import optimize_ascent
+    from starbrain.report.ascent import write_ascent_outputs
 
     if not 150 <= target_alt_km <= 2000:
         raise StarbrainError("--target-alt-km must be between 150 and 2000")

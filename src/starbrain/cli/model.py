@@ -9,9 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from starbrain.cli._common import (
+    FormatOption,
+    OutputFormat,
     _elements_for,
+    _emit,
+    _notes,
     _open_store,
     _progress,
+    _show,
     _time_option,
     _write_table,
     app,
@@ -54,11 +59,18 @@ def _error_table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
-def _print_evaluation(evaluation: dict[str, list[dict[str, Any]]]) -> None:
+def _print_evaluation(
+    evaluation: dict[str, list[dict[str, Any]]], fmt: OutputFormat = OutputFormat.table
+) -> None:
+    """The evaluation as one table per group, or (csv/json) one row per group and horizon with
+    the evaluation's fields (group, horizon_min, n_sat, sgp4_median_km, ..., median_ratio)."""
+    if fmt is not OutputFormat.table:
+        _emit([{"group": g, **r} for g, rows in evaluation.items() for r in rows], fmt)
+        return
     for group, rows in evaluation.items():
         if rows:
             title = f"held-out {group}: position error vs truth (ratio = model / SGP4 median)"
-            console.print(_error_table(rows, title))
+            _show(_error_table(rows, title))
 
 
 def _held_out_truth(data: dict[str, Any], days: float | None) -> Any:
@@ -126,7 +138,7 @@ def model_train(
     from rich.progress import TaskID
 
     from starbrain.core import timeconv
-    from starbrain.models.evaluation import plot_errors
+    from starbrain.report.orbit_model import plot_errors
     from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
     from starbrain.models.registry import register_model
     from starbrain.models.truth import generate_truth, sample_elements
@@ -185,15 +197,19 @@ def model_train(
 
 
 @model_app.command("list")
-def model_list() -> None:
-    """Registered models, newest first."""
+def model_list(fmt: FormatOption = OutputFormat.table) -> None:
+    """Registered models, newest first.
+
+    csv/json: the models schema's fields but the weights (name, created, kind, device,
+    data_fingerprint, config_json, data_json, metrics_json, JSON kept as the stored text), plus
+    n_train and median_ratio_7d (held-out 7-day median error, model / SGP4) from the metrics."""
     from rich.table import Table
 
     from starbrain.models.registry import list_models
 
     with _open_store() as store:
         rows = list_models(store)
-    if not rows:
+    if not rows and fmt is OutputFormat.table:
         console.print("no models registered yet: run starbrain model train")
         return
     table = Table(title=f"{len(rows)} registered models")
@@ -208,7 +224,20 @@ def model_list() -> None:
             r["name"], str(r["created"])[:19], r["kind"], r["device"], str(n), ratio,
             (r["data_fingerprint"] or "-")[:12],
         )  # fmt: skip
-    console.print(table)
+    fields = ("name", "created", "kind", "device", "n_train", "median_ratio_7d",
+              "data_fingerprint", "config_json", "data_json", "metrics_json")  # fmt: skip
+    records = []
+    for r in rows:
+        m = r["metrics"] or {}
+        hz = {x["horizon_min"]: x for x in (m.get("held_out") or {}).get("all", [])}
+        records.append(
+            {**r, "n_train": (m.get("training") or {}).get("n_train"),
+             "median_ratio_7d": hz[10080.0]["median_ratio"] if 10080.0 in hz else None,
+             "metrics_json": None if r["metrics"] is None else json.dumps(r["metrics"])}
+        )  # fmt: skip
+    _emit(records, fmt, table, fields=fields)
+    if not rows:
+        _notes(fmt).print("no models registered yet: run starbrain model train")
 
 
 @model_app.command("show")
@@ -256,10 +285,11 @@ def model_evaluate(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the new sample (with --satellites).")] = 999,
     days: Annotated[float | None, typer.Option(help="Truth span (default: the model's).")] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Median and p95 position error vs horizon on satellites never used in training, SGP4
     alone vs SGP4 + model (default: the model's own held-out satellites, truth regenerated)."""
-    from starbrain.models.evaluation import plot_errors
+    from starbrain.report.orbit_model import plot_errors
     from starbrain.models.orbit_model import fit_priors
     from starbrain.models.registry import load_model
     from starbrain.models.truth import generate_truth, sample_elements
@@ -277,8 +307,8 @@ def model_evaluate(
     with err_console.status("fitting SGP4 priors"):
         arcs = fit_priors(truth, fit_days=model.config.fit_days)
     evaluation = _evaluate_groups(model, arcs)
-    console.print(f"model [bold]{row['name']}[/] (created {row['created']})", highlight=False)
-    _print_evaluation(evaluation)
+    _notes(fmt).print(f"model [bold]{row['name']}[/] (created {row['created']})", highlight=False)
+    _print_evaluation(evaluation, fmt)
     if plot is not None:
         plot_errors(model, arcs, plot, title=f"{row['name']}, held-out satellites")
         err_console.print(f"wrote {plot}")
@@ -299,8 +329,12 @@ def predict_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write all states (.csv or .parquet).")
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Predict a satellite's TEME states with the orbit world model (SGP4 + learned residual)."""
+    """Predict a satellite's TEME states with the orbit world model (SGP4 + learned residual).
+
+    The table samples about a dozen states; csv/json carry every state: time,
+    minutes_since_epoch, x_km, y_km, z_km, vx_kmps, vy_kmps, vz_kmps (TEME)."""
     import numpy as np
     import pyarrow as pa
 
@@ -356,4 +390,4 @@ def predict_command(
     every = max(1, len(t_min) // 12)
     for i in [*list(range(0, len(t_min), every))[:12], len(t_min) - 1]:
         shown.add_row(str(times[i])[:19], *(f"{x:,.3f}" for x in r[0, i]), f"{speed[i]:.4f}")
-    console.print(shown)
+    _emit(table, fmt, shown)

@@ -16,7 +16,6 @@ _EXPORTS = {
     "train_orbit_model": ("orbit_model", "train_orbit_model"),
     "predict": ("orbit_model", "predict"),
     "evaluate_orbit_model": ("evaluation", "evaluate_orbit_model"),
-    "plot_errors": ("evaluation", "plot_errors"),
     "register_model": ("registry", "register_model"),
     "list_models": ("registry", "list_models"),
     "load_model": ("registry", "load_model"),

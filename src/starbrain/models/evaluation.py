@@ -8,7 +8,6 @@ satellites, for SGP4 alone and for SGP4 + the learned model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from starbrain.models.orbit_model import OrbitWorldModel, PriorArcs
 from starbrain.physics.sgp4 import sgp4_propagate
 
-__all__ = ["DEFAULT_HORIZONS_MIN", "evaluate_orbit_model", "plot_errors", "position_errors"]
+__all__ = ["DEFAULT_HORIZONS_MIN", "evaluate_orbit_model", "position_errors"]
 
 #: 1 h, 6 h, 1 d, 3 d, 7 d
 DEFAULT_HORIZONS_MIN = (60.0, 360.0, 1440.0, 4320.0, 10080.0)
@@ -70,37 +69,3 @@ def evaluate_orbit_model(
             }
         )
     return rows
-
-
-def plot_errors(
-    model: OrbitWorldModel, arcs: PriorArcs, path: str | Path, title: str = "held-out satellites"
-) -> Path:
-    """PNG of median and 95th-percentile position error [km] vs horizon, SGP4 vs SGP4 + model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tr = arcs.truth
-    ok = tr.ok
-    e_prior, t = position_errors(None, arcs)
-    e_model, _ = position_errors(model, arcs)
-    days = t / 1440.0
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for e, name, color in (
-        (e_prior, "SGP4 (fitted)", "tab:red"),
-        (e_model, "SGP4 + model", "tab:blue"),
-    ):
-        ax.plot(days, np.median(e[ok], axis=0), color=color, label=f"{name} median")
-        ax.plot(days, np.percentile(e[ok], 95, axis=0), color=color, ls="--", label=f"{name} p95")
-    ax.set_yscale("log")
-    ax.set_xlabel("days since epoch")
-    ax.set_ylabel("position error [km]")
-    ax.set_title(f"{title} (n={int(ok.sum())})")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    out = Path(path)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out

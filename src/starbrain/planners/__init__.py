@@ -58,7 +58,6 @@ _EXPORTS = {
     "AscentResult": ("ascent", "AscentResult"),
     "FALCON9_LIKE": ("ascent", "FALCON9_LIKE"),
     "optimize_ascent": ("ascent", "optimize_ascent"),
-    "write_ascent_outputs": ("ascent", "write_ascent_outputs"),
     "CITIES": ("cities", "CITIES"),
     "city": ("cities", "city"),
     "RouteResult": ("routing", "RouteResult"),
