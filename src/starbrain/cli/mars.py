@@ -27,12 +27,23 @@ app.add_typer(mars_app, name="mars")
 def mars_windows(
     start: Annotated[int, typer.Option("--from", help="First opportunity (launch year).")] = 2026,
     end: Annotated[int, typer.Option("--to", help="Last opportunity (launch year).")] = 2035,
+    earth: Annotated[
+        str,
+        typer.Option(
+            help="Depart from the Earth's centre, or from the Earth-Moon barycentre "
+            "(barycentre: the NASA handbook's convention)."
+        ),
+    ] = "centre",
+    ridge_margin_deg: Annotated[
+        float, typer.Option(help="Leave out transfers this close to 180 degrees.")
+    ] = 3.0,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Each Earth-Mars opportunity's minimum-C3 type I and type II ballistic transfers (DE421).
 
     csv/json fields: opportunity (window centre date), departure, target, type (1 or 2), launch,
-    arrival (UTC), tof_days, c3_km2_s2, vinf_arr_kms, dla_deg, rla_deg, dv_total_kms, on_boundary.
+    arrival (UTC), tof_days, c3_km2_s2, vinf_arr_kms, dla_deg, rla_deg, dv_total_kms, on_boundary,
+    boundary (which edge of the search the minimum lies on; empty when interior).
     """
     import numpy as np
 
@@ -42,8 +53,14 @@ def mars_windows(
         raise StarbrainError(f"--to {end} is before --from {start}")
     if start < 1900 or end > 2052:
         raise StarbrainError("DE421 (skyfield-data) covers launches from 1900 to 2052 only")
+    points = {"centre": "earth", "center": "earth", "barycentre": "earth barycenter"}
+    departure = points.get(earth.lower(), "earth barycenter" if earth == "barycenter" else "")
+    if not departure:
+        raise StarbrainError(f"--earth must be centre or barycentre, not {earth!r}")
+    if not 0.0 <= ridge_margin_deg < 30.0:
+        raise StarbrainError("--ridge-margin-deg must be between 0 and 30")
     with err_console.status(f"searching {start}-{end} (grid, then local optimisation)"):
-        rows = windows_table(start, end)
+        rows = windows_table(start, end, departure=departure, ridge_margin_deg=ridge_margin_deg)
     table = Table(title=f"Earth-Mars opportunities {start}-{end}: minimum launch C3")
     for col in (
         "window centre",
@@ -76,9 +93,13 @@ def mars_windows(
     ]
     _emit(records, fmt, table)
     _notes(fmt).print(
-        "Ballistic zero-revolution Lambert arcs between planet centres; Δv from a 200 km "
-        "circular parking orbit plus capture into a 300 km circular Mars orbit. "
-        "* minimum on the edge of the searched region (no interior minimum).",
+        "Ballistic zero-revolution Lambert arcs from the "
+        f"{'Earth' if departure == 'earth' else 'Earth-Moon barycentre'} to Mars (centres); "
+        "Δv from a 200 km circular parking orbit plus capture into a 300 km circular Mars "
+        f"orbit; transfers within {ridge_margin_deg:g}° of 180° left out. * minimum on the edge "
+        "of the searched region (no interior minimum): "
+        + (", ".join(f"{r['launch'][:4]} {r['boundary']}" for r in rows if r["boundary"]) or "none")
+        + ".",
         highlight=False,
     )
 

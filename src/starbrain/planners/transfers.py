@@ -55,6 +55,11 @@ __all__ = [
 ]
 
 _NS_PER_DAY = 86_400_000_000_000
+# Transfers this close to 180 degrees (deg) are left out of opportunity searches: the NASA
+# Earth-Mars handbook's 2026 type I minimum (11.11 km^2/s^2 at a 176.8-degree transfer angle)
+# lies on the edge of a band of about this width, and the C3 inside it falls into the ridge's
+# narrow "pinch", which is no usable launch period.
+RIDGE_MARGIN_DEG = 3.0
 _DAY_S = 86_400.0
 
 # Equatorial radii (km), IAU WGCCRE 2015, for parking / capture orbit radii.
@@ -208,10 +213,12 @@ class Opportunity:
 
     ``center`` is the date at which the target leads (or trails) the departure planet by the
     Hohmann phase angle for their mean orbit radii; ``type1`` / ``type2`` are ``None`` when that
-    type has no converged transfer in the searched region. ``typeN_on_boundary`` is ``True`` when
-    that minimum lies on the edge of the searched region or of the excluded band around 180
-    degrees, i.e. the opportunity has no interior minimum of that type (the 2026 type I, for
-    instance, runs down into the "pinch" of the 180-degree ridge).
+    type has no converged transfer in the searched region. ``typeN_boundary`` names the edge
+    that minimum lies on after the search was widened (``"180-degree ridge"``, ``"launch
+    span"``, ``"time of flight"`` or ``"unconverged neighbour"``), ``""`` for an interior
+    minimum; ``typeN_on_boundary`` is ``bool(typeN_boundary)``. On a boundary, the opportunity
+    has no interior minimum of that type in the searched region (the 2026 Earth-Mars type I,
+    for instance, runs down into the "pinch" of the 180-degree ridge).
     """
 
     center: np.datetime64
@@ -219,6 +226,8 @@ class Opportunity:
     type2: TransferOption | None
     type1_on_boundary: bool = False
     type2_on_boundary: bool = False
+    type1_boundary: str = ""
+    type2_boundary: str = ""
 
     @property
     def best(self) -> TransferOption | None:
@@ -250,11 +259,25 @@ def _states(body: str, ns: npt.NDArray[np.int64]) -> tuple[Any, Any]:
     return r[inv].reshape(*ns.shape, 3), v[inv].reshape(*ns.shape, 3)
 
 
+_BARY = " barycenter"
+
+
 def _planet_key(name: str) -> str:
-    key = name.strip().lower()
-    if key not in ephemeris.GM_KM3_S2 or key not in RADIUS_KM:
-        raise ValueError(f"unknown planet {name!r}; choose one of {', '.join(sorted(RADIUS_KM))}")
+    """Ephemeris key of a departure or target point: a planet (its centre, e.g. ``"earth"``)
+    or a planet's system barycentre (``"earth barycenter"``, the Earth-Moon barycentre)."""
+    key = " ".join(name.strip().lower().replace("barycentre", "barycenter").split())
+    planet = key.removesuffix(_BARY)
+    if planet not in ephemeris.GM_KM3_S2 or planet not in RADIUS_KM:
+        raise ValueError(
+            f"unknown planet {name!r}; choose one of {', '.join(sorted(RADIUS_KM))} "
+            "(or '<planet> barycenter')"
+        )
     return key
+
+
+def _planet_of(key: str) -> str:
+    """The planet whose GM and radius the burns at ``key`` (a :func:`_planet_key`) use."""
+    return key.removesuffix(_BARY)
 
 
 def _dv_from_vinf(vinf: Any, mu: float, r_peri: float, r_apo: float | None) -> Any:
@@ -318,16 +341,18 @@ def evaluate_transfers(
     sinang = np.linalg.norm(np.cross(r1, r2), axis=-1)
     angle = np.arctan2(sinang, cosang)
     angle = np.where(hz >= 0.0, angle, 2.0 * math.pi - angle)
-    mu_d = ephemeris.GM_KM3_S2[dep]
-    mu_t = ephemeris.GM_KM3_S2[tgt]
-    dv_dep = _dv_from_vinf(vinf_dep_mag, mu_d, RADIUS_KM[dep] + assumptions.parking_alt_km, None)
+    p_dep, p_tgt = _planet_of(dep), _planet_of(tgt)
+    mu_d = ephemeris.GM_KM3_S2[p_dep]
+    mu_t = ephemeris.GM_KM3_S2[p_tgt]
+    r_park = RADIUS_KM[p_dep] + assumptions.parking_alt_km
+    dv_dep = _dv_from_vinf(vinf_dep_mag, mu_d, r_park, None)
     if assumptions.capture:
         apo = assumptions.capture_apoapsis_alt_km
         dv_arr = _dv_from_vinf(
             vinf_arr,
             mu_t,
-            RADIUS_KM[tgt] + assumptions.capture_periapsis_alt_km,
-            None if apo is None else RADIUS_KM[tgt] + apo,
+            RADIUS_KM[p_tgt] + assumptions.capture_periapsis_alt_km,
+            None if apo is None else RADIUS_KM[p_tgt] + apo,
         )
     else:
         dv_arr = np.zeros_like(vinf_arr)
@@ -515,6 +540,36 @@ def _phase_centers(dep: str, tgt: str, start_ns: int, end_ns: int, phase: float)
     return centers
 
 
+# How often a search whose minimum lies on the edge of the launch span or of the time-of-flight
+# range is widened and repeated, by what factor, and how far the launch span may grow (in
+# synodic periods: beyond ~0.45 the next opportunity's minima come into the span).
+_WIDEN_TRIES = 3
+_WIDEN_FACTOR = 2.0
+_MAX_SPAN_SYNODIC = 0.45
+# A refined minimum closer than this to the excluded band about 180 degrees is on its edge.
+_RIDGE_TOL_RAD = 1e-3
+
+
+def _grid_edge(
+    ok: npt.NDArray[np.bool_], excluded_ridge: npt.NDArray[np.bool_], index: tuple[int, int]
+) -> str:
+    """Which boundary the grid minimum at ``index`` (launch, tof) touches, or ``""``.
+
+    The minimum is interior when all 8 neighbours lie in the grid and in the searched region
+    (converged, of the same type, outside the excluded band about 180 degrees)."""
+    i, j = index
+    n, m = ok.shape
+    if i == 0 or i == n - 1:
+        return "launch span"
+    if j == 0 or j == m - 1:
+        return "time of flight"
+    if ok[i - 1 : i + 2, j - 1 : j + 2].all():
+        return ""
+    if excluded_ridge[i - 1 : i + 2, j - 1 : j + 2].any():
+        return "180-degree ridge"
+    return "unconverged neighbour"
+
+
 def _search_opportunity(
     dep: str,
     tgt: str,
@@ -525,52 +580,108 @@ def _search_opportunity(
     refine: bool,
     ridge_margin_deg: float,
     assumptions: DeltaVAssumptions | None,
+    synodic_days: float = math.inf,
 ) -> Opportunity:
+    """Minimum-C3 type I and II transfers around one reference date.
+
+    Launch dates within ``span_days`` of ``center_ns`` and times of flight in
+    ``tof_range_days`` are searched on a ``step_days`` grid; a type whose grid minimum lies on
+    the edge of the launch span or of the time-of-flight range is searched again on that range
+    doubled (at most 3 times, the span at most 0.45 ``synodic_days``). The grid
+    minimum is then refined by :func:`optimize_transfer`, again until it no longer stops at the
+    optimiser's bound. What is still on a boundary (the 180-degree band cannot be widened) is
+    reported in ``typeN_boundary``, never silently.
+    """
     center = np.datetime64(center_ns, "ns")
-    half = np.timedelta64(int(span_days * _NS_PER_DAY), "ns")
-    launch = _day_grid(center - half, center + half, step_days)
-    tof = np.arange(tof_range_days[0], tof_range_days[1] + 1e-9, step_days)
-    arrival = launch[:, None] + (tof[None, :] * _NS_PER_DAY).astype("timedelta64[ns]")
-    grid = evaluate_transfers(
-        launch[:, None], arrival, departure=dep, target=tgt, assumptions=assumptions
-    )
+    margin_rad = math.radians(ridge_margin_deg)
     picks: list[TransferOption | None] = []
-    edges: list[bool] = []
+    edges: list[str] = []
+    grids: dict[tuple[float, float, float], TransferGrid] = {}
+
+    def grid_for(span: float, tof_lo: float, tof_hi: float) -> TransferGrid:
+        if (span, tof_lo, tof_hi) not in grids:
+            half = np.timedelta64(int(span * _NS_PER_DAY), "ns")
+            launch = _day_grid(center - half, center + half, step_days)
+            tof = np.arange(tof_lo, tof_hi + 1e-9, step_days)
+            arrival = launch[:, None] + (tof[None, :] * _NS_PER_DAY).astype("timedelta64[ns]")
+            grids[(span, tof_lo, tof_hi)] = evaluate_transfers(
+                launch[:, None], arrival, departure=dep, target=tgt, assumptions=assumptions
+            )
+        return grids[(span, tof_lo, tof_hi)]
+
     for kind in (1, 2):
-        try:
-            guess = grid.best("c3", transfer_type=kind, ridge_margin_deg=ridge_margin_deg)
-        except ValueError:
+        span = span_days
+        tof_lo, tof_hi = tof_range_days
+        guess: TransferOption | None = None
+        edge = ""
+        for _ in range(_WIDEN_TRIES + 1):
+            grid = grid_for(span, tof_lo, tof_hi)
+            values = grid.c3_km2_s2
+            near_ridge = np.abs(grid.transfer_angle_rad - math.pi) < margin_rad
+            ok = grid.converged & np.isfinite(values) & (grid.transfer_type == kind) & ~near_ridge
+            if not ok.any():
+                guess = None
+                break
+            flat = int(np.where(ok, values, np.inf).argmin())
+            index = (int(flat // ok.shape[1]), int(flat % ok.shape[1]))
+            guess = grid.option(index)
+            other = grid.converged & (grid.transfer_type != kind) & (grid.transfer_type != 0)
+            edge = _grid_edge(ok, near_ridge | other, index)
+            if edge not in ("launch span", "time of flight"):
+                break
+            # Widen every axis whose edge the minimum touches: the launch span (about the
+            # reference date) and the side of the time-of-flight range, _WIDEN_FACTOR times.
+            i, j = index
+            widened = False
+            if i in (0, ok.shape[0] - 1) and span < _MAX_SPAN_SYNODIC * synodic_days:
+                span = min(span * _WIDEN_FACTOR, _MAX_SPAN_SYNODIC * synodic_days)
+                widened = True
+            width = (_WIDEN_FACTOR - 1.0) * (tof_hi - tof_lo)
+            if j == 0 and tof_lo > step_days:
+                tof_lo = max(step_days, tof_lo - width)
+                widened = True
+            elif j == ok.shape[1] - 1:
+                tof_hi += width
+                widened = True
+            if not widened:
+                break
+        if guess is None:
             picks.append(None)
-            edges.append(False)
+            edges.append("")
             continue
         if refine:
-            guess = optimize_transfer(
-                guess.launch,
-                guess.arrival,
-                objective="c3",
-                transfer_type=kind,
-                departure=dep,
-                target=tgt,
-                assumptions=assumptions,
-                max_shift_days=4.0 * step_days,
-                ridge_margin_deg=ridge_margin_deg,
-            )
+            shift = 4.0 * step_days
+            for _ in range(_WIDEN_TRIES + 1):
+                new = optimize_transfer(
+                    guess.launch,
+                    guess.arrival,
+                    objective="c3",
+                    transfer_type=kind,
+                    departure=dep,
+                    target=tgt,
+                    assumptions=assumptions,
+                    max_shift_days=shift,
+                    ridge_margin_deg=ridge_margin_deg,
+                )
+                moved = max(
+                    abs(float((new.launch - guess.launch) / np.timedelta64(1, "D"))),
+                    abs(float((new.arrival - guess.arrival) / np.timedelta64(1, "D"))),
+                )
+                guess = new
+                if moved < shift - 0.01:
+                    break
+            if abs(guess.transfer_angle_rad - math.pi) < margin_rad + _RIDGE_TOL_RAD:
+                edge = "180-degree ridge"
         picks.append(guess)
-        tof_days = (guess.arrival - guess.launch) / np.timedelta64(1, "D")
-        edges.append(
-            bool(
-                abs(guess.launch - center) >= half - np.timedelta64(int(step_days * 86400), "s")
-                or tof_days <= tof_range_days[0] + step_days
-                or tof_days >= tof_range_days[1] - step_days
-                or abs(guess.transfer_angle_rad - math.pi) < math.radians(ridge_margin_deg) + 1e-3
-            )
-        )
+        edges.append(edge)
     return Opportunity(
         center=center,
         type1=picks[0],
         type2=picks[1],
-        type1_on_boundary=edges[0],
-        type2_on_boundary=edges[1],
+        type1_on_boundary=bool(edges[0]),
+        type2_on_boundary=bool(edges[1]),
+        type1_boundary=edges[0],
+        type2_boundary=edges[1],
     )
 
 
@@ -594,7 +705,7 @@ def transfer_opportunities(
     tof_range_days: tuple[float, float] | None = None,
     grid_step_days: float = 2.0,
     refine: bool = True,
-    ridge_margin_deg: float = 5.0,
+    ridge_margin_deg: float = RIDGE_MARGIN_DEG,
     assumptions: DeltaVAssumptions | None = None,
 ) -> list[Opportunity]:
     """Synodic opportunities whose reference date lies in ``[start, end]``, each with its
@@ -603,11 +714,19 @@ def transfer_opportunities(
     For each opportunity, launch dates within ``launch_span_days`` of the reference date
     (default: 20 % of the synodic period, ~156 days for Mars) and times of flight in
     ``tof_range_days`` (default 0.3 to 1.9 Hohmann times, ~78 to 492 days for Mars) are
-    searched on a ``grid_step_days`` grid, then refined with :func:`optimize_transfer`.
+    searched on a ``grid_step_days`` grid, then refined with :func:`optimize_transfer`; a
+    minimum on the edge of the launch span or time-of-flight range widens that range and the
+    search is repeated (see :func:`_search_opportunity`).
     Transfers within ``ridge_margin_deg`` of 180 degrees are left out: there the transfer plane,
     and with it C3, swings with the dates, and the low-C3 "pinch" where the 180-degree line
-    meets the line of nodes is not a usable window. The minimum can sit on the edge of the
-    searched region when an opportunity has no interior minimum of that type.
+    meets the line of nodes is not a usable window. A minimum that still lies on a boundary
+    (in practice only the excluded band: the 2026 Earth-Mars type I has no interior minimum,
+    its C3 falls all the way into the pinch) is flagged in ``typeN_boundary``.
+
+    ``departure="earth barycenter"`` departs from the Earth-Moon barycentre, the convention of
+    the NASA Earth-Mars handbook (NASA/TM-2010-216764), whose minima this reproduces to 0.1 %
+    in C3; from the Earth's centre (the default) C3 differs from it by up to 0.08 km^2/s^2,
+    the Earth's 12.5 m/s monthly motion about the barycentre.
     """
     dep = _planet_key(departure)
     tgt = _planet_key(target)
@@ -631,6 +750,7 @@ def transfer_opportunities(
             refine,
             ridge_margin_deg,
             assumptions,
+            synodic,
         )
         for c in _phase_centers(dep, tgt, s_ns, e_ns, phase)
     ]
@@ -645,6 +765,7 @@ def _opportunities_by_year(
     refine: bool,
     grid_step_days: float = 2.0,
     assumptions: DeltaVAssumptions | None = None,
+    ridge_margin_deg: float = RIDGE_MARGIN_DEG,
 ) -> list[Opportunity]:
     """Opportunities whose :attr:`Opportunity.year` lies in ``[start_year, end_year]``."""
     dep = _planet_key(departure)
@@ -663,6 +784,7 @@ def _opportunities_by_year(
         refine=refine,
         grid_step_days=grid_step_days,
         assumptions=assumptions,
+        ridge_margin_deg=ridge_margin_deg,
     )
     return [o for o in opps if start_year <= o.year <= end_year]
 
@@ -674,26 +796,29 @@ def windows_table(
     departure: str = "earth",
     target: str = "mars",
     refine: bool = True,
+    ridge_margin_deg: float = RIDGE_MARGIN_DEG,
 ) -> list[dict[str, Any]]:
     """Rows for ``starbrain mars windows --from START --to END``: one row per opportunity and
     transfer type for opportunities named (:attr:`Opportunity.year`) ``start_year`` to
     ``end_year`` inclusive,
-    with ISO dates, C3, arrival v-infinity, DLA and delta-v (see :class:`TransferOption`) and
-    ``on_boundary`` (see :class:`Opportunity`)."""
+    with ISO dates, C3, arrival v-infinity, DLA and delta-v (see :class:`TransferOption`),
+    ``on_boundary`` and ``boundary`` (which edge, ``""`` when interior; see
+    :class:`Opportunity`). ``departure`` and ``ridge_margin_deg`` as in
+    :func:`transfer_opportunities`."""
     if end_year < start_year:
         raise ValueError(f"--to {end_year} is before --from {start_year}")
-    opps = _opportunities_by_year(start_year, end_year, departure, target, refine=refine)
+    opps = _opportunities_by_year(
+        start_year, end_year, departure, target, refine=refine, ridge_margin_deg=ridge_margin_deg
+    )
     rows = []
     for opp in opps:
-        for option, edge in (
-            (opp.type1, opp.type1_on_boundary),
-            (opp.type2, opp.type2_on_boundary),
-        ):
+        for option, edge in ((opp.type1, opp.type1_boundary), (opp.type2, opp.type2_boundary)):
             if option is None:
                 continue
             row: dict[str, Any] = {"opportunity": str(opp.center.astype("datetime64[D]"))}
             row.update(option.as_row())
-            row["on_boundary"] = edge
+            row["on_boundary"] = bool(edge)
+            row["boundary"] = edge
             rows.append(row)
     return rows
 
@@ -808,7 +933,7 @@ def write_porkchop_png(
             ax.clabel(ct, fmt="%d d", fontsize=6)
     for kind, marker in ((1, "o"), (2, "s")):
         try:
-            opt = grid.best("c3", transfer_type=kind, ridge_margin_deg=5.0)
+            opt = grid.best("c3", transfer_type=kind, ridge_margin_deg=RIDGE_MARGIN_DEG)
         except ValueError:
             continue
         ax.plot(
