@@ -307,3 +307,30 @@ def test_cli_catalog_load_stores_the_good_and_reports_the_bad_once(
     assert "(NORAD 4632)" in bad[0] and "(NORAD 4632)" in bad[1]
     with Store(store_path, read_only=True) as store:
         assert store.count("elements") == 2  # 5 and 6251, once each (same epochs in both)
+
+
+@pytest.mark.parametrize("key", ["NORAD_CAT_ID", "MEAN_MOTION", "OBJECT_ID"])
+def test_json_integer_beyond_pythons_digit_limit(
+    key: str, three: tuple[list[Satrec], pa.Table]
+) -> None:
+    """int() refuses over 4300 digits with a ValueError, which aborted the whole file."""
+    text = _encode("json", three, key, "7" * 5000)
+    result = parse_omm(text, "gp.json")
+    if key == "OBJECT_ID":  # free text: the digits are kept as written
+        assert not result.errors and result.table.column("object_id")[1].as_py() == "7" * 5000
+        return
+    _assert_one_bad(result, "json", text, key, "cannot read", three[0])
+    assert len(str(result.errors[0])) < 200  # the value is shortened in the message
+
+
+def test_xml_without_an_omm_element_is_one_file_error() -> None:
+    result = parse_omm("<ndm>" + "<a>" * 100_000 + "</a>" * 100_000 + "</ndm>", "x.xml")
+    assert result.n_good == 0
+    assert [(e.line, e.reason) for e in result.errors] == [(1, "the XML holds no <omm> element")]
+
+
+def test_detection_looks_past_long_leading_white_space(
+    three: tuple[list[Satrec], pa.Table],
+) -> None:
+    text = "\ufeff" + "\n" * 10_000 + _encode("kvn", three, None, "")
+    assert parse_catalog_text(text, "gp.kvn").n_good == 3

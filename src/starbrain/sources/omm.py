@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from starbrain.core import timeconv
 from starbrain.sources.records import ELEMENTS_SCHEMA, LoadResult, RecordError
@@ -100,6 +101,7 @@ _BOM = "\ufeff"
 _INT_RE = re.compile(r"\s*[+-]?\d+\s*")
 _FLOAT_RE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _YEAR_RE = re.compile(r"\s*([+-]?\d+)")
+_LEADING_SPACE = re.compile(r"\s*")
 
 
 @dataclass(slots=True)
@@ -117,7 +119,8 @@ def _strip_bom(text: str) -> str:
 
 def sniff_omm_format(text: str) -> str | None:
     """'json', 'xml', 'kvn', 'csv', or None when the text does not look like an OMM."""
-    head = _strip_bom(text[:4097]).lstrip()[:4096]
+    start = _LEADING_SPACE.match(text, 1 if text.startswith(_BOM) else 0).end()  # type: ignore[union-attr]
+    head = text[start : start + 4096]
     if head.startswith(("[", "{")):
         return "json"
     if head.startswith("<"):
@@ -146,6 +149,12 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
     return out
 
 
+def _json_int(digits: str) -> int | str:
+    """JSON integers; one too long for Python's int() (4300 digits) stays a digit string, which
+    the field checks then report, instead of a ValueError that would abort the file."""
+    return int(digits) if len(digits) <= 4000 else digits
+
+
 def _skip_json_value(text: str, pos: int) -> int:
     """End of the JSON array/object starting at ``pos``, found without recursion (for values
     nested too deeply for the decoder). Strings are skipped with their escapes."""
@@ -169,7 +178,7 @@ def _skip_json_value(text: str, pos: int) -> int:
 def _json_items(text: str) -> tuple[list[Any], list[int]]:
     """Decode a top-level JSON array element by element: (items, indices of the elements nested
     too deeply for the decoder, which are None in items). Raises JSONDecodeError."""
-    decoder = json.JSONDecoder(object_pairs_hook=_json_object)
+    decoder = json.JSONDecoder(object_pairs_hook=_json_object, parse_int=_json_int)
     ws = re.compile(r"[ \t\n\r]*")
     pos = ws.match(text, 0).end()  # type: ignore[union-attr]
     if not text.startswith("[", pos):
@@ -203,7 +212,7 @@ def _json_items(text: str) -> tuple[list[Any], list[int]]:
 def _read_json(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
     too_deep: list[int] = []
     try:
-        data = json.loads(text, object_pairs_hook=_json_object)
+        data = json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         return [], [RecordError(source, f"not valid JSON: {exc.msg}", line=exc.lineno)]
     except RecursionError:
@@ -316,6 +325,8 @@ def _read_xml(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
                     row.problem = (tag, "keyword appears twice in the record", None)
                 row.values[tag] = el.text.strip()
         rows.append(row)
+    if not rows:
+        return [], [RecordError(source, "the XML holds no <omm> element", line=1)]
     return rows, []
 
 
@@ -336,8 +347,8 @@ def _read_kvn(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
         if "=" not in s:
             errors.append(RecordError(source, "not a KEY = value line", line=i))
             continue
-        key, _, value = (p.strip() for p in s.partition("="))
-        key = key.upper()
+        key, _, value = s.partition("=")
+        key, value = key.strip().upper(), value.strip()
         if key == "CCSDS_OMM_VERS":
             current = _Row({}, line=i, field_lines={})
             rows.append(current)
@@ -479,6 +490,15 @@ def _column(kind: str, values: list[Any]) -> tuple[np.ndarray, np.ndarray, list[
             for k in _indices(~ok):
                 reasons[k] = f"cannot read {_show(values[k])} as a number"
             return arr, ok, reasons
+    if kind == "int" and all(type(v) is int for v in values):  # plain JSON integers
+        try:
+            return np.array(values, dtype=np.int64), np.ones(n, dtype=bool), reasons
+        except OverflowError:  # beyond int64: the per-value path clamps and reports it
+            pass
+    if kind in ("int", "float"):
+        fast = _strings_fast(kind, values)
+        if fast is not None:
+            return fast
     convert = _CONVERT[kind]
     arr = np.zeros(n, dtype=_DTYPE[kind])
     ok = np.zeros(n, dtype=bool)
@@ -500,6 +520,33 @@ def _column(kind: str, values: list[Any]) -> tuple[np.ndarray, np.ndarray, list[
 
 def _num(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _strings_fast(
+    kind: str, values: list[Any]
+) -> tuple[np.ndarray, np.ndarray, list[str | None]] | None:
+    """A column of strings (CSV, KVN, XML) read at once with Arrow, under the same rules as
+    ``_to_int``/``_to_float``; None when it holds anything else or any bad value (the
+    per-value path then names each one)."""
+    try:
+        text = pc.utf8_trim_whitespace(pa.array(values, pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    present = pc.fill_null(pc.not_equal(text, ""), False)
+    pattern = _INT_RE.pattern if kind == "int" else _FLOAT_RE.pattern
+    valid = pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), False)
+    if not pc.all(pc.or_(valid, pc.invert(present))).as_py():
+        return None
+    target = pa.int64() if kind == "int" else pa.float64()
+    try:
+        number = pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.string())), target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. beyond int64
+        return None
+    ok = np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+    arr = np.asarray(pc.fill_null(number, 0).to_numpy(zero_copy_only=False), dtype=_DTYPE[kind])
+    if kind == "float" and not np.isfinite(arr).all():
+        return None
+    return arr, ok, [None] * len(values)
 
 
 def _outside(arr: np.ndarray, lo: float, hi: float, lo_in: bool, hi_in: bool) -> np.ndarray:
