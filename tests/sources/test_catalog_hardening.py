@@ -21,6 +21,7 @@ from sgp4 import exporter
 from sgp4.api import WGS72, Satrec
 from typer.testing import CliRunner
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.catalog import load_catalog, parse_catalog_text
 from starbrain.sources.omm import parse_omm, write_omm
 from starbrain.sources.records import LoadResult
@@ -334,3 +335,39 @@ def test_detection_looks_past_long_leading_white_space(
 ) -> None:
     text = "\ufeff" + "\n" * 10_000 + _encode("kvn", three, None, "")
     assert parse_catalog_text(text, "gp.kvn").n_good == 3
+
+
+def test_cli_json_scalar_and_deep_json_are_clear_errors_not_tracebacks(
+    tmp_path: Path, store_path: Path
+) -> None:
+    from starbrain.cli import app
+
+    for name, text in (("scalar.json", "5"), ("deep.json", "[" * 100_000 + "]" * 100_000)):
+        path = tmp_path / name
+        path.write_text(text)
+        out = CliRunner().invoke(app, ["catalog", "load", "--format", "omm-json", str(path)])
+        # the one-sentence StarbrainError (``starbrain`` prints it without a traceback)
+        assert isinstance(out.exception, StarbrainError), out.exception
+        assert "no valid records were found" in str(out.exception)
+        assert sum("bad record" in s for s in out.output.splitlines()) == 1, out.output
+
+
+def test_cli_csv_with_a_long_field_and_a_bare_cr(
+    three: tuple[list[Satrec], pa.Table], tmp_path: Path, store_path: Path
+) -> None:
+    from starbrain.cli import app
+    from starbrain.store.database import Store
+
+    text = _encode("csv", three, "OBJECT_NAME", "OBJ\r4632")
+    lines = text.split("\n")
+    lines.insert(2, "x" * 200_000 + lines[1].replace(",U,5,", ",U,7,"))
+    path = tmp_path / "gp.csv"
+    path.write_bytes("\n".join(lines).encode())
+    out = CliRunner().invoke(app, ["catalog", "load", str(path)])
+    assert out.exit_code == 0, out.output
+    bad = [s for s in out.output.splitlines() if "bad record" in s]
+    assert len(bad) == 2, out.output
+    assert f"{path}:3: OBJECT_NAME: a field is longer than" in bad[0]
+    assert f"{path}:4: OBJECT_NAME: a field holds a bare carriage return" in bad[1]
+    with Store(store_path, read_only=True) as store:
+        assert store.count("elements") == 2
