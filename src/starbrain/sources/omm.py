@@ -6,6 +6,16 @@ Readers turn each format into rows of raw field values with a locator (line or r
 one shared validator converts the columns at once (fast path) and falls back to field-by-field
 checks only for columns that hold a bad value, so every bad record is reported with its field and
 every good record is kept. Writers emit CelesTrak-style JSON and CSV, CCSDS KVN and XML.
+
+What a record must satisfy (each failure is one ``RecordError`` naming the keyword): integers
+are integers (not booleans, not 300000.5), numbers finite; values in the ranges of ``_RANGES``
+(mean motion in (0, 18] rev/day, eccentricity in [0, 1), inclination in [0, 180], the other
+angles in [0, 360], catalogue numbers 0..339999, ephemeris type 0..9, element-set number
+0..9999); EPOCH an ISO 8601 UTC time in the years ``EPOCH_YEARS`` (1957-2261); each keyword at
+most once; and, where the message states them, CENTER_NAME EARTH, REF_FRAME TEME, TIME_SYSTEM
+UTC and MEAN_ELEMENT_THEORY SGP4 (or CCSDS's "SGP/SGP4"). SGP4-XP and other theories are
+rejected: SGP4 would propagate them to wrong positions without any warning. A UTF-8 byte-order
+mark is ignored; input that is not an OMM at all is one file-level error.
 Field names are the OMM keywords (``MEAN_MOTION``, ``NORAD_CAT_ID``, ...); units as in the
 standard: degrees, rev/day, rev/day**2, rev/day**3, 1/earth radii for BSTAR.
 """
