@@ -23,6 +23,10 @@ time (``time.process_time``, all threads): on a loaded machine the CPU ratio is 
 
 Run with ``make bench`` or ``python bench/routing.py [--seconds S] [--peer-snapshots N]
 [--from CITY] [--to CITY] [--shards K] [--ray-address local|auto|ray://host:port]``.
+
+``python bench/routing.py --hypatia`` instead compares with Hypatia's own expected Kuiper-630
+outputs (``tests/data/hypatia-kuiper630``): per pair, the time taken, unreachable snapshots,
+RTT differences where both use the same path, and each path change's offset in snapshots.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -42,6 +47,56 @@ from starbrain.planners.cities import city
 from starbrain.planners.routing import _ground_teme, route, routing_network
 
 START = np.datetime64("2026-01-01T00:00:00", "ns")
+HYPATIA = Path(__file__).resolve().parent.parent / "tests" / "data" / "hypatia-kuiper630"
+
+
+def hypatia() -> None:
+    """Our Kuiper-630 against Hypatia's expected RTTs and path changes, three pairs."""
+    from starbrain.planners.routing_networks import KUIPER_630, hypatia_network
+
+    names = {1173: "Manila", 1241: "Dalian", 1229: "Saint Petersburg"}
+    net = hypatia_network()
+    gsl, ell = KUIPER_630.max_gsl_km, "wgs72"
+    route(city("Manila"), city("Dalian"), net, "2000-01-01", 1.0, max_gsl_km=gsl, ellipsoid=ell)
+    total = 0
+    for a, b in [(1173, 1241), (1229, 1173), (1229, 1241)]:
+        t = time.perf_counter()
+        src, dst = city(names[a]), city(names[b])
+        res = route(src, dst, net, "2000-01-01", 200.0, max_gsl_km=gsl, ellipsoid=ell)
+        spent = time.perf_counter() - t
+        data = np.loadtxt(HYPATIA / f"networkx_rtt_{a}_to_{b}.txt", delimiter=",")
+        ref = np.full(len(res.times), np.nan)
+        ref[np.rint(data[:, 0] / 1e8).astype(int)] = np.where(data[:, 1] > 0, data[:, 1], np.nan)
+        ref_changes = [
+            (int(line.split(",")[0]) // 100_000_000, line.split(",")[1])
+            for line in (HYPATIA / f"networkx_path_{a}_to_{b}.txt").read_text().split()
+        ]
+
+        def name(p: np.ndarray, a: int = a, b: int = b) -> str:
+            return "-".join(map(str, [a, *p.tolist(), b])) if len(p) else "Unreachable"
+
+        ours = [(i, name(p)) for i, p in res.changes]
+        same_seq = [p for _, p in ours] == [p for _, p in ref_changes]
+        offsets = [i - j for (i, _), (j, _) in zip(ours, ref_changes, strict=False)]
+        starts = [j for j, _ in ref_changes]
+        paths = [p for _, p in ref_changes]
+        same = np.array([
+            paths[int(np.searchsorted(starts, i, side="right")) - 1] == name(res.path_at(i))
+            for i in range(len(res.times))
+        ])  # fmt: skip
+        d = np.abs(res.rtt_ms * 1e6 - ref)  # ns
+        both = np.isfinite(d) & same
+        total += int(both.sum())
+        print(
+            f"{a} -> {b} ({names[a]} -> {names[b]}): {len(res.times)} snapshots in {spent:.2f} s; "
+            f"unreachable {int(np.isnan(res.length_km).sum())} (Hypatia "
+            f"{int(np.isnan(ref).sum())}, same snapshots: "
+            f"{np.array_equal(np.isnan(res.length_km), np.isnan(ref))}); same path sequence: "
+            f"{same_seq}; change offsets (snapshots) {offsets}; RTT at {int(both.sum())} "
+            f"same-path snapshots: max |diff| {d[both].max():.0f} ns, median "
+            f"{np.median(d[both]):.0f} ns; paths differ at {np.flatnonzero(~same).tolist()}"
+        )
+    print(f"{total} same-path snapshots in all")
 
 
 def _ground(ground: list, times: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -103,7 +158,11 @@ def main() -> None:
     parser.add_argument("--to", dest="destination", default="New York")
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument("--ray-address", default=None)
+    parser.add_argument("--hypatia", action="store_true", help="compare with Hypatia instead")
     args = parser.parse_args()
+    if args.hypatia:
+        hypatia()
+        return
 
     net = routing_network(epoch=START.astype("datetime64[D]"))
     src, dst = city(args.source), city(args.destination)
