@@ -71,12 +71,16 @@ def shard_map(
 
     ``fn`` must be a picklable top-level function and each shard a coarse piece of work (a few
     per CPU), since every remote call costs milliseconds of scheduling. ``description`` labels
-    a progress bar on terminals.
+    a progress bar on terminals (on standard error, which keeps standard output for data).
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     shards = list(shards)
-    with Progress(transient=True, disable=description is None) as progress:
+    err = Console(stderr=True)
+    with Progress(
+        transient=True, console=err, disable=description is None or not err.is_terminal
+    ) as progress:
         task = progress.add_task(description or "", total=len(shards))
         if ray_address is None:
             results: list[R] = []
