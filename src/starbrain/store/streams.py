@@ -39,10 +39,35 @@ class Stream:
     # False: append-only (high-rate streams; the key is documentation and sort order), because
     # DuckDB's key check costs ~10x the insert at telemetry rates.
     unique: bool = True
+    # the columns whose values make two rows with one key "the same" (a duplicate) rather than
+    # a conflict; None: every non-key column except the provenance column ``source``
+    compare: tuple[str, ...] | None = None
 
+    @property
+    def compared(self) -> tuple[str, ...]:
+        """The columns compared to tell a duplicate from a conflict (see ``compare``)."""
+        if self.compare is not None:
+            return self.compare
+        return tuple(n for n in self.schema.names if n not in self.key and n != "source")
+
+
+# an element set's content: its orbital values (not its name, TLE text or file)
+ELEMENTS_COMPARE = (
+    "mean_motion_rev_per_day",
+    "eccentricity",
+    "inclination_deg",
+    "ra_of_asc_node_deg",
+    "arg_of_pericenter_deg",
+    "mean_anomaly_deg",
+    "bstar_per_earth_radius",
+    "mean_motion_dot_rev_per_day2",
+    "mean_motion_ddot_rev_per_day3",
+)
 
 STREAMS: dict[str, Stream] = {
-    "elements": Stream("elements", ELEMENTS_SCHEMA, ELEMENTS_KEY, time_column="epoch"),
+    "elements": Stream(
+        "elements", ELEMENTS_SCHEMA, ELEMENTS_KEY, time_column="epoch", compare=ELEMENTS_COMPARE
+    ),
     "telemetry": Stream("telemetry", TELEMETRY_SCHEMA, TELEMETRY_KEY, unique=False),
     # a week's screen of the Starlink preset plus debris is ~0.5 M rows: append-only
     "conjunctions": Stream(
@@ -55,7 +80,14 @@ STREAMS: dict[str, Stream] = {
         "anomalies", ANOMALIES_SCHEMA, ANOMALIES_KEY, time_column=None, unique=False
     ),
     # precise ephemerides (OEM, SP3): truth data; a state is identified per file and frame
-    "ephemeris": Stream("ephemeris", EPHEMERIS_SCHEMA, EPHEMERIS_KEY, time_column="time"),
+    # (a state's values: position, velocity, centre; not the object's name)
+    "ephemeris": Stream(
+        "ephemeris",
+        EPHEMERIS_SCHEMA,
+        EPHEMERIS_KEY,
+        time_column="time",
+        compare=("x", "y", "z", "vx", "vy", "vz", "center"),
+    ),
     # ground-vehicle logs (comma2k19, the fleet simulator): 20 Hz samples, append-only
     "vehicle": Stream("vehicle", VEHICLE_SCHEMA, VEHICLE_KEY, unique=False),
 }
