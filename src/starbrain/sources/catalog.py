@@ -42,9 +42,15 @@ def fetch_text(url: str, timeout_s: float = 30.0) -> str:
     """GET a URL's text with httpx; a clear ``StarbrainError`` when offline or refused."""
     import httpx
 
-    try:
-        response = httpx.get(url, timeout=timeout_s, follow_redirects=True)
-        response.raise_for_status()
+    from starbrain.sources.compressed import ACCEPT_ENCODING, response_bytes
+
+    try:  # the body is decompressed (capped, checked) by sources.compressed, not by httpx
+        with httpx.stream(
+            "GET", url, timeout=timeout_s, follow_redirects=True,
+            headers={"Accept-Encoding": ACCEPT_ENCODING},
+        ) as response:  # fmt: skip
+            response.raise_for_status()
+            body, charset = response_bytes(response, url), response.encoding or "utf-8"
     except httpx.HTTPStatusError as exc:
         raise StarbrainError(
             f"{url} answered HTTP {exc.response.status_code}; nothing was loaded"
@@ -54,7 +60,7 @@ def fetch_text(url: str, timeout_s: float = 30.0) -> str:
             f"could not fetch {url} ({type(exc).__name__}: {exc}); are you offline? "
             "Download the file elsewhere and load it by path."
         ) from exc
-    return response.text
+    return body.decode(charset, errors="replace")
 
 
 def _is_url(location: str) -> bool:

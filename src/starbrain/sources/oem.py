@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import gzip
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
+from starbrain.sources.compressed import read_input
 from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = [
@@ -735,8 +735,11 @@ def segments_from_table(table: pa.Table) -> list[OemSegment]:
 
 
 def load_ephemeris(path: str | Path, fmt: str = "auto") -> LoadResult:
-    """Read a precise-ephemeris file (OEM KVN, OEM XML or SP3-c/d; ``.gz`` is decompressed) as
-    ephemeris-stream rows.
+    """Read a precise-ephemeris file (OEM KVN, OEM XML or SP3-c/d) as ephemeris-stream rows.
+
+    gzip, bzip2 and xz files are decompressed (found from their magic bytes, capped at
+    ``STARBRAIN_MAX_DECOMPRESSED_MB``, see :mod:`starbrain.sources.compressed`); a UTF-8
+    byte-order mark is dropped.
 
     ``fmt`` is 'auto' (sniffed), 'oem', 'oem-xml' or 'sp3'. Bad records are in the result's
     ``errors``; raises :class:`StarbrainError` only when the file cannot be read at all.
@@ -745,15 +748,8 @@ def load_ephemeris(path: str | Path, fmt: str = "auto") -> LoadResult:
     p = Path(location).expanduser()
     if not p.is_file():
         raise StarbrainError(f"{location}: no such file")
-    try:
-        if p.suffix.lower() == ".gz":  # IGS products are distributed gzipped
-            with gzip.open(p, "rt", encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        else:
-            text = p.read_text(encoding="utf-8", errors="replace")
-    except (OSError, EOFError) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)
-        raise StarbrainError(f"{location}: cannot be read ({why})") from exc
+    # IGS products are distributed gzipped; read_input decompresses (capped, checked) by magic
+    text = read_input(p, location).decode("utf-8", errors="replace").removeprefix("\ufeff")
     if fmt == "auto":
         sniffed = sniff_ephemeris_format(text)
         if sniffed is None:
