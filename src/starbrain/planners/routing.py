@@ -21,7 +21,11 @@ Hypatia", IMC 2020; code at github.com/snkas/hypatia):
   horizon (geodetic up, WGS-84). Default 25 deg, the value Hypatia uses for Starlink, taken
   from SpaceX's FCC filing (Hypatia turns it into a maximum GSL length of 1,089.7 km in
   ``paper/satellite_networks_state/main_starlink_550.py``; a true 25 deg elevation at 550 km
-  allows slant ranges up to 1,123 km).
+  allows slant ranges up to 1,123 km). Or, as Hypatia does for Kuiper, a range rule
+  (``max_gsl_km``): every satellite at most that far in a straight line (with a 0 deg mask
+  unless one is given); and the ground points on WGS-72 instead of WGS-84 (``ellipsoid``).
+  Networks (Walker presets, TLE files, the catalogue, Hypatia's own TLEs) are built in
+  :mod:`starbrain.planners.routing_networks`; their ISLs never change, only their lengths.
 * **Paths.** At every snapshot (default every 100 ms of simulated time) the shortest path by
   length from the source to the destination over GSL - ISLs - GSL (no ground relays), found
   with ``scipy.sparse.csgraph.dijkstra`` from the source only. Latency is the path length over
@@ -70,7 +74,8 @@ from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
 from starbrain.physics.earth import geodetic_to_itrf
 from starbrain.planners.passes import GroundStation
-from starbrain.sources.constellation import PRESETS, RADIUS_WGS72_KM, WalkerShell, generate
+from starbrain.planners.routing_networks import RoutingNetwork, plus_grid, routing_network
+from starbrain.sources.constellation import RADIUS_WGS72_KM
 
 __all__ = [
     "C_KM_S",
@@ -100,95 +105,6 @@ _SLACK_KM = 0.1
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-
-# --------------------------------------------------------------------------------------------
-# Topology
-
-
-def plus_grid(shells: Sequence[WalkerShell]) -> IntArray:
-    """+Grid ISLs of Walker-delta shells laid out as :func:`sources.constellation.generate` does
-    (shell by shell, plane by plane, slot by slot): ``(n_edge, 2)`` satellite indices, each link
-    once with the smaller index first, sorted.
-
-    Each satellite links to slots ``k - 1`` and ``k + 1`` of its plane and to the satellite
-    nearest in phase in each neighbouring plane (see the module doc): degree 4 in every shell
-    with at least 3 planes and 3 satellites per plane.
-    """
-    parts: list[IntArray] = []
-    offset = 0
-    for shell in shells:
-        n_p, n_s, total = shell.planes, shell.per_plane, shell.size
-        p, k = np.divmod(np.arange(total, dtype=np.int64), n_s)
-        me = offset + p * n_s + k
-        if n_s > 1:
-            parts.append(np.stack([me, offset + p * n_s + (k + 1) % n_s], 1))
-        if n_p > 1:
-            q = (p + 1) % n_p
-            d_rev = shell.phasing * (q - p) / total  # phase offset of plane q minus plane p
-            d = -np.rint(n_s * d_rev).astype(np.int64)
-            parts.append(np.stack([me, offset + q * n_s + (k + d) % n_s], 1))
-        offset += total
-    if not parts:
-        return np.zeros((0, 2), dtype=np.int64)
-    edges = np.sort(np.concatenate(parts), axis=1)
-    edges = edges[edges[:, 0] != edges[:, 1]]
-    return np.unique(edges, axis=0)
-
-
-@dataclass(frozen=True)
-class RoutingNetwork:
-    """Satellites to route over and their +Grid ISLs.
-
-    ``elements`` (ELEMENTS_SCHEMA, n_sat rows), ``shell`` (n_sat,) index into ``shells``,
-    ``isl`` (n_edge, 2) satellite indices.
-    """
-
-    elements: pa.Table
-    shells: tuple[WalkerShell, ...]
-    shell: IntArray
-    isl: IntArray
-
-    @property
-    def n_sat(self) -> int:
-        return int(self.elements.num_rows)
-
-    @property
-    def norad_id(self) -> IntArray:
-        return np.asarray(self.elements.column("norad_id").to_numpy(), dtype=np.int64)
-
-
-def routing_network(
-    preset: str = "starlink-gen1",
-    shells: Sequence[int] | None = None,
-    epoch: Any = None,
-    custom: Sequence[WalkerShell] | None = None,
-) -> RoutingNetwork:
-    """A preset's shells (all, or the 1-based ``shells`` listed), or ``custom`` Walker shells,
-    generated at ``epoch`` (default today 00:00 UTC) with their +Grid ISLs."""
-    if custom is not None:
-        chosen = tuple(custom)
-    else:
-        try:
-            every = PRESETS[preset]
-        except KeyError:
-            raise StarbrainError(
-                f"no preset named {preset!r}; presets are {', '.join(PRESETS)}"
-            ) from None
-        if shells is None:
-            chosen = every
-        else:
-            bad = [s for s in shells if not 1 <= s <= len(every)]
-            if bad:
-                raise StarbrainError(
-                    f"{preset} has shells 1..{len(every)}; there is no shell {bad[0]}"
-                )
-            chosen = tuple(every[s - 1] for s in shells)
-    if not chosen:
-        raise StarbrainError("no shells to route over")
-    elements = generate(chosen, epoch=epoch, source=f"generated:{preset}")
-    shell_index = np.repeat(np.arange(len(chosen)), [s.size for s in chosen])
-    return RoutingNetwork(elements, chosen, shell_index.astype(np.int64), plus_grid(chosen))
 
 
 # --------------------------------------------------------------------------------------------

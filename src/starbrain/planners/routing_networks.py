@@ -1,5 +1,7 @@
-"""Routing networks from element sets: a TLE file, the stored catalogue, or the TLEs Hypatia
-writes for its own constellations, with +Grid ISLs by orbit and slot.
+"""Routing networks: satellites and their +Grid ISLs, from Walker presets
+(:func:`routing_network`, partners by nearest phase, see :mod:`starbrain.planners.routing`) or
+from element sets: a TLE file, the stored catalogue, or the TLEs Hypatia writes for its own
+constellations, with +Grid ISLs by orbit and slot.
 
 A grid network numbers its satellites ``orbit * per_orbit + slot`` (Hypatia's satellite ids) and
 links each one to the next slot of its orbit and to slot ``slot + isl_shift`` of the next orbit,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,22 +35,114 @@ import pyarrow as pa
 
 from starbrain.core.constants import WGS72_RADIUS_KM
 from starbrain.core.errors import StarbrainError
-from starbrain.planners.routing import RoutingNetwork
+from starbrain.sources.constellation import PRESETS, WalkerShell, generate
 from starbrain.sources.fixedwidth import checksum_digit
 
 __all__ = [
     "KUIPER_630",
     "HypatiaShell",
+    "RoutingNetwork",
     "grid_isls",
     "grid_network",
     "hypatia_network",
     "hypatia_tles",
     "order_by_plane",
     "parse_grid",
+    "plus_grid",
+    "routing_network",
     "tle_network",
 ]
 
 IntArray = npt.NDArray[np.int64]
+
+
+# --------------------------------------------------------------------------------------------
+# Walker shells: +Grid by nearest phase (the routing module doc says why)
+
+
+def plus_grid(shells: Sequence[WalkerShell]) -> IntArray:
+    """+Grid ISLs of Walker-delta shells laid out as :func:`sources.constellation.generate` does
+    (shell by shell, plane by plane, slot by slot): ``(n_edge, 2)`` satellite indices, each link
+    once with the smaller index first, sorted.
+
+    Each satellite links to slots ``k - 1`` and ``k + 1`` of its plane and to the satellite
+    nearest in phase in each neighbouring plane (see the module doc): degree 4 in every shell
+    with at least 3 planes and 3 satellites per plane.
+    """
+    parts: list[IntArray] = []
+    offset = 0
+    for shell in shells:
+        n_p, n_s, total = shell.planes, shell.per_plane, shell.size
+        p, k = np.divmod(np.arange(total, dtype=np.int64), n_s)
+        me = offset + p * n_s + k
+        if n_s > 1:
+            parts.append(np.stack([me, offset + p * n_s + (k + 1) % n_s], 1))
+        if n_p > 1:
+            q = (p + 1) % n_p
+            d_rev = shell.phasing * (q - p) / total  # phase offset of plane q minus plane p
+            d = -np.rint(n_s * d_rev).astype(np.int64)
+            parts.append(np.stack([me, offset + q * n_s + (k + d) % n_s], 1))
+        offset += total
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64)
+    edges = np.sort(np.concatenate(parts), axis=1)
+    edges = edges[edges[:, 0] != edges[:, 1]]
+    return np.unique(edges, axis=0)
+
+
+@dataclass(frozen=True)
+class RoutingNetwork:
+    """Satellites to route over and their +Grid ISLs.
+
+    ``elements`` (ELEMENTS_SCHEMA, n_sat rows), ``shell`` (n_sat,) index into ``shells``,
+    ``isl`` (n_edge, 2) satellite indices.
+    """
+
+    elements: pa.Table
+    shells: tuple[WalkerShell, ...]
+    shell: IntArray
+    isl: IntArray
+
+    @property
+    def n_sat(self) -> int:
+        return int(self.elements.num_rows)
+
+    @property
+    def norad_id(self) -> IntArray:
+        return np.asarray(self.elements.column("norad_id").to_numpy(), dtype=np.int64)
+
+
+def routing_network(
+    preset: str = "starlink-gen1",
+    shells: Sequence[int] | None = None,
+    epoch: Any = None,
+    custom: Sequence[WalkerShell] | None = None,
+) -> RoutingNetwork:
+    """A preset's shells (all, or the 1-based ``shells`` listed), or ``custom`` Walker shells,
+    generated at ``epoch`` (default today 00:00 UTC) with their +Grid ISLs."""
+    if custom is not None:
+        chosen = tuple(custom)
+    else:
+        try:
+            every = PRESETS[preset]
+        except KeyError:
+            raise StarbrainError(
+                f"no preset named {preset!r}; presets are {', '.join(PRESETS)}"
+            ) from None
+        if shells is None:
+            chosen = every
+        else:
+            bad = [s for s in shells if not 1 <= s <= len(every)]
+            if bad:
+                raise StarbrainError(
+                    f"{preset} has shells 1..{len(every)}; there is no shell {bad[0]}"
+                )
+            chosen = tuple(every[s - 1] for s in shells)
+    if not chosen:
+        raise StarbrainError("no shells to route over")
+    elements = generate(chosen, epoch=epoch, source=f"generated:{preset}")
+    shell_index = np.repeat(np.arange(len(chosen)), [s.size for s in chosen])
+    return RoutingNetwork(elements, chosen, shell_index.astype(np.int64), plus_grid(chosen))
 
 
 @dataclass(frozen=True)
