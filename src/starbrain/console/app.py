@@ -39,7 +39,7 @@ from starbrain.console.routes import (
 from starbrain.console.security import LOOPBACK_NAMES, GuardMiddleware, RedactTokenFilter
 from starbrain.console.settings import ConsoleSettings, check_bind
 from starbrain.core.errors import StarbrainError
-from starbrain.store.database import Store
+from starbrain.store.database import Store, StoreBusyError
 
 __all__ = ["STATIC_DIR", "create_app", "serve"]
 
@@ -102,6 +102,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = _error(exc.status_code, message)
         if exc.headers:
             response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(StoreBusyError)
+    async def store_busy(_: Request, exc: StoreBusyError) -> JSONResponse:
+        # another process holds the store's write lock (a load, the loop): not the client's fault
+        response = _error(503, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.exception_handler(StarbrainError)

@@ -40,6 +40,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     404: {"model": ErrorResponse, "description": "Not found."},
     422: {"model": ErrorResponse, "description": "Invalid or too large a request."},
+    503: {
+        "model": ErrorResponse,
+        "description": "The store is busy (another process is writing to it); retry after the "
+        "seconds in the Retry-After header.",
+    },
 }
 
 
@@ -55,6 +60,8 @@ def get_settings(request: Request) -> ConsoleSettings:
 
 
 def get_store(request: Request) -> Iterator[Store]:
+    """The store for one request; raises ``StoreBusyError`` (answered 503 with Retry-After)
+    when another process holds its write lock for longer than the store's short retry."""
     stores: StoreProvider = request.app.state.stores
     with stores.open() as store:
         yield store
