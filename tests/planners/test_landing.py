@@ -214,3 +214,77 @@ def test_bad_inputs_are_explained() -> None:
         ld.solve_landing(R0_2007, V0, objective="fastest")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dry mass"):
         replace(AP07, dry_mass_kg=2000.0)
+
+
+# --------------------------------------------------------------------------- glide slope off/tiny
+
+
+def _min_elevation_deg(res: ld.LandingResult) -> float:
+    d = res.r_m[:-1] - res.r_m[-1]
+    return float(np.degrees(np.arctan2(d[:, 0], np.linalg.norm(d[:, 1:], axis=1))).min())
+
+
+def test_glide_slope_zero_means_no_constraint() -> None:
+    """``glide_slope_rad=0`` is ``None`` (no cone): the same fuel as ``None`` at the 2007 paper's
+    tf = 72 s without glide slope (387.9 kg there, see the module docstring), less fuel than with
+    the 4 deg cone on case 1, and a trajectory that leaves the old cone (it even dips 235 m
+    below the landing site: nothing keeps it above ground)."""
+    assert replace(AP07, glide_slope_rad=0.0).glide_slope_rad is None
+    off = ld.solve_landing(R0_2007, V0, replace(AP07, glide_slope_rad=0.0), tf_s=72.0)
+    none = ld.solve_landing(R0_2007, V0, replace(AP07, glide_slope_rad=None), tf_s=72.0)
+    assert off.ok and none.ok
+    assert off.fuel_kg == pytest.approx(none.fuel_kg, abs=1e-6)
+    assert abs(off.fuel_kg - 387.9) < 0.01 * 387.9
+    free = ld.solve_landing(R0_2010, V0, replace(AP07, glide_slope_rad=0.0))
+    cone = ld.solve_landing(R0_2010, V0, AP07)
+    assert free.ok and cone.ok
+    assert free.fuel_kg <= cone.fuel_kg - 5.0  # 388.7 vs 398.9 kg
+    assert _min_elevation_deg(free) < 4.0 - 1.0
+    assert free.r_m[:, 0].min() < -100.0
+    assert math.isinf(free.glide_slope_margin_m)
+
+
+@pytest.mark.parametrize("angle_deg", [1e-4, 1e-6])
+def test_tiny_glide_slope_solves(angle_deg: float) -> None:
+    """A 1e-4 deg cone made Clarabel stop "inaccurate" at every tf (``infeasible`` overall).
+    It now solves; as the angle goes to 0 the cone becomes the floor "altitude >= landing
+    altitude", so the fuel lies between the unconstrained and the 0.5 deg solutions, matches
+    0.01 deg to 0.05 kg and the CVXPY statement of the same problem to 0.02 kg, and the
+    trajectory stays above ground (unlike the unconstrained one)."""
+    cfg = replace(AP07, glide_slope_rad=math.radians(angle_deg))
+    tiny = ld.solve_landing(R0_2010, V0, cfg)
+    assert tiny.ok, tiny.status
+    assert tiny.glide_slope_margin_m >= -1e-3
+    assert tiny.r_m[:, 0].min() >= -1e-3
+    assert tiny.relaxation_gap_n < 0.1
+    free = ld.solve_landing(R0_2010, V0, replace(AP07, glide_slope_rad=None))
+    half = ld.solve_landing(R0_2010, V0, replace(AP07, glide_slope_rad=math.radians(0.5)))
+    small = ld.solve_landing(R0_2010, V0, replace(AP07, glide_slope_rad=math.radians(0.01)))
+    assert free.fuel_kg <= tiny.fuel_kg <= half.fuel_kg + 1e-3
+    assert tiny.fuel_kg == pytest.approx(small.fuel_kg, abs=0.05)
+    ref = ld.solve_landing(R0_2010, V0, cfg, tf_s=tiny.tf_s, backend="cvxpy", simulate=False)
+    assert ref.ok
+    assert tiny.fuel_kg == pytest.approx(ref.fuel_kg, abs=0.02)
+
+
+def test_glide_slope_angle_out_of_range() -> None:
+    with pytest.raises(ValueError, match="glide_slope_rad"):
+        replace(AP07, glide_slope_rad=-0.01)
+    with pytest.raises(ValueError, match="glide_slope_rad"):
+        replace(AP07, glide_slope_rad=math.pi / 2)
+
+
+def test_cli_glide_slope_zero(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from starbrain.cli import app
+
+    args = ["landing", "solve", "--out", str(tmp_path), "--glide-slope-deg"]
+    res = CliRunner().invoke(app, [*args, "0"])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "landing.json").read_text())
+    assert data["config"]["glide_slope_rad"] is None
+    assert data["fuel_kg"] == pytest.approx(388.7, abs=0.5)  # 398.9 kg with the 4 deg default
+    bad = CliRunner().invoke(app, [*args, "-1"])
+    assert bad.exit_code != 0
+    assert "--glide-slope-deg" in str(bad.exception)

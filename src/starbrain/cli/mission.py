@@ -41,7 +41,7 @@ def landing_solve(
         LanderPreset, typer.Option(help="Lander parameters.")
     ] = LanderPreset.mars_2007,
     glide_slope_deg: Annotated[
-        float, typer.Option(help="Glide-slope angle above the surface.")
+        float, typer.Option(help="Glide-slope angle above the surface (deg); 0: none.")
     ] = 4.0,
     max_tilt_deg: Annotated[
         float | None, typer.Option(help="Thrust pointing limit from vertical.")
@@ -66,10 +66,12 @@ def landing_solve(
         raise StarbrainError("--objective must be min-fuel or min-error")
     if not 5 <= intervals <= 400:
         raise StarbrainError("--intervals must be between 5 and 400")
+    if not 0 <= glide_slope_deg < 90:
+        raise StarbrainError("--glide-slope-deg must lie in [0, 90) degrees (0: no glide slope)")
     config = MARS_LANDER_2007 if vehicle is LanderPreset.mars_2007 else BLACKMORE_2010_LANDER
     config = dataclasses.replace(
         config,
-        glide_slope_rad=math.radians(glide_slope_deg),
+        glide_slope_rad=None if glide_slope_deg == 0 else math.radians(glide_slope_deg),
         max_tilt_rad=None if max_tilt_deg is None else math.radians(max_tilt_deg),
     )
     with err_console.status("solving (line search over the time of flight)"):

@@ -91,8 +91,11 @@ class LanderConfig:
     thrust vector; ``alpha_s_per_m`` is the propellant use per unit net thrust and time.
     ``glide_slope_rad`` is the smallest elevation of the vehicle seen from the landing point
     (4 deg in the Mars example, i.e. a cone of half-angle 86 deg about the vertical); ``None``
-    switches it off. ``max_tilt_rad`` bounds the angle between the thrust and the vertical
-    (``None``: no pointing constraint).
+    or ``0`` switches it off (stored as ``None``). A tiny positive angle is a valid constraint,
+    not the same as none: it keeps the vehicle above the landing site's altitude
+    (``x >= 0`` as the angle goes to 0), which the unconstrained optimum may dip below (235 m
+    on Blackmore et al.'s case 1). ``max_tilt_rad`` bounds the angle between the thrust and the
+    vertical (``None``: no pointing constraint).
     """
 
     gravity_mps2: tuple[float, float, float]
@@ -116,8 +119,13 @@ class LanderConfig:
             )
         if self.alpha_s_per_m <= 0:
             raise ValueError(f"alpha_s_per_m must be positive, not {self.alpha_s_per_m}")
+        if self.glide_slope_rad == 0:
+            object.__setattr__(self, "glide_slope_rad", None)  # 0 means no glide slope
         if self.glide_slope_rad is not None and not 0 < self.glide_slope_rad < math.pi / 2:
-            raise ValueError(f"glide_slope_rad must lie in (0, pi/2), not {self.glide_slope_rad}")
+            raise ValueError(
+                f"glide_slope_rad must lie in [0, pi/2) (0 or None: no glide slope), "
+                f"not {self.glide_slope_rad}"
+            )
         if self.max_tilt_rad is not None and not 0 < self.max_tilt_rad <= math.pi / 2:
             raise ValueError(f"max_tilt_rad must lie in (0, pi/2], not {self.max_tilt_rad}")
 
@@ -436,11 +444,15 @@ def _assemble(spec: _Spec, tf: float) -> tuple[_Layout, _Blocks, FloatArray]:
         ],
         b_low,
     )
-    if c.glide_slope_rad is not None:
-        cot = 1.0 / math.tan(c.glide_slope_rad)
-        terms = [(0, L.r[k, 0], -cot), (0, L.r[n, 0], cot)]
-        terms += [(1 + i, L.r[k, 1 + i], -1.0) for i in range(2)]
-        terms += [(1 + i, L.r[n, 1 + i], 1.0) for i in range(2)]
+    if c.glide_slope_rad is not None and c.glide_slope_rad < _GLIDE_FLOOR_RAD:
+        # A cone this flat is the floor d_alt >= 0 to within 1 mm per km of downrange; as a
+        # cone, its nearly degenerate apex stalls Clarabel (see _glide_slope_row).
+        B.add("nonneg", 1, n, [(0, L.r[k, 0], -1.0), (0, L.r[n, 0], 1.0)], 0.0)
+    elif c.glide_slope_rad is not None:
+        cg, sg = _glide_slope_row(c.glide_slope_rad)
+        terms = [(0, L.r[k, 0], -cg), (0, L.r[n, 0], cg)]
+        terms += [(1 + i, L.r[k, 1 + i], -sg) for i in range(2)]
+        terms += [(1 + i, L.r[n, 1 + i], sg) for i in range(2)]
         B.add("soc", 3, n, terms, 0.0)
     if spec.mode in ("error", "fuel_within"):
         head = [(0, L.e, -1.0)] if spec.mode == "error" else []
@@ -454,6 +466,26 @@ def _assemble(spec: _Spec, tf: float) -> tuple[_Layout, _Blocks, FloatArray]:
     else:
         q[L.z[n]] = -1.0
     return L, B, q
+
+
+_GLIDE_ROW_MIN_SIN = math.sin(math.radians(1.0))
+# Below this glide-slope angle (rad; 5.7e-5 deg) the conic backend imposes the floor
+# ``altitude >= landing altitude`` instead of the cone, from which it differs by under 1 mm per
+# km of horizontal distance: as a cone, Clarabel stops "inaccurate" from ~1e-5 deg.
+_GLIDE_FLOOR_RAD = 1e-6
+
+
+def _glide_slope_row(angle_rad: float) -> tuple[float, float]:
+    """Coefficients ``(ca, ch)`` of the glide-slope cone ``ca d_alt >= ch ||d_horiz||``.
+
+    The textbook form ``||d_horiz|| <= cot(gs) d_alt`` puts ``cot(gs)`` beside entries of 1:
+    5.7e5 at 1e-4 deg, and Clarabel then stops "inaccurate" or with "insufficient progress"
+    (from about 0.01 deg on the Mars example) although the problem is well posed. Dividing
+    ``cos(gs) d_alt >= sin(gs) ||d_horiz||`` by ``max(sin(gs), sin(1 deg))`` keeps the textbook
+    coefficients from 1 deg up and bounds them by ``cot(1 deg)`` = 57 below.
+    """
+    scale = max(math.sin(angle_rad), _GLIDE_ROW_MIN_SIN)
+    return math.cos(angle_rad) / scale, math.sin(angle_rad) / scale
 
 
 @dataclass
@@ -600,7 +632,8 @@ class _CvxpySolver:
             cons.append(a[:, 0] >= math.cos(c.max_tilt_rad) * s)
         if c.glide_slope_rad is not None:
             d = r[:n] - np.ones((n, 1)) @ cp.reshape(r[n], (1, 3), order="C")
-            cons.append(cp.norm(d[:, 1:], axis=1) <= d[:, 0] / math.tan(c.glide_slope_rad))
+            cg, sg = _glide_slope_row(c.glide_slope_rad)
+            cons.append(sg * cp.norm(d[:, 1:], axis=1) <= cg * d[:, 0])  # as the conic path
         miss = cp.norm(r[n, 1:] - spec.target[1:])
         if spec.mode == "fuel":
             cons.append(r[n, 1:] == spec.target[1:])
