@@ -191,7 +191,7 @@ def _geocentric_bound_km(res: RouteResult) -> float:
     ra, _ = _itrf_and_up(res.source)
     rb, _ = _itrf_and_up(res.destination)
     angle = math.acos(np.clip(ra @ rb / np.linalg.norm(ra) / np.linalg.norm(rb), -1, 1))
-    return min(np.linalg.norm(ra), np.linalg.norm(rb)) * angle
+    return float(min(np.linalg.norm(ra), np.linalg.norm(rb))) * angle
 
 
 @pytest.mark.parametrize("pair", ["manila_dalian", "tokyo_new_york"])
