@@ -208,11 +208,17 @@ class FileReplaySink:
         self.pending, self.rows = [], 0
 
     def finish(self, stats: DecodeStats) -> None:
-        """Store what is pending and, when any packet was decoded, record the file as stored."""
-        self.flush()
+        """Store what is pending and, when any packet was decoded, record the file as stored
+        (in one transaction)."""
         self.finished = True
-        if stats.packets == 0:
-            return  # nothing this definition set could read: leave the file for another one
+        if stats.packets == 0:  # nothing this definition set could read: leave the file
+            self.flush()
+            return
+        with self.store.transaction():
+            self.flush()
+            self._record(stats)
+
+    def _record(self, stats: DecodeStats) -> None:
         self.store.execute(
             "INSERT OR REPLACE INTO telemetry_files (sha256, definitions_id, path, bytes, "
             "recording, definitions, packets, duplicates, values_stored) "
