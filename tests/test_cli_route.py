@@ -148,6 +148,8 @@ def test_route_network_errors_are_one_sentence(tmp_path: Path) -> None:
     assert out.returncode == 1 and "but a 30x30 grid needs 900" in out.stderr
     out = run("route", *pair, "--catalog", cwd=tmp_path)
     assert out.returncode == 1 and "--catalog needs --norad" in out.stderr
+    out = run("route", *pair, "--catalog", "--norad", "9-3", "--grid", "1x7", cwd=tmp_path)
+    assert out.returncode == 1 and "--norad must be catalogue numbers" in out.stderr
     out = run("route", *pair, "--max-gsl-km", "-3", cwd=tmp_path)
     assert out.returncode == 1 and "maximum GSL length" in out.stderr
     assert "Traceback" not in out.stderr

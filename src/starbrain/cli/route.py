@@ -187,8 +187,9 @@ def route_command(
             raise StarbrainError("--catalog needs --norad (the satellites) and --grid")
         from starbrain.cli._common import _elements_for, _open_store
 
+        ids = _norad_ids(norad)
         with _open_store() as store:
-            elements = _elements_for(store, _norad_ids(norad))
+            elements = _elements_for(store, ids)
         at = _time_option(start, None, "--start")
         order = rn.order_by_plane(elements, *grid_shape, at=at)
         network = rn.grid_network(elements.take(order), *grid_shape, isl_shift, "the selection")
