@@ -7,7 +7,7 @@ under / over 180 degrees, and an opportunity's "minimum C3" of a type is the low
 over departure and arrival dates among that type's ballistic (zero-revolution) transfers.
 
 The handbook departs from the Earth-Moon barycentre: at the handbook's own dates our Lambert
-arcs reproduce its C3 to 0.006 km^2/s^2 from the barycentre and miss by up to 0.07 from the
+arcs reproduce its C3 to 0.01 km^2/s^2 from the barycentre and miss by up to 0.07 from the
 Earth's centre (while the arrival v-infinity agrees either way), so the comparison runs with
 ``--earth barycentre``. Tolerances are the issue's: C3 within 1 %, dates within 3 days (the
 handbook quotes whole days); 2035 has C3 values only.

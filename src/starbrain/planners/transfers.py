@@ -724,9 +724,10 @@ def transfer_opportunities(
     its C3 falls all the way into the pinch) is flagged in ``typeN_boundary``.
 
     ``departure="earth barycenter"`` departs from the Earth-Moon barycentre, the convention of
-    the NASA Earth-Mars handbook (NASA/TM-2010-216764), whose minima this reproduces to 0.1 %
-    in C3; from the Earth's centre (the default) C3 differs from it by up to 0.08 km^2/s^2,
-    the Earth's 12.5 m/s monthly motion about the barycentre.
+    the NASA Earth-Mars handbook (NASA/TM-2010-216764), whose 2026-2035 minima this reproduces
+    to 0.1 % in C3 (0.3 % for the 2026 type I, on the ridge band's edge); from the Earth's
+    centre (the default) C3 differs by up to 0.08 km^2/s^2 (1 %), the Earth's 12.5 m/s monthly
+    motion about the barycentre.
     """
     dep = _planet_key(departure)
     tgt = _planet_key(target)
