@@ -123,10 +123,12 @@ def _progress(description: str, total: int | None = None) -> Iterator[tuple[Prog
         yield progress, task
 
 
-def _open_store() -> Store:
+def _open_store(read_only: bool = False) -> Store:
+    """The store; ``read_only`` for commands that only read (other readers may share it; while
+    another process writes, it waits briefly, then says the store is busy: StoreBusyError)."""
     from starbrain.store.database import Store
 
-    return Store()
+    return Store(read_only=read_only)
 
 
 def _print_errors(result: LoadResult) -> None:
