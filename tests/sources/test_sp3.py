@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from starbrain.core.errors import StarbrainError
 from starbrain.sources.oem import EPHEMERIS_SCHEMA, load_ephemeris
 from starbrain.sources.sp3 import read_sp3
 
@@ -151,8 +152,8 @@ def test_unknown_time_system_and_not_sp3() -> None:
     sp3 = read_sp3(IGS.read_text().replace("%c G  cc GPS", "%c G  cc XYZ", 1), "x.sp3")
     assert sp3.table.num_rows == 0
     assert [(e.line, e.field) for e in sp3.errors] == [(13, "time system")]
-    not_sp3 = read_sp3("hello\n", "h.sp3")
-    assert not_sp3.table.num_rows == 0 and "not an SP3 file" in not_sp3.errors[0].reason
+    with pytest.raises(StarbrainError, match=r"h\.sp3: not an SP3 file \(its first line 'hello'"):
+        read_sp3("hello\n", "h.sp3")
 
 
 def test_load_ephemeris_sniffs_sp3_plain_or_gzipped(tmp_path: Path) -> None:
@@ -190,3 +191,134 @@ def test_a_100k_line_file_reads_in_bulk() -> None:
     t = sp3.table.column("time").to_numpy()
     assert (np.diff(t[::32]) == np.timedelta64(900, "s")).all()
     assert cpu < 1.5, cpu  # ~0.2 s CPU on the development machine
+
+
+# --- issue #12: one bad field is one error; the rest of the file loads --------------------------
+
+
+def _igs_lines() -> list[str]:
+    return IGS.read_text().splitlines()
+
+
+def _row(lines: list[str], prefix: str, nth: int = 0) -> int:
+    return [k for k, s in enumerate(lines) if s.startswith(prefix)][nth]
+
+
+@pytest.mark.parametrize(
+    "sat",
+    ["G1x", " 1x", "60.", "G\u0661\u0662", "G\u00b21", "G00", "g01"],
+    ids=["G1x", "1x", "60.", "arabic-indic", "superscript", "G00", "lower-case"],
+)
+def test_a_bad_satellite_id_in_a_p_record_is_one_error(sat: str) -> None:
+    lines = _igs_lines()
+    i = _row(lines, "PG05")
+    lines[i] = "P" + sat + lines[i][4:]
+    sp3 = read_sp3("\n".join(lines), "s.sp3")
+    assert [(e.line, e.field) for e in sp3.errors] == [(i + 1, "satellite")]
+    assert sp3.errors[0].reason == f"not a satellite id: {sat!r}"
+    assert sp3.table.num_rows == 63  # the other 63 states are there
+    assert sp3.table.column("object_id").to_pylist().count("G05") == 1  # the second epoch's
+
+
+def test_a_bad_satellite_id_in_the_header_is_one_error() -> None:
+    lines = _igs_lines()
+    lines[2] = lines[2].replace("G03", " 3x").replace("G09", "60.")
+    sp3 = read_sp3("\n".join(lines), "h.sp3")
+    assert [(e.line, e.field, e.reason) for e in sp3.errors] == [
+        (3, "satellite", "not a satellite id: ' 3x'"),
+        (3, "satellite", "not a satellite id: '60.'"),
+    ]
+    assert len(sp3.satellites) == 30 and "G03" not in sp3.satellites
+    assert sp3.table.num_rows == 64  # the records themselves are fine
+
+
+def test_sp3a_style_ids_without_a_letter_are_gps() -> None:
+    lines = _igs_lines()
+    i = _row(lines, "PG05")
+    lines[i] = "P  5" + lines[i][4:]
+    lines[2] = lines[2].replace("G05", "  5")
+    sp3 = read_sp3("\n".join(lines))
+    assert sp3.errors == [] and sp3.satellites[4] == "G05"
+    assert sp3.table.column("object_id").to_pylist().count("G05") == 2
+
+
+@pytest.mark.parametrize("first", ["#c", "#", "#cX2017", "#e P", "hello"])
+def test_a_file_that_is_not_sp3_is_one_starbrain_error(first: str, tmp_path: Path) -> None:
+    path = tmp_path / "x.sp3"
+    path.write_text(first + "\n" + "\n".join(_igs_lines()[1:]) + "\n")
+    with pytest.raises(StarbrainError, match=r"x\.sp3: not an SP3 file \(its first line"):
+        load_ephemeris(path, "sp3")
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("           nan", "not a number: 'nan'"),
+        ("          -inf", "not a number: '-inf'"),
+        ("     9_950.635", "not a number: '9_950.635'"),
+        ("     \u0669\u0669\u0665\u0660.6354", "not a number: '\u0669\u0669\u0665\u0660.6354'"),
+        ("        1e999 ", "too large to be a number: '1e999'"),
+        ("        1e308 ", "position component 1e+308 km is beyond +-1e+12 km"),
+    ],
+    ids=["nan", "inf", "underscore", "arabic-indic", "1e999", "1e308"],
+)
+def test_non_numbers_and_impossible_positions_are_reported_not_dropped(
+    token: str, reason: str
+) -> None:
+    lines = _igs_lines()
+    i = _row(lines, "PG01", 1)
+    assert len(token) == 14
+    lines[i] = lines[i][:4] + token + lines[i][18:]
+    sp3 = read_sp3("\n".join(lines), "n.sp3")
+    assert [(e.line, e.field) for e in sp3.errors] == [(i + 1, "x")]
+    assert sp3.errors[0].reason.startswith(reason)
+    assert sp3.table.num_rows == 63
+
+
+def test_a_velocity_at_or_above_light_speed_is_reported_and_left_null() -> None:
+    lines = SP3D.read_text().splitlines()
+    i = _row(lines, "VG02")
+    # 3e9 dm/s = 300 000 km/s > c = 299 792.458 km/s
+    lines[i] = lines[i][:4] + "  -9481.923808 3000000000.00" + lines[i][32:]
+    sp3 = read_sp3("\n".join(lines), "v.sp3")
+    assert [(e.line, e.field) for e in sp3.errors] == [(i + 1, "vy")]
+    assert "not below the speed of light (299792.458 km/s)" in sp3.errors[0].reason
+    assert sp3.table.column("object_id").to_pylist() == ["G01", "G02"]
+    assert sp3.table.column("vx").to_pylist()[1] is None
+    assert sp3.table.column("x").to_pylist()[1] == -12593.5935  # the position is kept
+
+
+@pytest.mark.parametrize("year", ["1500", "3000", "2\u0660\u0661\u0667"])
+def test_an_epoch_outside_1678_2261_is_rejected_not_wrapped(year: str) -> None:
+    lines = _igs_lines()
+    i = _row(lines, "*", 1)
+    lines[i] = f"*  {year}  2 14  0 15  0.00000000"
+    sp3 = read_sp3("\n".join(lines), "e.sp3")
+    assert [(e.line, e.field) for e in sp3.errors] == [(i + 1, "epoch")]
+    assert sp3.errors[0].reason.endswith("its 32 records are skipped")
+    assert sp3.table.num_rows == 32
+    t = sp3.table.column("time").to_numpy()
+    assert (t < np.datetime64("2017-02-15")).all() and (t > np.datetime64("2017-02-13")).all()
+
+
+def test_absent_clock_keeps_the_state() -> None:
+    """SP3-c: a clock of 999999.999999 is "bad or absent"; clocks are not stored, so the state
+    with a good position is kept, with the file's position to the digit."""
+    lines = _igs_lines()
+    i = _row(lines, "PG03")
+    lines[i] = lines[i][:46] + " 999999.999999" + lines[i][60:]
+    sp3 = read_sp3("\n".join(lines))
+    assert sp3.errors == [] and sp3.n_absent == 0 and sp3.table.num_rows == 64
+    assert sp3.table.column("x").to_pylist()[2] == 1110.563354
+
+
+def test_a_byte_order_mark_is_dropped_plain_and_gzipped(tmp_path: Path) -> None:
+    bom = "\ufeff" + IGS.read_text()
+    assert read_sp3(bom).table.num_rows == 64
+    plain, gz = tmp_path / "bom.sp3", tmp_path / "bom.sp3.gz"
+    plain.write_text(bom, encoding="utf-8")
+    gz.write_bytes(gzip.compress(bom.encode("utf-8")))
+    for path in (plain, gz):
+        for fmt in ("auto", "sp3"):
+            result = load_ephemeris(path, fmt)
+            assert result.errors == [] and result.n_good == 64, (path, fmt)

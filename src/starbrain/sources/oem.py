@@ -39,8 +39,11 @@ from starbrain.sources.records import LoadResult, RecordError
 __all__ = [
     "EPHEMERIS_KEY",
     "EPHEMERIS_SCHEMA",
+    "MAX_POSITION_KM",
     "OEM_FRAMES",
+    "SPEED_OF_LIGHT_KMPS",
     "OemSegment",
+    "implausible_states",
     "load_ephemeris",
     "normalise_frame",
     "read_oem",
@@ -74,6 +77,45 @@ EPHEMERIS_SCHEMA = pa.schema(
     metadata={"stream": "ephemeris", "key": "object_id,time,frame,source"},
 )
 EPHEMERIS_KEY = ("object_id", "time", "frame", "source")
+
+
+# --- physical bounds ---------------------------------------------------------------------------
+
+# A state outside these is not a position or velocity anything can have, so it is a bad record,
+# not data: no spacecraft is farther than ~170 au from the Sun (Voyager 1, 2026), so +-1e12 km
+# (6 685 au) per component leaves room for any ephemeris of the solar system, and nothing moves
+# at or above the speed of light. Both are far outside what a real OEM or SP3 file holds; they
+# catch corruption (1e308, an exponent typo, a column shifted by a field), not unusual orbits.
+MAX_POSITION_KM = 1e12
+SPEED_OF_LIGHT_KMPS = 299_792.458
+
+
+def implausible_states(
+    r_km: npt.NDArray[np.float64], v_kmps: npt.NDArray[np.float64] | None = None
+) -> list[tuple[int, str, str]]:
+    """(row, field, reason) for each finite state (``r_km``, ``v_kmps`` (n, 3)) whose position
+    or velocity is physically impossible (see ``MAX_POSITION_KM``, ``SPEED_OF_LIGHT_KMPS``).
+
+    ``field`` is the component of largest magnitude ('x'.. or 'x_dot'..); NaN rows are skipped
+    (they are reported where they are read)."""
+    out: list[tuple[int, str, str]] = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        big = np.abs(r_km).max(axis=1)
+        for k in np.flatnonzero(np.isfinite(big) & (big > MAX_POSITION_KM)):
+            i = int(np.argmax(np.abs(r_km[k])))
+            why = f"position component {r_km[k, i]:g} km is beyond +-{MAX_POSITION_KM:g} km"
+            out.append((int(k), "xyz"[i], f"{why} (6 685 au): not a physical position"))
+        if v_kmps is not None:
+            vmax = np.abs(v_kmps).max(axis=1)
+            speed = np.sqrt(
+                np.where(vmax < SPEED_OF_LIGHT_KMPS, (v_kmps * v_kmps).sum(axis=1), np.inf)
+            )
+            for k in np.flatnonzero(np.isfinite(vmax) & ~(speed < SPEED_OF_LIGHT_KMPS)):
+                i = int(np.argmax(np.abs(v_kmps[k])))
+                shown = f"{speed[k]:g}" if np.isfinite(speed[k]) else f">= {vmax[k]:g}"
+                why = f"not below the speed of light ({SPEED_OF_LIGHT_KMPS} km/s)"
+                out.append((int(k), _STATE_FIELDS[4 + i], f"speed {shown} km/s is {why}"))
+    return out
 
 
 # --- frames and time scales ------------------------------------------------------------------
@@ -319,7 +361,7 @@ class _SegmentBuilder:
 def sniff_ephemeris_format(text: str) -> str | None:
     """'oem' (KVN), 'oem-xml', 'sp3', or None when the text looks like none of them."""
     head = text.lstrip("\ufeff \t\r\n")[:4096]
-    if head.startswith("#") and head[1:2] in "abcd" and head[2:3] in "PV":
+    if head[:1] == "#" and head[1:2] in ("a", "b", "c", "d") and head[2:3] in ("P", "V"):
         return "sp3"
     if head.startswith("<"):
         return "oem-xml" if re.search(r"<(\w+:)?oem[\s>]", head) else None

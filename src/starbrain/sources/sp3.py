@@ -11,25 +11,43 @@ Fixed-column fields are converted column by column with NumPy (a 100 000-line fi
 fraction of a second); only a column holding a bad value is re-read value by value to name it.
 Bad or absent values as the format writes them (a position component of 0.000000, a velocity of
 0.000000) are not errors: an absent position drops that state (counted in ``n_absent``), an absent
-velocity leaves it null. Clocks are not stored. ``EP``/``EV`` correlation records are skipped.
+velocity leaves it null. Clocks are not stored, so the absent-clock value 999999.999999 needs no
+handling. ``EP``/``EV`` correlation records are skipped.
+
+Everything else that is not a value is a :class:`RecordError` naming the line and field, and
+the rest of the file loads: a satellite id that is not a system letter and two ASCII digits
+(``1x``, ``60.``, a non-ASCII digit), in a ``P``/``V`` record or the ``+`` header; a coordinate
+that is not a plain ASCII decimal (``nan``, ``inf``, ``1_0``, Arabic-Indic digits: each is
+reported, never dropped silently); a position beyond ``MAX_POSITION_KM`` or a speed not below
+the speed of light (``sources.oem.implausible_states``); an epoch outside 1678-2261 (what
+``datetime64[ns]`` holds). A file whose first line is not an SP3 version line (``#cP``,
+``#dV`` ...) is one :class:`StarbrainError`. A UTF-8 byte-order mark is dropped.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain.sources.oem import EPHEMERIS_SCHEMA, normalise_frame, to_utc
+from starbrain.core import timeconv
+from starbrain.core.errors import StarbrainError
+from starbrain.sources.oem import EPHEMERIS_SCHEMA, implausible_states, normalise_frame, to_utc
 from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = ["Sp3", "read_sp3"]
 
 # 0-based [start, stop) columns of a P or V record's x, y, z (F14.6) fields
 _XYZ_COLS = ((4, 18), (18, 32), (32, 46))
+# a fixed-format decimal as Fortran writes it: ASCII digits only, no nan/inf, no underscores
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NUMBER_BYTES = b"0123456789+-.eE \0"  # every byte a column of such numbers may hold
+_SAT_RE = re.compile(r"([A-Z ])([ 0-9][0-9])", re.ASCII)
+_INT_RE = re.compile(r"\d+", re.ASCII)
 
 
 @dataclass
@@ -56,14 +74,16 @@ class Sp3:
 
 
 @functools.cache
-def _sat_id(token: str) -> str:
-    """'G01', 'R24', or SP3-a style ' 1' (GPS without a letter) -> 'G01'."""
-    t = token.strip()
-    if not t:
+def _sat_id(token: str) -> str | None:
+    """A 3-column satellite field -> 'G01': a system letter (G, R, E, C, J, ...) or, SP3-a style,
+    a blank (GPS) and a number 1-99 of ASCII digits ('G01', 'G 1', ' 01', '  1'). '' for a blank
+    field; None when the field is not a satellite id ('1x', '60.', 'G٠1', 'G00')."""
+    if not token.strip():
         return ""
-    if t[0].isdigit():
-        return f"G{int(t):02d}"
-    return f"{t[0]}{int(t[1:]):02d}" if t[1:].strip().isdigit() else t
+    m = _SAT_RE.fullmatch(token)
+    if m is None or m[2].strip() == "" or int(m[2]) == 0:
+        return None
+    return f"{m[1].strip() or 'G'}{int(m[2]):02d}"
 
 
 def _columns(
@@ -78,17 +98,25 @@ def _columns(
     a, b = cols
     chunk = [s[a:b] for s in lines]
     try:  # the common case: every value reads; bytes convert ~4x faster than str
-        return np.array(chunk, dtype=f"S{b - a}").astype(np.float64)
+        raw = np.array(chunk, dtype=f"S{b - a}")
+        if raw.tobytes().translate(None, _NUMBER_BYTES):  # nan, inf, 1_0 ... : value by value
+            raise ValueError("not plain decimals")
+        fast = raw.astype(np.float64)
+        if np.isfinite(fast).all():
+            return fast
     except (ValueError, UnicodeEncodeError):
         pass
     out = np.empty(len(lines), dtype=np.float64)
     for i, tok in enumerate(chunk):
-        try:
-            out[i] = float(tok) if tok.strip() else np.nan
-        except ValueError:
-            out[i] = np.nan
+        text = tok.strip()
+        out[i] = float(text) if _NUMBER_RE.fullmatch(text) else np.nan
         if not np.isfinite(out[i]):
-            what = "missing" if not tok.strip() else f"not a number: {tok.strip()!r}"
+            if not text:
+                what = "missing"
+            elif _NUMBER_RE.fullmatch(text):
+                what = f"too large to be a number: {text!r}"
+            else:
+                what = f"not a number: {text!r}"
             errors.append(RecordError(source, what, line=int(line_nos[i]), field=name))
     return out
 
@@ -98,11 +126,14 @@ def _epoch(line: str) -> np.datetime64:
     parts = line[1:].split()
     if len(parts) < 6:
         raise ValueError(f"expected year month day hour minute second, got {line[1:].strip()!r}")
+    if not all(_INT_RE.fullmatch(p) for p in parts[:5]) or not _NUMBER_RE.fullmatch(parts[5]):
+        raise ValueError(f"not an epoch of ASCII numbers: {line[1:].strip()!r}")
     y, mo, d, h, mi = (int(p) for p in parts[:5])
     sec = float(parts[5])
     if not (1 <= mo <= 12 and 1 <= d <= 31 and 0 <= h <= 23 and 0 <= mi <= 59 and 0 <= sec < 61):
         raise ValueError(f"date or time out of range: {line[1:].strip()!r}")
-    day = np.datetime64(f"{y:04d}-{mo:02d}-{d:02d}", "ns")
+    # the range check (years 1678-2261) before nanoseconds, which would wrap around silently
+    day = timeconv.to_datetime64(np.datetime64(f"{y:04d}-{mo:02d}-{d:02d}", "D"))
     return day + np.timedelta64((h * 3600 + mi * 60) * 10**9 + round(sec * 1e9), "ns")
 
 
@@ -113,22 +144,42 @@ def _records(
     source: str,
     errors: list[RecordError],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]:
-    """x, y, z (n, 3) and satellite ids (n,) of the P or V records at 0-based ``rows``."""
+    """x, y, z (n, 3) and satellite ids (n,) of the P or V records at 0-based ``rows``.
+
+    An id that is not one is reported (field 'satellite') and comes back as ''."""
     recs = [lines[i] for i in rows]
     line_nos = np.asarray(rows, dtype=np.int64) + 1
     cols = zip(_XYZ_COLS, names, strict=True)
-    xyz = np.column_stack([_columns(recs, c, source, line_nos, n, errors) for c, n in cols])
-    return xyz, np.array([_sat_id(s[1:4]) for s in recs], dtype=object)
+    xyz = np.empty((len(recs), 3)) if not recs else np.column_stack(
+        [_columns(recs, c, source, line_nos, n, errors) for c, n in cols]
+    )  # fmt: skip
+    sats = []
+    for k, rec in enumerate(recs):
+        sat = _sat_id(rec[1:4])
+        if sat is None:
+            errors.append(RecordError(source, f"not a satellite id: {rec[1:4]!r}",
+                                      line=int(line_nos[k]), field="satellite"))  # fmt: skip
+            sat = ""
+        elif sat == "":
+            errors.append(RecordError(source, "no satellite id", line=int(line_nos[k]),
+                                      field="satellite"))  # fmt: skip
+        sats.append(sat)
+    return xyz, np.array(sats, dtype=object)
 
 
 def read_sp3(text: str, source: str = "<sp3>") -> Sp3:
-    """Parse SP3-c/d ``text``; bad records are reported in ``errors`` and never abort the file."""
+    """Parse SP3-c/d ``text``; bad records are reported in ``errors`` and never abort the file.
+
+    Raises :class:`StarbrainError` when the text is not SP3 at all (its first line is not a
+    version line such as ``#cP`` or ``#dV``)."""
     errors: list[RecordError] = []
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     first = lines[0] if lines else ""
-    if not (first.startswith("#") and first[1:2] in ("a", "b", "c", "d") and first[2:3] in "PV"):
-        errors.append(RecordError(source, "not an SP3 file (no '#cP'/'#dV'-style first line)", 1))
-        return Sp3(source, "", False, "", "", "", [], EPHEMERIS_SCHEMA.empty_table(), errors)
+    if not (first[:1] == "#" and first[1:2] in ("a", "b", "c", "d") and first[2:3] in ("P", "V")):
+        raise StarbrainError(
+            f"{source}: not an SP3 file (its first line {first[:24]!r} is not an SP3 version "
+            "line such as '#cP' or '#dV')"
+        )
     frame_written = first[46:51].strip()
     time_system, ts_line = "GPS", 1  # SP3-a/b files, and %c lines left as 'ccc'
     satellites: list[str] = []
@@ -151,8 +202,15 @@ def read_sp3(text: str, source: str = "<sp3>") -> Sp3:
             epoch_rows.append(i)
         elif line.startswith("+ "):
             body = line[9:60]  # 17 ids of 3 columns from column 10; unused slots are '  0'
-            ids = (body[k : k + 3].strip() for k in range(0, len(body), 3))
-            satellites += [_sat_id(s) for s in ids if s.strip("0")]
+            for slot in (body[k : k + 3] for k in range(0, len(body), 3)):
+                if not slot.strip(" 0"):
+                    continue
+                sat = _sat_id(slot)
+                if sat:
+                    satellites.append(sat)
+                else:
+                    errors.append(RecordError(source, f"not a satellite id: {slot!r}",
+                                              line=i + 1, field="satellite"))  # fmt: skip
         elif line.startswith("%c") and ts_line == 1:
             ts_line = i + 1
             if line[9:12].strip().upper() not in ("", "CCC"):
@@ -168,8 +226,9 @@ def read_sp3(text: str, source: str = "<sp3>") -> Sp3:
     for k in np.flatnonzero(ep_idx < 0):
         errors.append(RecordError(source, "position record before the first epoch line",
                                   line=p_rows[k] + 1))  # fmt: skip
-    for k in np.flatnonzero(sats == ""):
-        errors.append(RecordError(source, "no satellite id", line=p_rows[k] + 1, field="satellite"))
+    for bad_row, fld, why in implausible_states(r):
+        errors.append(RecordError(source, why, line=p_rows[bad_row] + 1, field=fld))
+        r[bad_row] = np.nan
     bad_epochs = np.flatnonzero(np.isnat(t_file[:-1]))
     if bad_epochs.size:  # say what an unreadable epoch line costs
         n_lost = np.bincount(ep_idx[ep_idx >= 0], minlength=len(epoch_rows))
@@ -188,9 +247,15 @@ def read_sp3(text: str, source: str = "<sp3>") -> Sp3:
         vv, v_sats = _records(lines, v_rows, ("vx", "vy", "vz"), source, errors)
         vv = vv * 1e-4  # dm/s -> km/s
         vv[(vv == 0.0).any(axis=1)] = np.nan  # the format's "absent velocity"
+        names = {"x_dot": "vx", "y_dot": "vy", "z_dot": "vz"}
+        for bad_row, fld, why in implausible_states(np.zeros_like(vv), vv):
+            errors.append(RecordError(source, why, line=v_rows[bad_row] + 1, field=names[fld]))
+            vv[bad_row] = np.nan
         v_ep = np.searchsorted(ep_starts, np.asarray(v_rows, dtype=np.int64), side="right") - 1
         at = {key: k for k, key in enumerate(zip(ep_idx.tolist(), sats.tolist(), strict=True))}
         for j, key in enumerate(zip(v_ep.tolist(), v_sats.tolist(), strict=True)):
+            if not key[1]:
+                continue  # no satellite id: reported by _records
             row = at.get(key)
             if row is None:
                 errors.append(RecordError(source, f"velocity of {key[1]} has no position record "
