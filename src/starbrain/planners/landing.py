@@ -33,8 +33,8 @@ are held constant on each interval (``hold="zoh"``) or interpolated linearly bet
 (``hold="foh"``). Either way the linear dynamics are integrated exactly.
 
 **Constraints** at every node: glide slope (the trajectory stays above a cone of elevation
-``glide_slope_rad`` about the landing point), thrust bounds (as above), optional thrust pointing
-(the thrust within ``max_tilt_rad`` of the vertical), the mass bounds
+``glide_slope_rad`` about the landing point; 0 or ``None``: none), thrust bounds (as above),
+optional thrust pointing (the thrust within ``max_tilt_rad`` of the vertical), the mass bounds
 ``ln(m_wet - alpha rho2 t) <= z <= ln(m_wet - alpha rho1 t)`` and ``m(tf) >= m_dry``; at the end
 zero altitude and the target velocity.
 

@@ -1,7 +1,8 @@
 """Ballistic interplanetary transfers: porkchop grids, optimal windows and synodic opportunities.
 
 Every transfer here is a single heliocentric conic (zero-revolution, prograde Lambert arc) from
-the departure planet's centre at launch to the target planet's centre at arrival, with planet
+the departure planet's centre at launch to the target planet's centre at arrival (or from / to a
+planet's system barycentre, ``"earth barycenter"``, as the NASA handbooks do), with planet
 positions from DE421 (:mod:`starbrain.physics.ephemeris`) and the Sun's GM. This is the patched
 conic model of the NASA / JPL mission-design handbooks (e.g. Sergeyevsky, Snyder and Cunniff,
 *Interplanetary Mission Design Handbook*, JPL Publication 82-43, 1983): departure and arrival are
