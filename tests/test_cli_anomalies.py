@@ -3,14 +3,17 @@ real store file (in-process through typer's runner, to pay the torch import once
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import starbrain
 from starbrain.cli import app
 from starbrain.store.database import Store
+from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
 
 
 @pytest.mark.usefixtures("store_path")
@@ -46,6 +49,22 @@ def test_simulate_train_detect_report(tmp_path: Path, store_path: Path) -> None:
         assert any(r["method"] == "rules" and r["parameter"] == "LV_GNSS" for r in rows)
         (model,) = store.read("models").to_pylist()
         assert model["kind"] == "anomaly-detector/1"
+    # --format json: the stored rows, the anomalies schema's fields, nothing else on stdout
+    args = ["anomalies", "detect", str(packets), "--detector", str(detector), "--labels",
+            str(labels), "--no-store", "--format", "json"]  # fmt: skip
+    js = runner.invoke(app, args)
+    assert js.exit_code == 0, js.output
+    found = json.loads(js.stdout)
+    assert found and list(found[0]) == ANOMALIES_SCHEMA.names
+    assert {r["label"] for r in found} >= {"thrust_loss", "dropout"}
+
+    def key(method: str, parameter: str, start: np.datetime64) -> tuple[str, str, int]:
+        return method, parameter, int(start.astype("datetime64[us]").astype(np.int64))
+
+    stored = sorted(key(r["method"], r["parameter"], np.datetime64(r["start"].replace(tzinfo=None)))
+                    for r in rows)  # fmt: skip
+    assert sorted(key(f["method"], f["parameter"], np.datetime64(f["start"][:-1]))
+                  for f in found) == stored  # fmt: skip
     out = ok("anomalies", "report", "--detector", str(detector), "--flights", "1",
              "--per-flight", "2", "--duration", "60")  # fmt: skip
     assert "| telemanom-lstm |" in out and "2 labelled anomalies" in out
