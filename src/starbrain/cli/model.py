@@ -138,10 +138,10 @@ def model_train(
     from rich.progress import TaskID
 
     from starbrain.core import timeconv
-    from starbrain.report.orbit_model import plot_errors
     from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
     from starbrain.models.registry import register_model
     from starbrain.models.truth import generate_truth, sample_elements
+    from starbrain.report.orbit_model import plot_errors
 
     if satellites < 10:
         raise StarbrainError("--satellites must be at least 10")
@@ -289,10 +289,10 @@ def model_evaluate(
 ) -> None:
     """Median and p95 position error vs horizon on satellites never used in training, SGP4
     alone vs SGP4 + model (default: the model's own held-out satellites, truth regenerated)."""
-    from starbrain.report.orbit_model import plot_errors
     from starbrain.models.orbit_model import fit_priors
     from starbrain.models.registry import load_model
     from starbrain.models.truth import generate_truth, sample_elements
+    from starbrain.report.orbit_model import plot_errors
 
     with _open_store() as store:
         model, row = load_model(store, model_id)
