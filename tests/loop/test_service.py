@@ -95,6 +95,54 @@ def test_loop_processes_each_window_once_and_resumes_from_its_checkpoint(tmp_pat
     assert service.status()["running"] is False
 
 
+def test_a_kill_between_a_windows_writes_commits_none_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #12 item 11: the second telemetry window's rows and events are written, then the
+    process "dies" before its checkpoint: nothing of that window may be committed, and the
+    resumed run stores each 1 Hz sample exactly once."""
+    from starbrain.loop.checkpoint import Checkpoint
+
+    path = tmp_path / "loop.duckdb"
+    real_save = Checkpoint.save
+    second = T0 + np.timedelta64(60, "s")
+
+    def dies(self: Checkpoint, task: str, done_until: np.datetime64) -> None:
+        if task == "telemetry" and done_until == second:
+            raise SystemExit("killed between the window's writes")
+        real_save(self, task, done_until)
+
+    monkeypatch.setattr(Checkpoint, "save", dies)
+    cfg = dict(duration_s=120.0, conjunctions_interval_s=600.0, passes_interval_s=600.0)
+    with pytest.raises(SystemExit, match="killed"):
+        run(small(**cfg), path)
+    monkeypatch.setattr(Checkpoint, "save", real_save)
+    with Store(path, read_only=True) as store:
+        done = store.query(
+            "SELECT epoch_ns(done_until) AS d FROM loop_state WHERE task = 'telemetry'"
+        ).column("d")
+        assert done.to_pylist() == [int((T0 + np.timedelta64(30, "s")).astype(np.int64))]
+        n = store.query("SELECT count(*) AS n FROM telemetry").column("n")[0].as_py()
+        assert n == 30 * PARAMS_PER_POWER_PACKET  # the first window only
+        windows = store.query(
+            "SELECT payload FROM loop_events WHERE subject = 'starbrain.telemetry'"
+        ).column(0)
+        assert [json.loads(w)["to"] for w in windows.to_pylist()] == ["2026-11-25T06:00:30.000Z"]
+
+    resumed, _ = run(small(**cfg), path)  # same start: every task continues at its checkpoint
+    assert resumed.resumed and resumed.tasks["telemetry"]["runs"] == 3
+    with Store(path, read_only=True) as store:
+        t = store.query(
+            "SELECT count(*) AS n, count(DISTINCT (time, parameter)) AS d FROM telemetry"
+        ).to_pylist()[0]
+        assert t["n"] == t["d"] == 120 * PARAMS_PER_POWER_PACKET  # each sample once
+        tos = store.query(
+            "SELECT payload FROM loop_events WHERE subject = 'starbrain.telemetry'"
+        ).column(0)
+        ends = sorted(json.loads(w)["to"][11:19] for w in tos.to_pylist())
+        assert ends == ["06:00:30", "06:01:00", "06:01:30", "06:02:00"]  # each window once
+
+
 def test_drift_agrees_with_python_sgp4() -> None:
     """The drift check's number against Vallado's C++ SGP4 (python-sgp4), to 1 m."""
     catalog = PresetCatalog("starlink-gen1", T0, max_objects=12)
@@ -285,16 +333,45 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _free_tcp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_first_telemetry_window(url: str, proc: subprocess.Popen[str], timeout: float) -> None:
+    """Poll the loop's console until the first telemetry window's message is in the store's
+    event log (it is committed with the window's rows and checkpoint)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, "no telemetry window within the timeout"
+        assert proc.poll() is None, "the loop exited early"
+        with contextlib.suppress(httpx.HTTPError):
+            events = httpx.get(f"{url}/api/loop", params={"events": 500}, timeout=5).json()
+            if any(
+                e["subject"] == "starbrain.telemetry"
+                and (e["message"] or {}).get("kind") == "window"
+                for e in events["events"]
+            ):
+                return
+        time.sleep(0.05)
+
+
 def test_sigterm_stops_gracefully_and_flushes_udp_telemetry(tmp_path: Path) -> None:
     from starbrain.sources.ccsds import encode_packets
     from starbrain.sources.packets import load_example_definitions
     from starbrain.sources.telemetry_io import send_udp
 
     db = tmp_path / "run.duckdb"
-    port = _free_udp_port()
+    port, http = _free_udp_port(), _free_tcp_port()
     env = {**os.environ, "STARBRAIN_DB": str(db), "STARBRAIN_DATA": str(tmp_path)}
+    env.pop("STARBRAIN_TOKEN", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "starbrain", "run", "--no-console", "--speed", "60",
+        [sys.executable, "-m", "starbrain", "run", "--port", str(http), "--speed", "60",
          "--max-objects", "20", "--udp-port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -305,6 +382,8 @@ def test_sigterm_stops_gracefully_and_flushes_udp_telemetry(tmp_path: Path) -> N
             assert time.monotonic() < deadline and proc.poll() is None, seen
             line = proc.stderr.readline() if proc.stderr else ""
             seen += line
+        # SIGTERM only once the first window is stored (a fixed sleep raced the window: #12.12)
+        _wait_for_first_telemetry_window(f"http://127.0.0.1:{http}", proc, 90)
         defs = {p.name: p for p in load_example_definitions().packets}
         n = 300
         times = np.datetime64("2026-11-25T00:00:00", "ns") + np.arange(n) * np.timedelta64(10, "ms")
@@ -313,7 +392,7 @@ def test_sigterm_stops_gracefully_and_flushes_udp_telemetry(tmp_path: Path) -> N
         )
         # one datagram per packet; then stop well before the 2 s periodic flush
         assert send_udp((bytes(p) for p in packets), "127.0.0.1", port) == n
-        time.sleep(0.3)
+        time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:

@@ -17,11 +17,13 @@ anomalies      the window's telemetry scored by an anomaly detector (when one is
 =============  ====================================================================================
 
 A UDP listener (``udp_port``) stores real packets as they arrive, in batches. Each finished
-window is checkpointed in the store (``loop_state``) together with the messages it published
-(``loop_events``); a restart resumes every task at its checkpoint, so no window is processed
-twice and none is skipped. :meth:`LoopService.stop` (wired to SIGINT/SIGTERM by the CLI) lets
-the running window finish, stops the listener, stores buffered telemetry, waits for a running
-re-fit, checkpoints and closes the publisher.
+window's rows for append-only streams (telemetry, conjunctions, anomalies), the messages it
+published (``loop_events``) and its checkpoint (``loop_state``) are stored in one transaction:
+a kill keeps a window whole or not at all, and a restart resumes every task at its checkpoint,
+so no window is processed twice, none is skipped and no row is stored twice.
+:meth:`LoopService.stop` (wired to SIGINT/SIGTERM by the CLI) lets the running window finish,
+stops the listener, stores buffered telemetry, waits for a running re-fit, checkpoints and
+closes the publisher.
 """
 
 from __future__ import annotations
@@ -193,6 +195,8 @@ class LoopService:
         self.clock = SimClock(timeconv.utc_now(), config.speed)
         self._stop = asyncio.Event()
         self._events: list[dict[str, Any]] = []
+        # a window's appends to append-only streams, committed with its checkpoint (_save)
+        self._pending: list[tuple[str, pa.Table, str | None]] = []
         self._elements: pa.Table | None = None
         self._refit: asyncio.Task[None] | None = None
         self._last_refit: np.datetime64 | None = None
@@ -398,17 +402,32 @@ class LoopService:
             task.done_until = b
             await self._save(task)
 
+    def _defer(self, stream: str, table: pa.Table, source: str | None = None) -> None:
+        """Queue a window's rows for an append-only stream: :meth:`_save` stores them in the
+        transaction that advances the task's checkpoint, so a kill either keeps the window
+        whole or redoes it without a duplicate row."""
+        if table.num_rows:
+            self._pending.append((stream, table, source))
+
     async def _save(self, task: _Task | None) -> None:
+        """Store the window's queued rows, its published messages and the task's checkpoint
+        in one transaction (all or nothing)."""
         events, self._events = self._events, []
+        pending, self._pending = self._pending, []
         if task is not None and task.name == "telemetry" and self._telemetry is not None:
-            await self._telemetry.flush()
+            await self._telemetry.flush()  # UDP telemetry received so far (no window of ours)
 
         def write() -> None:
-            self.checkpoint.log(events)
-            if task is not None:
-                self.checkpoint.save(task.name, task.done_until)
+            with self.store.transaction():
+                for stream, table, source in pending:
+                    self.store.append(stream, table, source)
+                self.checkpoint.log(events)
+                if task is not None:
+                    self.checkpoint.save(task.name, task.done_until)
 
         await asyncio.to_thread(write)
+        for stream, table, _ in pending:
+            self.summary.stored[stream] += table.num_rows
 
     # -- publishing -----------------------------------------------------------------------------
     async def _publish(self, subject: str, message: dict[str, Any]) -> None:
@@ -514,9 +533,10 @@ class LoopService:
     ) -> Callable[[np.datetime64, np.datetime64], Awaitable[None]]:
         async def run(a: np.datetime64, b: np.datetime64) -> None:
             assert self._telemetry is not None
-            batches = await asyncio.to_thread(sim.window, a, b)
+            batches = [x for x in await asyncio.to_thread(sim.window, a, b) if x.num_rows]
             rows = sum(x.num_rows for x in batches)
-            await self._telemetry.add(batches)
+            if batches:
+                self._defer("telemetry", pa.Table.from_batches(batches))
             stats = sim.decoder.stats
             await self._publish(
                 "starbrain.telemetry",
@@ -538,17 +558,14 @@ class LoopService:
             from starbrain.store.streams import STREAMS
 
             w = await asyncio.to_thread(source.window, a, b)
-            if w.telemetry.num_rows:
-                await asyncio.to_thread(self.store.append, "telemetry", w.telemetry)
-                self.summary.stored["telemetry"] += w.telemetry.num_rows
+            self._defer("telemetry", w.telemetry)
             for flight_id in w.launched:
                 await self._publish(
                     "starbrain.telemetry", {"kind": "lift-off", "source": flight_id}
                 )
             for flight_id, found, injected in w.landed:
-                if found.num_rows and "anomalies" in STREAMS:
-                    await asyncio.to_thread(self.store.append, "anomalies", found, flight_id)
-                    self.summary.stored["anomalies"] += found.num_rows
+                if "anomalies" in STREAMS:
+                    self._defer("anomalies", found, flight_id)
                 labels = found.column("label").to_pylist()
                 hits = sorted({x for x in labels if x})
                 await self._publish(
@@ -584,9 +601,7 @@ class LoopService:
         table, _ = await asyncio.to_thread(
             lambda: screen(elements, start=t0, days=days, threshold_km=cfg.threshold_km)
         )
-        if table.num_rows:
-            await asyncio.to_thread(self.store.append, "conjunctions", table, "loop:screening")
-            self.summary.stored["conjunctions"] += table.num_rows
+        self._defer("conjunctions", table, "loop:screening")
         top = table.sort_by([("miss_distance_km", "ascending")]).slice(0, 5)
         rows = _conjunction_rows(top)
         await self._publish(
@@ -686,9 +701,8 @@ class LoopService:
         found = await asyncio.to_thread(self.detector, telemetry, a, b)
         if found.num_rows and self._sim is not None:
             found = _label_injected(found, self._sim, a, b)
-        if found.num_rows and "anomalies" in STREAMS:
-            await asyncio.to_thread(self.store.append, "anomalies", found, "loop:anomalies")
-            self.summary.stored["anomalies"] += found.num_rows
+        if "anomalies" in STREAMS:
+            self._defer("anomalies", found, "loop:anomalies")
         rows = [
             {
                 "source": r["source"],
