@@ -14,6 +14,8 @@ from starbrain.core.errors import StarbrainError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from starbrain.store.database import AppendResult
+
 
 from starbrain.cli._common import (
     ExportFormat,
@@ -36,6 +38,34 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 
+ReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="A record with a stored record's key (object and epoch) but other values replaces "
+        "it (within one file the last such record wins). Default: keep the stored (or first) "
+        "one and report the conflict.",
+    ),
+]
+
+
+def _conflict_note(added: AppendResult, what: str, replace: bool) -> None:
+    """On stderr: how many offered rows had a stored (or earlier) row's key but other values,
+    their keys, and which were kept."""
+    if not added.n_conflict:
+        return
+    action = (
+        f"stored the file's (--replace: {added.n_replaced} stored {what} overwritten)"
+        if replace
+        else "kept the stored one, or the first in the file (--replace stores the file's)"
+    )
+    err_console.print(
+        f"  [yellow]conflict[/] {added.n_conflict} {what} with the key of a stored or earlier "
+        f"one but other values; {action}: {added.conflict_names()}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
 
 @catalog_app.command("load")
 def catalog_load(
@@ -51,8 +81,13 @@ def catalog_load(
     checksum: Annotated[
         bool, typer.Option(help="Check TLE checksums (--no-checksum accepts hand-edited lines).")
     ] = True,
+    replace: ReplaceOption = False,
 ) -> None:
-    """Load catalogues into the store; report every bad record with its file, line and field."""
+    """Load catalogues into the store; report every bad record with its file, line and field.
+
+    An element set whose object and epoch are stored already is a duplicate when its orbital
+    values are the same (skipped), else a conflict: reported, and the stored one kept unless
+    --replace."""
     from starbrain.sources.catalog import load_catalog
 
     results = []
@@ -76,13 +111,19 @@ def catalog_load(
     with _open_store() as store:
         for result in results:
             added = store.append(
-                "elements", result.table, source=result.source, n_errors=len(result.errors)
+                "elements",
+                result.table,
+                source=result.source,
+                n_errors=len(result.errors),
+                on_conflict="replace" if replace else "keep",
             )
+            conflicts = f"{added.n_conflict} conflicting, " if added.n_conflict else ""
             console.print(
                 f"{result.source}: {result.n_good} valid, {added.n_new} new, "
-                f"{added.n_duplicate} duplicate, {len(result.errors)} bad",
+                f"{added.n_duplicate} duplicate, {conflicts}{len(result.errors)} bad",
                 highlight=False,
             )
+            _conflict_note(added, "element sets", replace)
         console.print(
             f"store {store.path}: {store.count('elements', current=True)} objects, "
             f"{store.count('elements')} element sets",
@@ -124,7 +165,7 @@ def catalog_show(
 
     csv/json: the element sets' fields as stored (the elements schema: norad_id, epoch,
     inclination_deg, eccentricity, mean_motion_rev_per_day, bstar_per_earth_radius, ...)."""
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         n_obj, n_sets = store.count("elements", current=True), store.count("elements")
         if norad:
             if history:
@@ -172,7 +213,7 @@ def catalog_export(
     ] = False,
 ) -> None:
     """Export stored element sets as TLE/3LE, OMM (JSON, CSV, XML, KVN) or Parquet."""
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         if fmt is ExportFormat.parquet:
             if output is None:
                 raise StarbrainError("Parquet needs --output FILE")

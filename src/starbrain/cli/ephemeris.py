@@ -22,6 +22,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
+from starbrain.cli.catalog import _conflict_note
 from starbrain.core.errors import StarbrainError
 
 ephemeris_app = typer.Typer(
@@ -53,6 +54,15 @@ def ephemeris_load(
     strict: Annotated[
         bool, typer.Option(help="Any bad record is fatal and nothing is written.")
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="A state with a stored state's key (object, time, frame, file) but another "
+            "position, velocity or centre replaces it (within one file the last wins). "
+            "Default: keep the stored (or first) one and report the conflict.",
+        ),
+    ] = False,
 ) -> None:
     """Load ephemeris files into the store; report every bad record with its file, line and field.
 
@@ -80,14 +90,20 @@ def ephemeris_load(
     with _open_store() as store:
         for result in results:
             added = store.append(
-                "ephemeris", result.table, source=result.source, n_errors=len(result.errors)
+                "ephemeris",
+                result.table,
+                source=result.source,
+                n_errors=len(result.errors),
+                on_conflict="replace" if replace else "keep",
             )
             n_obj = len(set(result.table.column("object_id").to_pylist()))
+            conflicts = f"{added.n_conflict} conflicting, " if added.n_conflict else ""
             console.print(
                 f"{result.source}: {result.n_good} states of {n_obj} objects, {added.n_new} new, "
-                f"{added.n_duplicate} duplicate, {len(result.errors)} bad",
+                f"{added.n_duplicate} duplicate, {conflicts}{len(result.errors)} bad",
                 highlight=False,
             )
+            _conflict_note(added, "states", replace)
         console.print(
             f"store {store.path}: {store.count('ephemeris')} ephemeris states",
             highlight=False,
@@ -111,7 +127,7 @@ def ephemeris_show(
     csv/json: the summary's object_id, object_name, frame, center, source, n_states,
     n_velocities, first_time, last_time; or, with --object, the states with the ephemeris
     schema's fields (time, x, y, z in km, vx, vy, vz in km/s, frame, center, source, ...)."""
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         if object_id is None:
             summary = store.query(
                 "SELECT object_id, any_value(object_name) AS name, frame, center, source, "
@@ -184,7 +200,7 @@ def ephemeris_export(
     if source is not None:
         where.append("source = ?")
         params.append(source)
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         table = store.read("ephemeris", where=" AND ".join(where), params=params)
     if table.num_rows == 0:
         raise StarbrainError(f"no ephemeris stored for object {object_id!r} with those filters")

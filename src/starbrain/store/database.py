@@ -83,6 +83,21 @@ class AppendResult:
         """Rows written (new plus replaced)."""
         return self.n_new + self.n_replaced
 
+    def conflict_names(self, limit: int = 5) -> str:
+        """The first ``limit`` conflicting keys as text ("norad_id 25544, epoch
+        2008-09-20T12:25:40.104192Z; ..."; UTC times in ISO 8601), "+ N more" after them."""
+
+        def show(v: Any) -> str:
+            if hasattr(v, "isoformat"):
+                return str(v.isoformat()).replace("+00:00", "Z")
+            return str(v)
+
+        shown = [
+            ", ".join(f"{k} {show(v)}" for k, v in key.items()) for key in self.conflicts[:limit]
+        ]
+        more = len(self.conflicts) - len(shown)
+        return "; ".join(shown) + (f" (+ {more} more)" if more > 0 else "")
+
 
 def _to_arrow(relation: Any) -> pa.Table:
     fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # DuckDB >= 2 / < 2
