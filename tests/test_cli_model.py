@@ -84,6 +84,31 @@ def test_model_evaluate_reproduces_the_registered_metrics(trained: tuple[Path, P
         assert f"{r['model_median_km'] * 1e3:,.0f} m" in out.stdout
 
 
+@pytest.mark.slow  # ~50 s: the evaluation regenerates the held-out truth
+def test_model_list_and_evaluate_as_json(trained: tuple[Path, Path]) -> None:
+    """``--format json``: the registry's fields on standard output, the notes on standard error;
+    the evaluation's rows carry the metrics registered at training time (same held-out truth)."""
+    tmp, db = trained
+    out = run("model", "list", "--format", "json", cwd=tmp, db=db)
+    assert out.returncode == 0, out.stderr
+    (listed,) = json.loads(out.stdout)
+    assert listed["name"] == "tiny" and listed["kind"] == "orbit-sgp4-residual/2"
+    assert listed["created"].endswith("Z") and listed["n_train"] == 18
+    out = run("model", "evaluate", "tiny", "--format", "json", cwd=tmp, db=db)
+    assert out.returncode == 0, out.stderr
+    assert "model tiny" in out.stderr
+    rows = json.loads(out.stdout)
+    with Store(db, read_only=True) as store:
+        metrics = json.loads(store.read("models").to_pylist()[0]["metrics_json"])
+    registered = metrics["held_out"]["all"]
+    got = [r for r in rows if r["group"] == "all"]
+    assert [r["horizon_min"] for r in got] == [r["horizon_min"] for r in registered]
+    for g, want in zip(got, registered, strict=True):
+        assert set(g) == {"group", *want}
+        for key in ("sgp4_median_km", "model_median_km", "sgp4_p95_km"):
+            assert g[key] == pytest.approx(want[key], abs=5e-4), key  # 0.5 m
+
+
 def test_predict_with_sgp4_matches_python_sgp4(trained: tuple[Path, Path]) -> None:
     """`--model sgp4` is plain SGP4: compared with Vallado's code in python-sgp4 (sgp4init on
     the same elements) to 1 mm."""
