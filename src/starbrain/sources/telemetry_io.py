@@ -133,12 +133,13 @@ def resolve_definitions(
     best = max(covered, key=lambda k: covered[k]) if covered else ""
     if not best or covered[best] == 0:
         defs = load_example_definitions()
+        why = (
+            f"no bundled set defines APIDs {_apid_list(apids)} seen in the file"
+            if apids
+            else "no packet header found at the start of the file"
+        )
         return DefinitionsChoice(
-            defs,
-            f"definitions {defs.name} (the default: no bundled set defines APIDs "
-            f"{_apid_list(apids)} seen in the file)",
-            apids,
-            tuple(sets),
+            defs, f"definitions {defs.name} (the default: {why})", apids, tuple(sets)
         )
     defs = sets[best]
     missing = sorted(a for a in apids if a not in defs.by_apid)
