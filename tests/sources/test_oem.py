@@ -275,3 +275,141 @@ def test_large_files_read_in_bulk_and_a_bad_line_costs_only_itself() -> None:
     lines[k] = lines[k].replace("2024-01-01T10", "2024-01-01T1O")
     (c,), errors = read_oem("\n".join(lines))
     assert c.times.size == n - 1 and [(e.line, e.field) for e in errors] == [(k + 1, "epoch")]
+
+
+# --- issue #12: metadata is never guessed; impossible values are errors; times never wrap -------
+
+
+def _kvn(meta: str, data: str) -> str:
+    return f"CCSDS_OEM_VERS = 2.0\nMETA_START\n{meta}META_STOP\n{data}"
+
+
+GOOD_META = (
+    "OBJECT_NAME = SAT\nOBJECT_ID = 2024-001A\nCENTER_NAME = EARTH\nREF_FRAME = GCRF\n"
+    "TIME_SYSTEM = UTC\n"
+)
+GOOD_STATE = "2024-01-01T00:00:00 7000 0 0 0 7.5 0\n"
+
+
+@pytest.mark.parametrize(
+    ("drop", "replace", "field", "reason"),
+    [
+        ("REF_FRAME", None, "REF_FRAME", "no REF_FRAME"),
+        ("OBJECT_ID", None, "OBJECT_ID", "no OBJECT_ID"),
+        ("CENTER_NAME", None, "CENTER_NAME", "no CENTER_NAME"),
+        ("TIME_SYSTEM", None, "TIME_SYSTEM", "no TIME_SYSTEM"),
+        ("REF_FRAME", "REF_FRAME = MY_FRAME", "REF_FRAME", "reference frame 'MY_FRAME' is not"),
+        ("REF_FRAME", "REF_FRAME = RTN", "REF_FRAME", "reference frame 'RTN' is not"),
+        ("OBJECT_ID", "OBJECT_ID =   ", "OBJECT_ID", "no OBJECT_ID"),
+    ],
+)
+def test_missing_or_unknown_metadata_drops_the_segment_with_one_error(
+    drop: str, replace: str | None, field: str, reason: str
+) -> None:
+    meta = "".join(
+        (replace + "\n" if replace else "") if line.startswith(drop) else line + "\n"
+        for line in GOOD_META.splitlines()
+    )
+    text = _kvn(meta, GOOD_STATE) + "META_START\n" + GOOD_META + "META_STOP\n" + GOOD_STATE
+    segments, errors = read_oem(text, "m.oem")
+    assert [(e.line, e.field) for e in errors] == [(2, field)]
+    assert errors[0].reason.startswith("segment 'SAT' (1 state) is dropped: " + reason)
+    (seg,) = segments  # the second, complete segment loads
+    assert (seg.object_id, seg.frame, seg.center, seg.time_system) == (
+        "2024-001A", "GCRF", "EARTH", "UTC",
+    )  # fmt: skip
+
+
+def test_missing_metadata_in_xml_is_named_too() -> None:
+    text = XML.read_text().replace("<REF_FRAME>EME2000</REF_FRAME>", "", 1)
+    text = text.replace("<OBJECT_ID>1996-062A</OBJECT_ID>", "", 1)
+    segments, errors = read_oem(text, "mgs.xml")
+    assert [s.times.size for s in segments] == [3]
+    assert [e.field for e in errors] == ["REF_FRAME"]
+    assert errors[0].reason.endswith("is dropped: no REF_FRAME; no OBJECT_ID")
+
+
+@pytest.mark.parametrize(
+    ("stamp", "reason"),
+    [
+        ("2023-000T00:00:00", "day of year 000 is not in 001 to 365 (2023)"),
+        ("2023-366T00:00:00", "day of year 366 is not in 001 to 365 (2023)"),
+        ("2024-999T00:00:00", "day of year 999 is not in 001 to 366 (2024)"),
+        ("1500-01-01T00:00:00", "'1500-01-01T00:00:00' is outside the times starbrain can store"),
+        ("3000-01-01T00:00:00Z", "'3000-01-01T00:00:00Z' is outside the times starbrain can"),
+        ("1500-032T00:00:00", "'1500-032T00:00:00' is outside the times starbrain can store"),
+        ("now", "not a CCSDS time"),
+        ("2024-01-01T00:00:00+01:00", "not a CCSDS time"),
+        ("\u0662024-01-01T00:00:00", "not a CCSDS time"),
+    ],
+)
+@pytest.mark.parametrize("n_states", [1, 50], ids=["alone", "in-bulk"])
+def test_bad_epochs_are_per_record_errors(stamp: str, reason: str, n_states: int) -> None:
+    """Day 000/999 must not roll into the neighbouring year, nor 1500 wrap to 2085."""
+    t0 = np.datetime64("2024-02-01T00:00:00", "ns")
+    good = [f"{t0 + np.timedelta64(60 * k, 's')} 7000 0 0 0 7.5 0" for k in range(n_states)]
+    data = [f"{stamp} 7000 0 0 0 7.5 0", *good]
+    segments, errors = read_oem(_kvn(GOOD_META, "\n".join(data) + "\n"), "t.oem")
+    assert [(e.line, e.field) for e in errors] == [(9, "epoch")]
+    assert reason in errors[0].reason
+    (seg,) = segments
+    assert seg.times.size == n_states and seg.times[0] == t0  # nothing wrapped into the file
+
+
+def test_ordinal_day_366_of_a_leap_year_is_december_31() -> None:
+    (seg,), errors = read_oem(_kvn(GOOD_META, "2024-366T12:00:00 7000 0 0 0 7.5 0\n"))
+    assert errors == [] and seg.times[0] == np.datetime64("2024-12-31T12:00:00", "ns")
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "reason"),
+    [
+        ("1e308 0 0 0 7.5 0", "x", "position component 1e+308 km is beyond +-1e+12 km"),
+        ("7000 -2e12 0 0 7.5 0", "y", "position component -2e+12 km is beyond"),
+        (
+            "7000 0 0 0 299792.458 0",
+            "y_dot",
+            "speed 299792.458 km/s is not below the speed of light",
+        ),
+        ("7000 0 0 250000 0 250000", "x_dot", "speed 353553.391 km/s is not below the speed of"),
+        ("7000 0 0 0 7.5 1e300", "z_dot", "speed >= 1e+300 km/s is not below the speed"),
+        ("7000 0 1e999 0 7.5 0", "z", "too large to be a number: '1e999'"),
+        ("7000 0 nan 0 7.5 0", "z", "not a number: 'nan'"),
+        ("7_000 0 0 0 7.5 0", "x", "not a number: '7_000'"),
+        ("\u0667000 0 0 0 7.5 0", "x", "not a number: '\u0667000'"),
+    ],
+)
+@pytest.mark.parametrize("n_states", [1, 50], ids=["alone", "in-bulk"])
+def test_impossible_or_non_numeric_states_are_rejected_with_a_reason(
+    values: str, field: str, reason: str, n_states: int
+) -> None:
+    t0 = np.datetime64("2024-02-01T00:00:00", "ns")
+    good = [f"{t0 + np.timedelta64(60 * k, 's')} 7000 0 0 0 7.5 0" for k in range(n_states)]
+    data = ["2024-01-31T00:00:00 " + values, *good]
+    segments, errors = read_oem(_kvn(GOOD_META, "\n".join(data) + "\n"), "s.oem")
+    assert [(e.line, e.field) for e in errors] == [(9, field)]
+    assert errors[0].reason.startswith(reason)
+    (seg,) = segments
+    assert seg.times.size == n_states
+
+
+def test_a_geostationary_and_a_voyager_like_state_are_accepted() -> None:
+    """The bounds are generous: GEO (42 164 km, 3.07 km/s) and 170 au from the Sun at 17 km/s."""
+    data = "2024-01-01T00:00:00 42164 0 0 0 3.0747 0\n2024-01-01T00:01:00 2.54e10 0 0 17 0 0\n"
+    (seg,), errors = read_oem(_kvn(GOOD_META.replace("EARTH", "SUN"), data))
+    assert errors == [] and seg.r_km[1, 0] == 2.54e10
+
+
+@pytest.mark.parametrize("path", [KVN, XML], ids=["kvn", "xml"])
+def test_a_byte_order_mark_is_dropped_plain_and_gzipped(path: Path, tmp_path: Path) -> None:
+    import gzip
+
+    text = "\ufeff" + path.read_text()
+    segments, errors = read_oem(text)
+    assert errors == [] and [s.times.size for s in segments] == [3, 3]
+    plain, gz = tmp_path / path.name, tmp_path / (path.name + ".gz")
+    plain.write_text(text, encoding="utf-8")
+    gz.write_bytes(gzip.compress(text.encode("utf-8")))
+    for p in (plain, gz):
+        result = load_ephemeris(p)
+        assert result.errors == [] and result.n_good == 6, p

@@ -107,12 +107,10 @@ def implausible_states(
             out.append((int(k), "xyz"[i], f"{why} (6 685 au): not a physical position"))
         if v_kmps is not None:
             vmax = np.abs(v_kmps).max(axis=1)
-            speed = np.sqrt(
-                np.where(vmax < SPEED_OF_LIGHT_KMPS, (v_kmps * v_kmps).sum(axis=1), np.inf)
-            )
+            speed = np.sqrt(np.where(vmax < 1e150, (v_kmps * v_kmps).sum(axis=1), np.inf))
             for k in np.flatnonzero(np.isfinite(vmax) & ~(speed < SPEED_OF_LIGHT_KMPS)):
                 i = int(np.argmax(np.abs(v_kmps[k])))
-                shown = f"{speed[k]:g}" if np.isfinite(speed[k]) else f">= {vmax[k]:g}"
+                shown = f"{speed[k]:.9g}" if np.isfinite(speed[k]) else f">= {vmax[k]:g}"
                 why = f"not below the speed of light ({SPEED_OF_LIGHT_KMPS} km/s)"
                 out.append((int(k), _STATE_FIELDS[4 + i], f"speed {shown} km/s is {why}"))
     return out
@@ -237,18 +235,39 @@ class OemSegment:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-_DOY_RE = re.compile(r"^(\d{4})-(\d{3})(T.*)?$")
+# CCSDS 301.0-B ASCII time codes A (calendar) and B (ordinal), which may be truncated on the
+# right: ASCII digits only, optional Z
+_CLOCK = r"(T\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?[Zz]?"
+_CAL_RE = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}{_CLOCK}", re.ASCII)
+_DOY_RE = re.compile(rf"(\d{{4}})-(\d{{3}}){_CLOCK}", re.ASCII)
+# what a column of state-vector numbers may hold: plain ASCII decimals, no nan/inf/1_000
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NOT_NUMBER_CHARS = re.compile(r"[^0-9eE+\-.]")
+_KNOWN_FRAMES = frozenset(_FRAME_ALIASES.values()) | {"ITRF"}
 
 
 def _ccsds_time(text: str) -> np.datetime64:
     """A CCSDS ASCII time, calendar (``2024-01-31T12:00:00.5``) or ordinal (``2024-031T12:00``)
-    form, optional ``Z`` -> ``datetime64[ns]`` in the file's time scale."""
-    m = _DOY_RE.match(text.strip())
-    if m is None:
-        return timeconv.to_instant(text, "epoch")
-    day = np.datetime64(f"{m[1]}-01-01", "D") + np.timedelta64(int(m[2]) - 1, "D")
-    rest = (m[3] or "T00:00:00").rstrip("Zz")
-    return timeconv.to_instant(f"{day}{rest}", "epoch")
+    form, optional ``Z`` -> ``datetime64[ns]`` in the file's time scale.
+
+    Raises ``ValueError`` naming the text for anything else, for an ordinal day outside 001 to
+    365 (366 in leap years), and for a year outside 1678-2261 (``timeconv``'s range)."""
+    t = text.strip()
+    m = _DOY_RE.fullmatch(t)
+    if m is not None:
+        year, doy = int(m[1]), int(m[2])
+        n_days = 366 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 365
+        if not 1 <= doy <= n_days:
+            raise ValueError(f"day of year {m[2]} is not in 001 to {n_days} ({year}): {text!r}")
+        if not timeconv.MIN_YEAR <= year <= timeconv.MAX_YEAR:
+            return timeconv.to_instant(t, "epoch")  # raises, naming the value
+        day = np.datetime64(f"{m[1]}-01-01", "D") + np.timedelta64(doy - 1, "D")
+        return timeconv.to_instant(f"{day}{(m[3] or '').rstrip('Zz')}", "epoch")
+    if _CAL_RE.fullmatch(t) is None:
+        raise ValueError(
+            f"not a CCSDS time (YYYY-MM-DDThh:mm:ss.d or YYYY-DDDThh:mm:ss.d): {text!r}"
+        )
+    return timeconv.to_instant(t, "epoch")
 
 
 class _SegmentBuilder:
@@ -275,13 +294,21 @@ class _SegmentBuilder:
 
     def _bulk(self) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.float64]]:
         """Every state at once; ``ValueError`` when any value is bad."""
-        stamps = [r[0].strip().rstrip("Zz") for r in self.rows]
-        if any(len(t) > 8 and t[8] == "T" for t in stamps):  # ordinal dates (2024-031T...)
-            raise ValueError("ordinal dates")
-        t = np.array(stamps, dtype="datetime64[ns]")
-        arr = np.array([r[1:7] for r in self.rows], dtype=np.float64)
+        stamps = [r[0].strip() for r in self.rows]
+        if not all(_CAL_RE.fullmatch(t) for t in stamps):  # ordinal dates, bad times
+            raise ValueError("not all calendar times")
+        years = np.array([t[:4] for t in stamps]).astype(np.int64)
+        if ((years < timeconv.MIN_YEAR) | (years > timeconv.MAX_YEAR)).any():
+            raise ValueError("years datetime64[ns] cannot hold")  # NumPy would wrap them
+        t = np.array([x.rstrip("Zz") for x in stamps], dtype="datetime64[ns]")
+        tokens = [r[1:7] for r in self.rows]
+        if _NOT_NUMBER_CHARS.search("".join("".join(r) for r in tokens)):
+            raise ValueError("not all plain decimals")  # nan, inf, 1_000, non-ASCII digits
+        arr = np.array(tokens, dtype=np.float64)
         if np.isnat(t).any() or not np.isfinite(arr).all():
             raise ValueError("NaT or non-finite")
+        if implausible_states(arr[:, :3], arr[:, 3:]):
+            raise ValueError("impossible states")
         return t, arr
 
     def _one_by_one(
@@ -300,35 +327,80 @@ class _SegmentBuilder:
                 continue
             vals: list[float] = []
             for name, tok in zip(_STATE_FIELDS[1:], tokens[1:7], strict=True):
-                try:
-                    x = float(tok)
-                    reason = "" if np.isfinite(x) else f"not finite: {tok!r}"
-                except ValueError:
-                    reason = f"not a number: {tok!r}"
+                text = tok.strip()
+                if not text:
+                    reason = "missing"
+                elif _NUMBER_RE.fullmatch(text) is None:
+                    reason = f"not a number: {text!r}"
+                else:
+                    x = float(text)
+                    reason = "" if np.isfinite(x) else f"too large to be a number: {text!r}"
                 if reason:
                     line = self.locate(where, name)
                     errors.append(RecordError(self.source, reason, line=line, field=name))
                     break
                 vals.append(x)
             else:
+                bad = implausible_states(np.array([vals[:3]]), np.array([vals[3:]]))
+                if bad:
+                    _row, name, reason = bad[0]
+                    line = self.locate(where, name)
+                    errors.append(RecordError(self.source, reason, line=line, field=name))
+                    continue
                 times.append(t)
                 states.append(vals)
         return np.array(times, dtype="datetime64[ns]"), np.array(states, dtype=np.float64)
 
+    def _metadata_problems(self) -> list[tuple[str, str]]:
+        """(keyword, reason) for each metadata value the segment cannot be stored without:
+        the time system and frame (that give the numbers their meaning), the centre and the
+        object. Missing values are not guessed (no default UTC, EARTH or frame)."""
+        m = self.meta
+        out = []
+        ts = m.get("TIME_SYSTEM", "").strip().upper()
+        if not ts:
+            out.append(("TIME_SYSTEM", "no TIME_SYSTEM"))
+        elif ts not in TIME_SYSTEMS:
+            out.append(
+                ("TIME_SYSTEM", f"time system {ts} is not supported (use one of "
+                 f"{', '.join(TIME_SYSTEMS)})")
+            )  # fmt: skip
+        frame = m.get("REF_FRAME", "").strip()
+        if not frame:
+            out.append(("REF_FRAME", "no REF_FRAME"))
+        elif normalise_frame(frame) not in _KNOWN_FRAMES:
+            out.append(
+                ("REF_FRAME", f"reference frame {frame!r} is not one starbrain knows (EME2000/"
+                 "J2000, GCRF, ICRF, TEME, TOD, MOD, ITRF and its realisations, WGS84)")
+            )  # fmt: skip
+        if not m.get("CENTER_NAME", "").strip():
+            out.append(("CENTER_NAME", "no CENTER_NAME"))
+        if not m.get("OBJECT_ID", "").strip():
+            out.append(("OBJECT_ID", "no OBJECT_ID"))
+        return out
+
     def finish(self, segments: list[OemSegment], errors: list[RecordError]) -> None:
         m = self.meta
         name = m.get("OBJECT_NAME", "")
-        ts = m.get("TIME_SYSTEM", "UTC").upper()
-        if ts not in TIME_SYSTEMS:
+        if not self.rows:
+            errors.append(
+                RecordError(self.source, f"segment {name!r} has no state lines", line=self.line)
+            )
+            return
+        problems = self._metadata_problems()
+        if problems:
+            n = len(self.rows)
             errors.append(
                 RecordError(
                     self.source,
-                    f"time system {ts} is not supported (use one of {', '.join(TIME_SYSTEMS)})",
+                    f"segment {name!r} ({n} state{'s' * (n != 1)}) is dropped: "
+                    + "; ".join(why for _key, why in problems),
                     line=self.line,
-                    field="TIME_SYSTEM",
+                    field=problems[0][0],
                 )
             )
             return
+        ts = m["TIME_SYSTEM"].strip().upper()
         try:
             t, arr = self._bulk()
         except ValueError:
@@ -345,9 +417,9 @@ class _SegmentBuilder:
         segments.append(
             OemSegment(
                 name,
-                m.get("OBJECT_ID", ""),
-                normalise_frame(m.get("REF_FRAME", "")),
-                m.get("CENTER_NAME", "").upper(),
+                m["OBJECT_ID"].strip(),
+                normalise_frame(m["REF_FRAME"]),
+                m["CENTER_NAME"].strip().upper(),
                 ts,
                 t[order],
                 arr[order, :3],
@@ -377,8 +449,9 @@ def read_oem(
 
     Returns the good segments and the errors; never raises for bad data.
     """
+    text = text.removeprefix("\ufeff")
     if fmt is None:
-        fmt = "oem-xml" if text.lstrip("\ufeff \t\r\n").startswith("<") else "oem"
+        fmt = "oem-xml" if text.lstrip(" \t\r\n").startswith("<") else "oem"
     if fmt == "oem-xml":
         return _read_xml(text, source)
     if fmt == "oem":
@@ -511,7 +584,7 @@ def _read_xml(text: str, source: str) -> tuple[list[OemSegment], list[RecordErro
                 elif tag == "data":
                     # covarianceMatrix (and accelerations) are accepted and skipped
                     for sv in part.iter(f"{ns}stateVector"):
-                        values = {c.tag: c.text or "" for c in sv}
+                        values = {c.tag: (c.text or "").strip() for c in sv}
                         tokens = [values.get(k) for k in state_tags]
                         missing = [k for k, v in zip(_XML_STATE, tokens, strict=True) if v is None]
                         if missing:
