@@ -72,10 +72,10 @@ def run(
     """The live loop: catalogue refresh, telemetry, world-model drift checks and re-fits,
     conjunction screening, pass planning; decisions published (NATS, MQTT or in-process) and
     served by the console. Ctrl-C (or SIGTERM) stops it gracefully; a restart resumes."""
+    from starbrain.console.runner import ConsoleOptions, run_loop
     from starbrain.loop.config import load_config
     from starbrain.loop.demo import print_loop_summary
     from starbrain.loop.publish import SUBJECTS
-    from starbrain.console.runner import ConsoleOptions, run_loop
     from starbrain.loop.service import LoopService
 
     cfg = load_config(
@@ -134,8 +134,8 @@ def demo(
     """The whole loop on the Starlink preset: build and check the catalogue, run the live loop
     for a few simulated minutes, print a summary, then serve the console on 127.0.0.1."""
     from starbrain.config import settings
-    from starbrain.loop.demo import GUIDE, demo_loop_config, print_loop_summary, run_demo
     from starbrain.console.runner import ConsoleOptions, run_loop
+    from starbrain.loop.demo import GUIDE, demo_loop_config, print_loop_summary, run_demo
 
     serve = not headless and ("--serve" in sys.argv or sys.stdout.isatty())
     run_demo(console)
