@@ -88,3 +88,33 @@ def test_fit_elements_reads_oem_xml(tmp_path: Path) -> None:
     # the fit gives back the TLE the states came from, to the printed digits
     line2 = out.stdout.splitlines()[1]
     assert line2[:51] == "2 25544  51.6416 247.4627 0006703 130.5360 325.0288"
+
+
+def test_unreadable_inputs_are_one_sentence_not_a_traceback(
+    tmp_path: Path, store_path: Path
+) -> None:
+    """Issue #12: '#c' with --format sp3 raised IndexError; corrupt gzip raised zlib.error; a
+    file expanding past STARBRAIN_MAX_DECOMPRESSED_MB was read whole."""
+    import gzip
+
+    hash_c = tmp_path / "short.sp3"
+    hash_c.write_text("#c\n")
+    bad_gz = tmp_path / "bad.sp3.gz"
+    blob = bytearray(gzip.compress(IGS.read_bytes()))
+    blob[10:14] = bytes(b ^ 0xA5 for b in blob[10:14])  # break the first deflate block
+    bad_gz.write_bytes(bytes(blob))
+    bomb = tmp_path / "bomb.sp3.gz"
+    bomb.write_bytes(gzip.compress(IGS.read_bytes() * 200))  # 1.1 MB of SP3 text
+    cases = [
+        (["--format", "sp3", str(hash_c)], f"{hash_c}: not an SP3 file", {}),
+        ([str(bad_gz)], f"{bad_gz}: the gzip data is corrupt", {}),
+        ([str(bomb)], "expands to more than 1 MiB", {"STARBRAIN_MAX_DECOMPRESSED_MB": "1"}),
+    ]
+    for args, message, env in cases:
+        out = run("ephemeris", "load", *args, cwd=tmp_path, env=env)
+        assert out.returncode == 1, (args, out.stderr)
+        assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    with Store(store_path) as store:
+        assert store.count("ephemeris") == 0
+    ok = run("ephemeris", "load", str(bomb), cwd=tmp_path)  # under the 1024 MiB default
+    assert ok.returncode == 0, ok.stderr
