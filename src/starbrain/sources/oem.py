@@ -13,6 +13,14 @@ Bad input never aborts a file: a bad state line is skipped and reported as a
 :class:`~starbrain.sources.records.RecordError` (source, line, field, reason); a segment without
 usable metadata or data is dropped with an error. Covariance blocks (KVN ``COVARIANCE_START`` and
 XML ``covarianceMatrix``) are accepted and skipped; acceleration columns are accepted and ignored.
+
+Nothing is guessed: a segment needs ``OBJECT_ID``, ``CENTER_NAME``, a supported ``TIME_SYSTEM``
+and a ``REF_FRAME`` :func:`normalise_frame` knows (no default UTC, EARTH or frame). Epochs must
+be CCSDS ASCII time codes (calendar or ordinal, day 001-365/366, years 1678-2261 so that
+``datetime64[ns]`` holds them); numbers must be plain ASCII decimals; positions beyond
+``MAX_POSITION_KM`` and speeds not below ``SPEED_OF_LIGHT_KMPS`` are rejected
+(:func:`implausible_states`). Each is a ``RecordError`` naming the line and field. A UTF-8
+byte-order mark is dropped.
 """
 
 from __future__ import annotations
