@@ -413,3 +413,12 @@ def test_a_byte_order_mark_is_dropped_plain_and_gzipped(path: Path, tmp_path: Pa
     for p in (plain, gz):
         result = load_ephemeris(p)
         assert result.errors == [] and result.n_good == 6, p
+
+
+def test_a_file_that_is_not_kvn_at_all_is_one_starbrain_error(tmp_path: Path) -> None:
+    sp3 = Path(__file__).resolve().parents[1] / "data" / "sp3" / "igs19362.sp3"
+    with pytest.raises(StarbrainError, match=r"igs19362\.sp3: not an OEM in KVN form"):
+        load_ephemeris(sp3, "oem")  # not 100 'data line outside a segment' errors
+    crlf = tmp_path / "crlf.oem"
+    crlf.write_bytes(KVN.read_bytes().replace(b"\n", b"\r\n"))
+    assert load_ephemeris(crlf, "oem").n_good == 6

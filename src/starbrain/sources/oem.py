@@ -886,5 +886,7 @@ def load_ephemeris(path: str | Path, fmt: str = "auto") -> LoadResult:
         return read_sp3(text, location).to_load_result()
     if fmt not in ("oem", "oem-xml"):
         raise StarbrainError(f"unknown ephemeris format {fmt!r}; use auto, oem, oem-xml or sp3")
+    if fmt == "oem" and re.search(r"^[ \t]*META_START[ \t]*\r?$", text, re.MULTILINE) is None:
+        raise StarbrainError(f"{location}: not an OEM in KVN form (it has no META_START line)")
     segments, errors = read_oem(text, location, fmt)
     return LoadResult(segments_to_table(segments, location), errors, location)
