@@ -14,7 +14,9 @@ import pyarrow as pa
 from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
 from starbrain.sources.driving.schema import VEHICLE_KEY, VEHICLE_SCHEMA
 from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
+from starbrain.sources.posts.schema import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
 from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
+from starbrain.sources.robots.schema import ARM_KEY, ARM_SCHEMA
 from starbrain.store.decision_schemas import (
     ANOMALIES_KEY,
     ANOMALIES_SCHEMA,
@@ -90,6 +92,10 @@ STREAMS: dict[str, Stream] = {
     ),
     # ground-vehicle logs (comma2k19, the fleet simulator): 20 Hz samples, append-only
     "vehicle": Stream("vehicle", VEHICLE_SCHEMA, VEHICLE_KEY, unique=False),
+    # public text posts (sources.posts): one row per post id, a re-delivery is a duplicate
+    "posts": Stream("posts", POSTS_SCHEMA, POSTS_KEY, time_column=None, compare=POSTS_COMPARE),
+    # robot-arm telemetry (the MuJoCo arm simulator, or a live arm): 50 Hz rows, append-only
+    "arm": Stream("arm", ARM_SCHEMA, ARM_KEY, unique=False),
 }
 
 
