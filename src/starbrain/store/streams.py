@@ -15,7 +15,6 @@ from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
 from starbrain.sources.driving.schema import VEHICLE_KEY, VEHICLE_SCHEMA
 from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 from starbrain.sources.posts.schema import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
-from starbrain.sources.posts.schema import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
 from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
 from starbrain.sources.robots.schema import ARM_KEY, ARM_SCHEMA
 from starbrain.store.decision_schemas import (
@@ -93,8 +92,6 @@ STREAMS: dict[str, Stream] = {
     ),
     # ground-vehicle logs (comma2k19, the fleet simulator): 20 Hz samples, append-only
     "vehicle": Stream("vehicle", VEHICLE_SCHEMA, VEHICLE_KEY, unique=False),
-    # public text posts (sources.posts): one row per post id, a re-delivery is a duplicate
-    "posts": Stream("posts", POSTS_SCHEMA, POSTS_KEY, time_column=None, compare=POSTS_COMPARE),
     # public text posts (sources.posts): one row per post id, a re-delivery is a duplicate
     "posts": Stream("posts", POSTS_SCHEMA, POSTS_KEY, time_column=None, compare=POSTS_COMPARE),
     # robot-arm telemetry (the MuJoCo arm simulator, or a live arm): 50 Hz rows, append-only
