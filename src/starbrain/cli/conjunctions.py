@@ -168,7 +168,7 @@ def conjunctions_show(
     from starbrain.planners.cdm import conjunction_cdm
     from starbrain.planners.conjunctions import select_conjunctions, show
 
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         table = _latest_screening(store)
     max_miss_km = None if max_miss_m is None else max_miss_m / 1e3
     try:

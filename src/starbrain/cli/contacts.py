@@ -22,6 +22,7 @@ from starbrain.cli._common import (
     app,
     err_console,
 )
+from starbrain.cli._propagator import ModelOption, _propagator
 from starbrain.core.errors import StarbrainError
 
 contacts_app = typer.Typer(
@@ -80,6 +81,7 @@ def contacts_plan(
         typer.Option("--output", "-o", help="Write the plan(s) to a .csv or .parquet file."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Contacts to print.")] = 15,
+    model: ModelOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Plan downlink contacts maximising delivered data; compare the MILP with greedy.
@@ -99,7 +101,8 @@ def contacts_plan(
         plan_greedy,
         plan_milp,
     )
-    from starbrain.planners.passes import KNOWN_STATIONS, parse_station, sgp4_propagator
+    from starbrain.planners.passes import KNOWN_STATIONS, parse_station
+    from starbrain.planners.propagator import utc_propagate
 
     if not 0 < hours <= 72:
         raise StarbrainError("--hours must be in (0, 72]")
@@ -118,8 +121,9 @@ def contacts_plan(
         raise StarbrainError("two stations have the same name")
     t0 = _time_option(start, timeconv.utc_now(), "--from")
     t1 = t0 + np.timedelta64(int(hours * 3600e9), "ns")
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         table = _elements_for(store, norad)
+        propagator = _propagator(store, model)
     if not norad and table.num_rows > max_satellites:
         err_console.print(
             f"planning for the first {max_satellites} of {table.num_rows} stored objects "
@@ -139,7 +143,9 @@ def contacts_plan(
     with err_console.status(
         f"visibility: {len(fleet)} satellites x {len(stations)} stations x {hours:g} h"
     ):
-        problem = contact_problem(sgp4_propagator(table), fleet, stations, t0, t1, slot_s=slot_s)
+        problem = contact_problem(
+            utc_propagate(propagator, table), fleet, stations, t0, t1, slot_s=slot_s
+        )
     plans: list[ContactPlan] = []
     if method in (Method.greedy, Method.both):
         plans.append(plan_greedy(problem))

@@ -207,7 +207,7 @@ def model_list(fmt: FormatOption = OutputFormat.table) -> None:
 
     from starbrain.models.registry import list_models
 
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         rows = list_models(store)
     if not rows and fmt is OutputFormat.table:
         console.print("no models registered yet: run starbrain model train")
@@ -247,7 +247,7 @@ def model_show(
     """A model's config, training-data fingerprint and physics, metrics, device and time."""
     from starbrain.models.registry import load_model
 
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         model, row = load_model(store, model_id)
     console.print(f"[bold]{row['name']}[/]  ({row['kind']})", highlight=False)
     console.print(f"created: {row['created']}  device: {row['device']}", highlight=False)
@@ -294,7 +294,7 @@ def model_evaluate(
     from starbrain.models.truth import generate_truth, sample_elements
     from starbrain.report.orbit_model import plot_errors
 
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         model, row = load_model(store, model_id)
     data = json.loads(row["data_json"] or "{}")
     span = days or model.config.horizon_min / 1440.0
@@ -345,7 +345,7 @@ def predict_command(
         raise StarbrainError("--hours must be in (0, 720]")
     if step_min <= 0 or hours * 60 / step_min > 1_000_000:
         raise StarbrainError("--step-min must be positive and give at most a million states")
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         elements = _elements_for(store, [norad])
         model = None
         used = "SGP4 alone (no learned correction)"

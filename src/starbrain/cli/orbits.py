@@ -26,6 +26,7 @@ from starbrain.cli._common import (
     app,
     err_console,
 )
+from starbrain.cli._propagator import ModelOption, _propagator
 from starbrain.core.errors import StarbrainError
 
 
@@ -88,7 +89,7 @@ def propagate(
     if backend not in ("torch", "cpp"):
         raise StarbrainError("--backend must be torch or cpp")
     times = t0 + (np.arange(n_time) * step * 1e9).astype("timedelta64[ns]")
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         table = _elements_for(store, norad)
     jd, fr = timeconv.datetime64_to_jd(times)
     r_teme, v_teme, err = sgp4_propagate(table, jd, fr, backend=backend)  # type: ignore[arg-type]
@@ -180,6 +181,7 @@ def passes(
         typer.Option("--output", "-o", help="Write every pass to a .csv or .parquet file."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Passes to print.")] = 20,
+    model: ModelOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Ground passes (rise, culmination, set, maximum elevation, sunlit) over stations.
@@ -190,7 +192,8 @@ def passes(
     import numpy as np
 
     from starbrain.core import timeconv
-    from starbrain.planners.passes import find_passes, sgp4_propagator
+    from starbrain.planners.passes import find_passes
+    from starbrain.planners.propagator import utc_propagate
 
     stations = [_station(s) for s in station]
     if not 0 < hours <= 24 * 14:
@@ -199,12 +202,13 @@ def passes(
         raise StarbrainError("--min-elevation must be in [-5, 90)")
     t0 = _time_option(start, timeconv.utc_now(), "--from")
     t1 = t0 + np.timedelta64(int(hours * 3600e9), "ns")
-    with _open_store() as store:
+    with _open_store(read_only=True) as store:
         table = _elements_for(store, norad)
+        propagator = _propagator(store, model)
     ids = table.column("norad_id").to_numpy()
     with err_console.status(f"{len(ids)} satellites x {len(stations)} stations x {hours:g} h"):
         found = find_passes(
-            sgp4_propagator(table),
+            utc_propagate(propagator, table),
             ids,
             stations,
             t0,

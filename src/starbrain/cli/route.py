@@ -16,6 +16,7 @@ from starbrain.cli._common import (
     _write_table,
     app,
 )
+from starbrain.cli._propagator import _propagator
 from starbrain.core.errors import StarbrainError
 
 
@@ -143,6 +144,15 @@ def route_command(
         Path | None,
         typer.Option("--output", "-o", help="Write every snapshot to a .csv or .parquet file."),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Propagator: a registered world model's name, 'latest', or 'sgp4' (default: "
+            "with --catalog the latest world model if one is registered, else SGP4; SGP4 for "
+            "presets and --tle unless --model is given).",
+        ),
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Shortest-path latency between two cities over +Grid inter-satellite links.
@@ -179,6 +189,7 @@ def route_command(
     except ValueError as exc:
         raise StarbrainError(str(exc)) from None
     grid_shape = rn.parse_grid(grid) if grid is not None else None
+    propagator = None
     if tle is not None:
         network = rn.tle_network(tle, grid_shape, isl_shift)
         label = f"{tle.name} ({network.n_sat} satellites, +Grid ISLs"
@@ -188,8 +199,9 @@ def route_command(
         from starbrain.cli._common import _elements_for, _open_store
 
         ids = _norad_ids(norad)
-        with _open_store() as store:
+        with _open_store(read_only=True) as store:
             elements = _elements_for(store, ids)
+            propagator = _propagator(store, model)
         at = _time_option(start, None, "--start")
         order = rn.order_by_plane(elements, *grid_shape, at=at)
         network = rn.grid_network(elements.take(order), *grid_shape, isl_shift, "the selection")
@@ -212,6 +224,11 @@ def route_command(
         t0 = _time_option(start, today, "--start")
         network = routing_network(preset, _shells(shell), epoch=np.datetime64(t0, "D"))
         label = f"{preset} ({which}, {network.n_sat} satellites, +Grid ISLs"
+    if propagator is None and model is not None:
+        from starbrain.cli._common import _open_store
+
+        with _open_store(read_only=True) as store:
+            propagator = _propagator(store, model)
     result = route(
         src,
         dst,
@@ -224,6 +241,7 @@ def route_command(
         ellipsoid=(ellipsoid or "wgs84").lower(),
         shards=shards,
         ray_address=ray_address,
+        propagator=propagator,
     )
     s = result.summary()
     notes = _notes(fmt)
@@ -234,6 +252,8 @@ def route_command(
         )
     if result.ellipsoid != "wgs84":
         rule += f", cities on {result.ellipsoid.upper()}"
+    if result.propagator != "sgp4":
+        rule += f", propagated with {result.propagator}"
     notes.print(
         f"[bold]{src.name} -> {dst.name}[/]: {label}), {int(s['snapshots'])} snapshots every "
         f"{step_ms:g} ms from {np.datetime_as_string(np.datetime64(t0, 's'))}Z, {rule}",
