@@ -33,6 +33,11 @@ Hypatia", IMC 2020; code at github.com/snkas/hypatia):
   queueing, transmission or processing delay). A path change is any change of the sequence of
   satellites between consecutive snapshots.
 
+Propagation: SGP4 (:mod:`starbrain.physics.sgp4`) by default, or any planner
+:class:`~starbrain.planners.propagator.Propagator` (``route(..., propagator=...)``: a registered
+world model through :func:`~starbrain.planners.propagator.resolve_propagator`, as every orbit
+planner takes it); :attr:`RouteResult.propagator` names the one used.
+
 What keeps it fast: satellites are propagated with SGP4 at a coarse step (10 s) and placed at
 every snapshot by cubic Hermite interpolation of position and rate (the rate by central
 differences of SGP4 positions, as SGP4's own velocity is not quite the derivative of its
@@ -64,7 +69,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +81,9 @@ from starbrain.physics.earth import geodetic_to_itrf
 from starbrain.planners.passes import GroundStation
 from starbrain.planners.routing_networks import RoutingNetwork, plus_grid, routing_network
 from starbrain.sources.constellation import RADIUS_WGS72_KM
+
+if TYPE_CHECKING:
+    from starbrain.planners.propagator import Propagator
 
 __all__ = [
     "C_KM_S",
@@ -441,6 +449,7 @@ class _Shard:
     device: str | None
     max_gsl_km: float = math.inf
     ellipsoid: str = "wgs84"
+    propagator: Propagator | None = None  # None: physics.sgp4 directly
 
 
 @dataclass
@@ -515,10 +524,14 @@ def _route_shard(shard: _Shard) -> _ShardResult:
     # differences of positions, (-r(2d) + 8 r(d) - 8 r(-d) + r(-2d)) / 12 d
     delta_ns = int(_RATE_STEP_S * 1e9)
     at = np.concatenate([knot_ns + m * delta_ns for m in (0, -2, -1, 1, 2)])
-    r, _, err = propagate(
-        shard.elements, *timeconv.datetime64_to_jd(at.astype("datetime64[ns]")), device=shard.device
-    )
-    r[err != 0] = np.nan
+    at_jd, at_fr = timeconv.datetime64_to_jd(at.astype("datetime64[ns]"))
+    if shard.propagator is None:
+        r, _, err = propagate(shard.elements, at_jd, at_fr, device=shard.device)
+        r[err != 0] = np.nan
+    else:
+        from starbrain.planners.propagator import utc_propagate
+
+        r, _ = utc_propagate(shard.propagator, shard.elements, device=shard.device)(at_jd, at_fr)
     r_m2, r_m1, r_p1, r_p2 = (r[:, i * n_knots : (i + 1) * n_knots] for i in range(1, 5))
     v = (r_m2 - r_p2 + 8.0 * (r_p1 - r_m1)) / (12.0 * _RATE_STEP_S)
     r_kn = np.ascontiguousarray(r[:, :n_knots].transpose(1, 0, 2))  # (J, n_sat, 3)
@@ -643,7 +656,8 @@ class RouteResult:
     snapshot's. The GSL rule: elevation >= ``min_elevation_deg`` and, when set, slant range <=
     ``max_gsl_km``; ground points on the ``ellipsoid``. ``changes`` lists ``(snapshot index,
     path)`` for the first snapshot and every change, paths as indices into
-    ``network.elements``; :meth:`path_at` expands them.
+    ``network.elements``; :meth:`path_at` expands them. ``propagator`` names what propagated
+    the satellites (``"sgp4"``, or the world model's label).
     """
 
     source: GroundStation
@@ -657,6 +671,7 @@ class RouteResult:
     min_elevation_deg: float = HYPATIA_STARLINK_MIN_ELEVATION_DEG
     max_gsl_km: float | None = None
     ellipsoid: str = "wgs84"
+    propagator: str = "sgp4"
 
     @property
     def rtt_ms(self) -> FloatArray:
@@ -747,6 +762,7 @@ def route(
     knot_step_s: float = 10.0,
     chunk: int | None = None,
     device: str | None = "cpu",
+    propagator: Propagator | None = None,
 ) -> RouteResult:
     """Shortest paths from ``source`` to ``destination`` every ``step_ms`` for ``duration_s``.
 
@@ -770,6 +786,9 @@ def route(
         chunk: snapshots whose geometry is computed together (memory ~ chunk x n_sat x 150 B;
             default: 20 s of simulated time, 20 to 200 snapshots).
         device: torch device for SGP4 (None: CUDA when available).
+        propagator: what propagates the satellites at the knots (TEME km): a planner
+            :class:`~starbrain.planners.propagator.Propagator` (e.g. a registered world model
+            from :func:`~starbrain.planners.propagator.resolve_propagator`); None: SGP4.
     """
     if not duration_s > 0 or not math.isfinite(duration_s):
         raise StarbrainError("the duration must be a positive number of seconds")
@@ -810,6 +829,7 @@ def route(
             device,
             math.inf if max_gsl_km is None else float(max_gsl_km),
             ellipsoid,
+            propagator,
         )
         for a, b in itertools.pairwise(edges)
         if b > a
@@ -824,6 +844,7 @@ def route(
     )
     res = _merge(parts, source, destination, network, t0, step_ns, n, min_elevation_deg)
     res.max_gsl_km, res.ellipsoid = max_gsl_km, ellipsoid
+    res.propagator = "sgp4" if propagator is None else propagator.name
     return res
 
 
