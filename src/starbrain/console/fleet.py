@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from starbrain.console.schemas import ShellSummary
 from starbrain.core import timeconv
-from starbrain.physics.earth import GM_KM3_S2, WGS84_A_KM
+from starbrain.physics.earth import GM_KM3_S2
 from starbrain.store.database import Store
 
 __all__ = [
@@ -102,19 +102,22 @@ def semi_major_axis_km(mean_motion_rev_per_day: npt.ArrayLike) -> npt.NDArray[np
         return np.cbrt(GM_KM3_S2 / (n * n))
 
 
-def _altitude_km(mean_motion_rev_per_day: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return semi_major_axis_km(mean_motion_rev_per_day) - WGS84_A_KM
-
-
 def classify_shells(
     inclination_deg: npt.ArrayLike,
     mean_motion_rev_per_day: npt.ArrayLike,
     max_named: int = MAX_NAMED_SHELLS,
+    eccentricity: npt.ArrayLike = 0.0,
 ) -> tuple[npt.NDArray[np.int16], list[ShellSummary]]:
     """Group objects by inclination (1 deg) and mean altitude (10 km): the ``max_named`` most
-    populated groups get ids 0.., every other object the id ``max_named`` ("other")."""
+    populated groups get ids 0.., every other object the id ``max_named`` ("other").
+
+    Altitude is the constellation's (:func:`starbrain.sources.constellation.mean_altitude_km`:
+    SGP4's mean semi-major axis minus the WGS-72 radius), so a shell generated at 570 km is
+    labelled 570 km."""
+    from starbrain.sources.constellation import mean_altitude_km
+
     inc = np.asarray(inclination_deg, dtype=np.float64)
-    alt = _altitude_km(np.asarray(mean_motion_rev_per_day))
+    alt = mean_altitude_km(mean_motion_rev_per_day, np.radians(inc), eccentricity)
     if inc.size == 0:
         return np.zeros(0, np.int16), []
     key = np.rint(inc).astype(np.int64) * 100_000 + np.rint(np.nan_to_num(alt) / 10).astype(
@@ -187,6 +190,7 @@ def _build_fleet(table: pa.Table, element_sets: int, device: str | None) -> Flee
     shell, shells = classify_shells(
         table.column("inclination_deg").to_numpy(),
         table.column("mean_motion_rev_per_day").to_numpy(),
+        eccentricity=table.column("eccentricity").to_numpy(),
     )
     state = sgp4_init(Sgp4Elements.from_table(table, device=device)) if len(ids) else None
     return Fleet(

@@ -93,6 +93,7 @@ __all__ = [
     "RouteResult",
     "RoutingNetwork",
     "great_circle_km",
+    "isl_up",
     "plus_grid",
     "route",
     "routing_network",
@@ -153,6 +154,17 @@ def _max_isl_km(r_a: FloatArray, r_b: FloatArray) -> FloatArray:
     """Longest line of sight between two radii (km) that clears ISL_MIN_ALTITUDE_KM."""
     rho2 = (_RADIUS_FOR_ISL_KM + ISL_MIN_ALTITUDE_KM) ** 2
     return np.sqrt(np.maximum(r_a * r_a - rho2, 0.0)) + np.sqrt(np.maximum(r_b * r_b - rho2, 0.0))
+
+
+def isl_up(r_a: FloatArray, r_b: FloatArray) -> npt.NDArray[np.bool_]:
+    """Whether inter-satellite links between positions ``r_a`` and ``r_b`` (..., 3) km, in any
+    Earth-centred frame, are usable: the routing rule, length at most the longest line of sight
+    that clears ``ISL_MIN_ALTITUDE_KM`` above the WGS-72 radius. False where a position is NaN."""
+    r_a, r_b = np.asarray(r_a, dtype=np.float64), np.asarray(r_b, dtype=np.float64)
+    length = np.linalg.norm(r_a - r_b, axis=-1)
+    limit = _max_isl_km(np.linalg.norm(r_a, axis=-1), np.linalg.norm(r_b, axis=-1))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(length <= limit)
 
 
 @overload

@@ -41,7 +41,9 @@ from starbrain.sources.fixedwidth import checksum_digit
 __all__ = [
     "KUIPER_630",
     "HypatiaShell",
+    "NotWalkerError",
     "RoutingNetwork",
+    "WalkerLayout",
     "grid_isls",
     "grid_network",
     "hypatia_network",
@@ -51,6 +53,7 @@ __all__ = [
     "plus_grid",
     "routing_network",
     "tle_network",
+    "walker_layout",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -381,3 +384,111 @@ def order_by_plane(elements: pa.Table, orbits: int, per_orbit: int, at: Any = No
             ref = float(u[g].min()) - 0.5 * np.pi / per_orbit  # a quarter slot before
         out.append(g[np.argsort((u[g] - ref) % (2 * np.pi), kind="stable")])
     return np.concatenate(out).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Walker shells recognised in element sets (the console's links over a stored shell)
+
+# Planes are told apart by gaps in node longitude wider than this; satellites of one plane
+# differ by far less (J2 short-period terms: ~0.02 deg; epochs hours apart: ~0.2 deg).
+PLANE_GAP_DEG = 0.5
+# A satellite may sit this far (fraction of the in-plane spacing) from its Walker slot
+SLOT_TOLERANCE = 0.25
+_NS_PER_DAY = 86_400e9
+
+
+class NotWalkerError(ValueError):
+    """Element sets that are not a complete Walker-delta shell; the message says why."""
+
+
+@dataclass(frozen=True)
+class WalkerLayout:
+    """A Walker-delta shell recognised in element sets: ``shell`` (its parameters; altitude as
+    :func:`starbrain.sources.constellation.mean_altitude_km`) and ``index`` (shell.size,), the
+    rows in generator order (plane by plane, slot by slot)."""
+
+    shell: WalkerShell
+    index: IntArray
+
+    @property
+    def isl(self) -> IntArray:
+        """+Grid links (n_edge, 2) as positions in ``index``."""
+        return plus_grid([self.shell])
+
+
+def walker_layout(t: pa.Table, name: str = "shell") -> WalkerLayout:
+    """Recognise a Walker-delta shell in the element sets ``t`` (``ELEMENTS_SCHEMA`` rows).
+
+    Node longitudes (RAAN) are grouped into planes; each plane must hold the same number of
+    satellites S and the P planes must be equally spaced. Arguments of latitude (argument of
+    perigee + mean anomaly, advanced by the mean motion to the newest epoch) give the phasing
+    factor F from plane 1 against plane 0, and every satellite must sit within
+    ``SLOT_TOLERANCE`` of a slot ``360 k / S + 360 F j / (P S)``. ``index`` orders the rows as
+    :func:`starbrain.sources.constellation.generate` lays a shell out, so :func:`plus_grid`
+    gives their links. Raises :class:`NotWalkerError` saying why not.
+    """
+    from starbrain.sources.constellation import mean_altitude_km
+
+    n = t.num_rows
+    if n < 2:
+        raise NotWalkerError("fewer than two satellites")
+    raan = np.mod(t.column("ra_of_asc_node_deg").to_numpy().astype(np.float64), 360.0)
+    mean_motion = t.column("mean_motion_rev_per_day").to_numpy().astype(np.float64)
+    epoch_ns = t.column("epoch").cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy()
+    days = (epoch_ns.max() - epoch_ns) / _NS_PER_DAY
+    u = np.mod(
+        t.column("arg_of_pericenter_deg").to_numpy().astype(np.float64)
+        + t.column("mean_anomaly_deg").to_numpy().astype(np.float64)
+        + 360.0 * mean_motion * days,
+        360.0,
+    )
+
+    # planes: clusters of node longitude on the circle
+    order = np.argsort(raan, kind="stable")
+    gaps = np.diff(raan[order], append=raan[order[0]] + 360.0)
+    cuts = np.flatnonzero(gaps > PLANE_GAP_DEG)
+    if cuts.size:
+        start = (int(cuts[-1]) + 1) % n
+        order, gaps = np.roll(order, -start), np.roll(gaps, -start)
+    plane_of = np.concatenate([[0], np.cumsum(gaps[:-1] > PLANE_GAP_DEG)]).astype(np.int64)
+    planes = int(plane_of[-1]) + 1
+    counts = np.bincount(plane_of)
+    if counts.min() != counts.max():
+        raise NotWalkerError(
+            f"its {planes} planes hold {counts.min()} to {counts.max()} satellites"
+        )
+    per_plane = int(counts[0])
+    node = np.unwrap(raan[order], period=360.0)
+    centres = np.array([node[plane_of == j].mean() for j in range(planes)])
+    spacing = 360.0 / planes
+    if planes > 1 and np.abs(np.diff(centres) - spacing).max() > max(0.5, 0.1 * spacing):
+        raise NotWalkerError(f"its {planes} planes are not equally spaced in node")
+
+    # slots: argument of latitude against plane 0's first satellite, in slot spacings
+    sigma = 360.0 / per_plane
+    u_sorted = u[order]
+    rel = np.mod(u_sorted - u_sorted[0], 360.0) / sigma
+    if planes > 1:
+        first_of_1 = int(np.flatnonzero(plane_of == 1)[0])
+        phasing = int(np.rint(np.mod(rel[first_of_1], 1.0) * planes)) % planes
+    else:
+        phasing = 0
+    x = rel - phasing * plane_of / planes
+    slot_raw = np.rint(x)
+    if np.abs(x - slot_raw).max() > SLOT_TOLERANCE:
+        raise NotWalkerError("its satellites are not evenly phased in their planes")
+    slot = np.mod(slot_raw.astype(np.int64), per_plane)
+    position = plane_of * per_plane + slot
+    if np.bincount(position, minlength=n).max() != 1:
+        raise NotWalkerError("two satellites share a slot")
+    layout = np.empty(n, dtype=np.int64)
+    layout[position] = order
+
+    inc_deg = t.column("inclination_deg").to_numpy().astype(np.float64)
+    ecc = t.column("eccentricity").to_numpy().astype(np.float64)
+    alt = float(np.nanmean(mean_altitude_km(mean_motion, np.radians(inc_deg), ecc)))
+    inc = float(np.mean(inc_deg))
+    if not 80.0 <= alt <= 50_000.0:
+        raise NotWalkerError(f"mean altitude {alt:.0f} km")
+    shell = WalkerShell(alt, inc, planes, per_plane, phasing=phasing, name=name)
+    return WalkerLayout(shell, layout)

@@ -37,6 +37,7 @@ __all__ = [
     "generate",
     "generate_preset",
     "kozai_mean_motion",
+    "mean_altitude_km",
 ]
 
 # WGS-72, the constants SGP4 is defined with (core.constants)
@@ -116,6 +117,28 @@ def kozai_mean_motion(
         d0 = shape / a0**2
         n0 = n_brouwer * (1.0 + d0)
     return n0 * _MIN_PER_DAY / (2.0 * np.pi)
+
+
+def mean_altitude_km(
+    mean_motion_rev_per_day: npt.ArrayLike,
+    inclination_rad: npt.ArrayLike,
+    eccentricity: npt.ArrayLike,
+) -> npt.NDArray[np.float64]:
+    """Altitude (km) as this module defines it, SGP4's mean semi-major axis (from the TLE (Kozai)
+    mean motion, un-Kozai'd as SGP4's initialisation does) minus the WGS-72 radius: the inverse
+    of :func:`kozai_mean_motion`. NaN where the mean motion is not positive."""
+    n_rev = np.asarray(mean_motion_rev_per_day, dtype=np.float64)
+    cosi = np.cos(np.asarray(inclination_rad, dtype=np.float64))
+    e2 = np.asarray(eccentricity, dtype=np.float64) ** 2
+    shape = 0.75 * J2_WGS72 * (3.0 * cosi**2 - 1.0) / (1.0 - e2) ** 1.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n0 = np.where(n_rev > 0, n_rev, np.nan) * 2.0 * np.pi / _MIN_PER_DAY  # rad/min
+        a1 = (_XKE / n0) ** (2.0 / 3.0)
+        d1 = shape / a1**2
+        a0 = a1 * (1.0 - d1 / 3.0 - d1**2 - 134.0 / 81.0 * d1**3)
+        n_brouwer = n0 / (1.0 + shape / a0**2)
+        a = (_XKE / n_brouwer) ** (2.0 / 3.0)  # earth radii
+    return np.asarray((a - 1.0) * RADIUS_WGS72_KM, dtype=np.float64)
 
 
 def generate(

@@ -2,19 +2,19 @@
 city -> satellites -> city path over them) and /api/cities (the cities a route may join).
 
 The stored catalogue carries no constellation structure, only element sets; the structure comes
-from them: :func:`walker_layout` recognises a Walker-delta shell in one of the catalogue's shells
-(planes by right ascension of the ascending node, slots by argument of latitude, the phasing
-factor from the phase offset between neighbouring planes) and orders its satellites as
+from them: :func:`starbrain.planners.routing_networks.walker_layout` recognises a Walker-delta
+shell in one of the catalogue's shells and orders its satellites as
 :func:`starbrain.sources.constellation.generate` lays them out, so that
-:func:`starbrain.planners.routing.plus_grid` gives their +Grid links and
-:func:`starbrain.planners.routing.shortest_paths` the route. Positions are ITRF (km), the
+:func:`starbrain.planners.routing.plus_grid` gives their +Grid links,
+:func:`starbrain.planners.routing.isl_up` which of them are usable and
+:func:`starbrain.planners.routing.shortest_paths` the route. This module only maps requests to
+those planners. Positions are ITRF (km), the
 globe's Earth-fixed frame; link lengths and path lengths do not depend on the frame.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
@@ -31,7 +31,7 @@ from starbrain.console.deps import (
     compute,
     instant,
 )
-from starbrain.console.fleet import Fleet, iso, nullable, semi_major_axis_km
+from starbrain.console.fleet import Fleet, iso, nullable
 from starbrain.console.schemas import (
     CitiesResponse,
     City,
@@ -46,12 +46,12 @@ from starbrain.planners.routing import (
     C_KM_S,
     FIBRE_GROUP_INDEX,
     HYPATIA_STARLINK_MIN_ELEVATION_DEG,
-    ISL_MIN_ALTITUDE_KM,
     great_circle_km,
-    plus_grid,
+    isl_up,
     shortest_paths,
 )
-from starbrain.sources.constellation import RADIUS_WGS72_KM, WalkerShell
+from starbrain.planners.routing_networks import NotWalkerError, WalkerLayout
+from starbrain.planners.routing_networks import walker_layout as recognise_walker
 
 __all__ = ["WalkerLayout", "router", "walker_layout"]
 
@@ -59,29 +59,6 @@ router = APIRouter(tags=["links"], responses=ERROR_RESPONSES)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-# Planes are told apart by gaps in node longitude wider than this; satellites of one plane
-# differ by far less (J2 short-period terms: ~0.02 deg; epochs hours apart: ~0.2 deg).
-PLANE_GAP_DEG = 0.5
-# A satellite may sit this far (fraction of the in-plane spacing) from its Walker slot
-SLOT_TOLERANCE = 0.25
-# Line of sight of an ISL must stay this far from the Earth's centre (the routing module's rule)
-ISL_CLEARANCE_KM = RADIUS_WGS72_KM + ISL_MIN_ALTITUDE_KM
-_NS_PER_DAY = 86_400e9
-
-
-@dataclass(frozen=True)
-class WalkerLayout:
-    """A Walker-delta shell recognised in the catalogue: ``shell`` (its parameters) and
-    ``index`` (shell.size,), the fleet rows in generator order (plane by plane, slot by slot)."""
-
-    shell: WalkerShell
-    index: IntArray
-
-    @property
-    def isl(self) -> IntArray:
-        """+Grid links (n_edge, 2) as positions in ``index``."""
-        return plus_grid([self.shell])
 
 
 def _not_walker(shell_id: int, why: str) -> ApiError:
@@ -93,14 +70,9 @@ def _not_walker(shell_id: int, why: str) -> ApiError:
 
 
 def walker_layout(fleet: Fleet, shell_id: int) -> WalkerLayout:
-    """Recognise a Walker-delta shell among the fleet's objects of shell ``shell_id``.
-
-    Node longitudes (RAAN) are grouped into planes; each plane must hold the same number of
-    satellites S and the P planes must be equally spaced. Arguments of latitude (argument of
-    perigee + mean anomaly, advanced by the mean motion to the newest epoch of the shell) give
-    the phasing factor F from plane 1 against plane 0, and every satellite must sit within
-    ``SLOT_TOLERANCE`` of a slot ``360 k / S + 360 F j / (P S)``. Raises ``ApiError`` (404: no
-    such shell; 422: not a complete Walker shell, or too large).
+    """The Walker-delta shell among the fleet's objects of shell ``shell_id``
+    (:func:`starbrain.planners.routing_networks.walker_layout`), ``index`` as fleet rows.
+    Raises ``ApiError`` (404: no such shell; 422: not a complete Walker shell, or too large).
     """
     named = {s.id for s in fleet.shells if s.label != "other"}
     if shell_id not in named:
@@ -115,67 +87,11 @@ def walker_layout(fleet: Fleet, shell_id: int) -> WalkerLayout:
         raise ApiError(
             422, f"shell {shell_id} has {n} satellites; links cover at most {MAX_LINK_SATELLITES}"
         )
-    if n < 2:
-        raise _not_walker(shell_id, "fewer than two satellites")
-    t = fleet.table.take(pa.array(idx))
-    raan = np.mod(t.column("ra_of_asc_node_deg").to_numpy().astype(np.float64), 360.0)
-    mean_motion = t.column("mean_motion_rev_per_day").to_numpy().astype(np.float64)
-    epoch_ns = t.column("epoch").cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy()
-    days = (epoch_ns.max() - epoch_ns) / _NS_PER_DAY
-    u = np.mod(
-        t.column("arg_of_pericenter_deg").to_numpy().astype(np.float64)
-        + t.column("mean_anomaly_deg").to_numpy().astype(np.float64)
-        + 360.0 * mean_motion * days,
-        360.0,
-    )
-
-    # planes: clusters of node longitude on the circle
-    order = np.argsort(raan, kind="stable")
-    gaps = np.diff(raan[order], append=raan[order[0]] + 360.0)
-    cuts = np.flatnonzero(gaps > PLANE_GAP_DEG)
-    if cuts.size:
-        start = (int(cuts[-1]) + 1) % n
-        order, gaps = np.roll(order, -start), np.roll(gaps, -start)
-    plane_of = np.concatenate([[0], np.cumsum(gaps[:-1] > PLANE_GAP_DEG)]).astype(np.int64)
-    planes = int(plane_of[-1]) + 1
-    counts = np.bincount(plane_of)
-    if counts.min() != counts.max():
-        raise _not_walker(
-            shell_id, f"its {planes} planes hold {counts.min()} to {counts.max()} satellites"
-        )
-    per_plane = int(counts[0])
-    node = np.unwrap(raan[order], period=360.0)
-    centres = np.array([node[plane_of == j].mean() for j in range(planes)])
-    spacing = 360.0 / planes
-    if planes > 1 and np.abs(np.diff(centres) - spacing).max() > max(0.5, 0.1 * spacing):
-        raise _not_walker(shell_id, f"its {planes} planes are not equally spaced in node")
-
-    # slots: argument of latitude against plane 0's first satellite, in slot spacings
-    sigma = 360.0 / per_plane
-    u_sorted = u[order]
-    rel = np.mod(u_sorted - u_sorted[0], 360.0) / sigma
-    if planes > 1:
-        first_of_1 = int(np.flatnonzero(plane_of == 1)[0])
-        phasing = int(np.rint(np.mod(rel[first_of_1], 1.0) * planes)) % planes
-    else:
-        phasing = 0
-    x = rel - phasing * plane_of / planes
-    slot_raw = np.rint(x)
-    if np.abs(x - slot_raw).max() > SLOT_TOLERANCE:
-        raise _not_walker(shell_id, "its satellites are not evenly phased in their planes")
-    slot = np.mod(slot_raw.astype(np.int64), per_plane)
-    position = plane_of * per_plane + slot
-    if np.bincount(position, minlength=n).max() != 1:
-        raise _not_walker(shell_id, "two satellites share a slot")
-    layout = np.empty(n, dtype=np.int64)
-    layout[position] = idx[order]
-
-    alt = float(np.nanmean(semi_major_axis_km(mean_motion))) - RADIUS_WGS72_KM
-    inc = float(np.mean(t.column("inclination_deg").to_numpy()))
-    if not 80.0 <= alt <= 50_000.0:
-        raise _not_walker(shell_id, f"mean altitude {alt:.0f} km")
-    shell = WalkerShell(alt, inc, planes, per_plane, phasing=phasing, name=f"shell {shell_id}")
-    return WalkerLayout(shell, layout)
+    try:
+        found = recognise_walker(fleet.table.take(pa.array(idx)), f"shell {shell_id}")
+    except NotWalkerError as exc:
+        raise _not_walker(shell_id, str(exc)) from None
+    return WalkerLayout(found.shell, idx[found.index])
 
 
 def itrf_positions(
@@ -194,17 +110,6 @@ def itrf_positions(
     return out
 
 
-def isl_clear(r_a: FloatArray, r_b: FloatArray) -> npt.NDArray[np.bool_]:
-    """Whether the straight segments between ``r_a`` and ``r_b`` (n, 3) km stay at least
-    ``ISL_CLEARANCE_KM`` from the Earth's centre (False where a position is NaN)."""
-    d = r_b - r_a
-    dd = np.einsum("ni,ni->n", d, d)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.clip(-np.einsum("ni,ni->n", r_a, d) / dd, 0.0, 1.0)
-        closest = r_a + np.nan_to_num(s)[:, None] * d
-        return np.asarray(np.linalg.norm(closest, axis=1) >= ISL_CLEARANCE_KM)
-
-
 def links_at(
     fleet: Fleet, shell_id: int, t: np.datetime64, device: str | None
 ) -> dict[str, object]:
@@ -214,7 +119,7 @@ def links_at(
     isl = layout.isl
     a, b = isl[:, 0], isl[:, 1]
     length = np.linalg.norm(r[a] - r[b], axis=1)
-    up = isl_clear(r[a], r[b])
+    up = isl_up(r[a], r[b])
     return {
         "time": iso(t) or "",
         "shell": shell_id,
