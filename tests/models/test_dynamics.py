@@ -140,3 +140,24 @@ def test_registry_round_trip_in_a_duckdb_store(fitted: dict, tmp_path) -> None:
     a, va = model.rollout(x0, U)
     b, vb = loaded.rollout(x0, U)
     assert torch.equal(a, b) and torch.equal(va, vb)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_rollout_and_mpc_agree_with_cpu(fitted: dict) -> None:
+    from starbrain.planners.mpc import CEM, MPCConfig
+
+    train = fitted["train"]
+    gpu, _ = fit_world_model(pendulum_prior(), train, FitConfig(epochs=50, seed=0), device="cuda")
+    cpu, _ = fit_world_model(pendulum_prior(), train, FitConfig(epochs=50, seed=0), device="cpu")
+    x0 = torch.tensor([[0.3, -0.4]] * 4, dtype=torch.float64)
+    U = torch.full((4, 15, 1), 0.2, dtype=torch.float64)
+    a, _ = cpu.rollout(x0, U)
+    b, _ = gpu.rollout(x0.cuda(), U.cuda())
+    assert torch.allclose(a, b.cpu(), atol=1e-2)  # different kernels, same data and seed
+
+    def cost(X, U, var):
+        return (X[..., 0] ** 2).sum(-1) + 0.01 * (U**2).sum((-1, -2))
+
+    step = CEM(gpu, cost, 1, MPCConfig(horizon=15, n_samples=2048, n_iters=3, u_min=-1.0,
+                                        u_max=1.0)).step(x0.float().cuda())  # fmt: skip
+    assert step.u.is_cuda and step.u.shape == (4, 1) and step.u.abs().max() <= 1.0

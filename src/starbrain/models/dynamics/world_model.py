@@ -161,7 +161,12 @@ class WorldModel(nn.Module):
         members = base.unsqueeze(0).expand(e, *base.shape).clone()
         if not self.fitted:
             zero = torch.zeros_like(base)
-            return Prediction(base, zero, members, torch.zeros(base.shape[0], dtype=torch.bool))
+            return Prediction(
+                base,
+                zero,
+                members,
+                torch.zeros(base.shape[0], dtype=torch.bool, device=base.device),
+            )
         z = self.features(x, u)
         rm, rv = self.residual(z)
         ood = self.ood_mask(z, rm)
