@@ -42,6 +42,25 @@ def test_steering_ratio_per_vehicle_from_logs() -> None:
     assert est["bmw-320i"]["lf_m"] == pytest.approx(float(vehicle_parameters(BMW).a))  # fixed
 
 
+@pytest.mark.slow
+def test_cornering_stiffness_and_yaw_inertia_per_vehicle() -> None:
+    """All four estimated parameters of two cars in one batch, from the sporty and weaving
+    drivers (the calm one barely excites the lateral dynamics). The references are CommonRoad's
+    own single-track equivalent of its multi-body tyres (C_S = -p_ky1 / p_dy1) and I_z / m."""
+    logs = pa.concat_tables([simulate_log(v, 1.0, d, duration_s=8.0)
+                             for v in (BMW, VANAGON) for d in DRIVERS[1:]])  # fmt: skip
+    data = vehicle_trajectories(logs, window_steps=20)
+    est = estimate_vehicle_parameters(data, _spec())
+    for veh in (BMW, VANAGON):
+        p, got = vehicle_parameters(veh), est[veh.vehicle_id]
+        cs = -float(p.tire.p_ky1) / float(p.tire.p_dy1)
+        # measured on 10 s logs: ratio -6.8 / -5.6 %, C_Sf -7 %, C_Sr -0.5 / +3 %, I/m +9 %
+        assert got["steering_ratio"] == pytest.approx(veh.steering_ratio, rel=0.09)
+        assert got["cs_front_per_rad"] == pytest.approx(cs, rel=0.12)
+        assert got["cs_rear_per_rad"] == pytest.approx(cs, rel=0.12)
+        assert got["yaw_inertia_per_mass_m2"] == pytest.approx(p.I_z / p.m, rel=0.15)
+
+
 def test_real_log_windows() -> None:
     data = vehicle_trajectories(read_comma2k19(LOG).table, window_steps=40)
     traj = data.trajectories

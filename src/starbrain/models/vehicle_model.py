@@ -98,7 +98,12 @@ def estimate_vehicle_parameters(
     free: Sequence[str] = ESTIMATED,
 ) -> dict[str, dict[str, float]]:
     """Per-vehicle single-track parameters from one-step lateral-velocity and yaw-rate errors,
-    all vehicles in one batched gradient fit; returns ``{vehicle: {parameter: value}}``."""
+    all vehicles in one batched gradient fit; returns ``{vehicle: {parameter: value}}``.
+
+    Needs logs that excite the lateral dynamics: on the simulator's calm driver alone (road-wheel
+    angles within 0.02 rad) the steering ratio came out 17 % low, on the sporty and weaving
+    drivers 4-7 % low (the single-track prior is not the multi-body car).
+    """
     prior = DynamicSingleTrack(substep_s=0.05)  # one RK4 step per 20 Hz sample suffices here
     if isinstance(nominal, dict):
         base = torch.stack([nominal[v].theta() for v in data.vehicles])
