@@ -68,6 +68,20 @@ def test_simulate_train_detect_report(tmp_path: Path, store_path: Path) -> None:
     out = ok("anomalies", "report", "--detector", str(detector), "--flights", "1",
              "--per-flight", "2", "--duration", "60")  # fmt: skip
     assert "| telemanom-lstm |" in out and "2 labelled anomalies" in out
+    # the same evaluation as rows: the markdown table's numbers, one object per method
+    as_json = ok("anomalies", "report", "--detector", str(detector), "--flights", "1",
+                 "--per-flight", "2", "--duration", "60", "--format", "json")  # fmt: skip
+    report = json.loads(as_json[as_json.index("[") :])
+    by_method = {r["method"]: r for r in report}
+    lstm = by_method["telemanom-lstm"]
+    assert lstm["tp"] + lstm["fn"] == 2  # every labelled anomaly is found or missed
+    row = next(line for line in out.splitlines() if line.startswith("| telemanom-lstm |"))
+    assert [c.strip() for c in row.strip("|").split("|")][4:] == [
+        str(lstm["tp"]),
+        str(lstm["fp"]),
+        str(lstm["fn"]),
+    ]
+    assert sum(v for k, v in lstm.items() if k.startswith("total_")) == 2
 
     bad = runner.invoke(app, ["telemetry", "simulate", str(packets), "--anomaly", "melt@1+1"])
     assert bad.exit_code != 0 and "unknown anomaly kind" in str(bad.exception)

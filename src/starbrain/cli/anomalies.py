@@ -211,9 +211,13 @@ def anomalies_report(
     rate: Annotated[float, typer.Option(help="Sample rate (Hz).")] = 20.0,
     detector: Annotated[Path | None, typer.Option(help="Detector file.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write the Markdown tables here.")] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Event-wise precision, recall and F0.5 per method on held-out simulated flights whose
-    anomalies were never seen in training."""
+    anomalies were never seen in training.
+
+    csv/json: one row per method (method, precision, recall, f0.5, tp, fp, fn, and
+    found_KIND / total_KIND per anomaly kind)."""
     from starbrain.models.anomaly.detector import evaluate
 
     det = _load_detector(detector)
@@ -231,7 +235,12 @@ def anomalies_report(
         f"{ev.n_labels} labelled anomalies, event-wise\n\n{ev.markdown()}\n\n"
         f"Recall by anomaly kind (found/total)\n\n{ev.kinds_markdown()}\n"
     )
-    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    if fmt is OutputFormat.table:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+    else:
+        from starbrain.cli._common import _emit
+
+        _emit(ev.rows(), fmt)
     if output is not None:
         output.write_text(text)
         err_console.print(f"wrote {output}")

@@ -420,6 +420,19 @@ class Evaluation:
     n_flights: int
     n_labels: int
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per method: precision, recall, F-beta, TP/FP/FN, and per anomaly kind the
+        labelled anomalies found (``found_<kind>``) out of ``total_<kind>``."""
+        kinds = sorted({k for v in self.recall_by_kind.values() for k in v})
+        out: list[dict[str, Any]] = []
+        for m, sc in self.scores.items():
+            row: dict[str, Any] = {"method": m, **sc.as_dict()}
+            for k in kinds:
+                found, total = self.recall_by_kind.get(m, {}).get(k, (None, None))
+                row[f"found_{k}"], row[f"total_{k}"] = found, total
+            out.append(row)
+        return out
+
     def markdown(self) -> str:
         lines = [
             "| method | precision | recall | F0.5 | TP | FP | FN |",
