@@ -11,6 +11,13 @@ _EXPORTS = {
     "ANN_THRESHOLD": ("index", "ANN_THRESHOLD"),
     "PostSearch": ("search", "PostSearch"),
     "SEARCH_SCHEMA": ("search", "SEARCH_SCHEMA"),
+    "BURSTS_SCHEMA": ("bursts", "BURSTS_SCHEMA"),
+    "Burst": ("bursts", "Burst"),
+    "BurstDetector": ("bursts", "BurstDetector"),
+    "detect_bursts": ("bursts", "detect_bursts"),
+    "link_bursts": ("bursts", "link_bursts"),
+    "bursts_table": ("bursts", "bursts_table"),
+    "score_bursts": ("bursts", "score_bursts"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
