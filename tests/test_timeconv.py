@@ -100,3 +100,57 @@ def test_julian_dates_outside_the_range_are_rejected_and_nan_is_nat() -> None:
         timeconv.jd_to_datetime64(2816787.5)
     t = timeconv.jd_to_datetime64(np.array([2451545.0, np.nan]))
     assert t[0] == np.datetime64("2000-01-01T12:00", "ns") and np.isnat(t[1])
+
+
+def test_iso_writers_match_python_datetime() -> None:
+    """``iso``, ``iso_ns``, ``iso_list``, ``naive_utc`` and ``to_ns`` against the standard
+    library's own UTC arithmetic (``datetime`` + ``timedelta``, ``isoformat``), on random
+    instants over the storable range; NaT and None give None."""
+    import datetime as dt
+
+    rng = np.random.default_rng(13)
+    lo = timeconv.to_ns("1678-01-01")
+    hi = timeconv.to_ns("2261-12-31T23:59:59")
+    ns = rng.integers(int(lo), int(hi), 200)
+    base = dt.datetime(1970, 1, 1)
+    for n in ns.tolist():
+        want = base + dt.timedelta(microseconds=n // 1000)  # floor, as datetime64 casts do
+        assert timeconv.naive_utc(np.datetime64(n, "ns")) == want
+        ms = want.replace(microsecond=want.microsecond // 1000 * 1000)
+        text = ms.isoformat(timespec="milliseconds") + "Z"
+        assert timeconv.iso(np.datetime64(n, "ns")) == text
+        assert timeconv.iso_ns(n) == text
+    times = ns.astype("datetime64[ns]")
+    assert timeconv.iso_list(times) == [timeconv.iso(t) for t in times]
+    np.testing.assert_array_equal(timeconv.to_ns(times), ns)
+    assert timeconv.iso("2024-07-05T12:00:00.5") == "2024-07-05T12:00:00.500Z"
+    assert timeconv.iso(np.datetime64("NaT", "ns")) is None and timeconv.iso(None) is None
+    assert timeconv.iso_ns(None) is None
+    assert timeconv.iso_list(np.array(["NaT", "2024-01-01"], "datetime64[ns]")) == [
+        None,
+        "2024-01-01T00:00:00.000Z",
+    ]
+    assert timeconv.NS_PER_S * 86_400 == timeconv.NS_PER_DAY
+
+
+def test_no_module_keeps_its_own_time_helper() -> None:
+    """Issue #13: ``core/timeconv.py`` is the one converter; no module of the console, the loop,
+    the planners or the models defines its own ISO writer, naive-datetime helper, nanosecond
+    converter or nanoseconds-per-second (file formats with their own time syntax, such as the
+    CCSDS writers in ``sources/``, are not ISO-with-Z writers and are not scanned)."""
+    import re
+    from pathlib import Path
+
+    root = Path(timeconv.__file__).resolve().parents[1]
+    pattern = re.compile(
+        r"^(def (_?iso(_ns|_list)?|_naive|_to_ns)\(.*\n(    \"\"\".*\n)?    return (?!timeconv)"
+        r"|NS\w* = 1_?000_?000_?000\b)",
+        re.MULTILINE,
+    )
+    found = [
+        f"{p.relative_to(root)}: {m.group(0).splitlines()[0]}"
+        for sub in ("console", "loop", "planners", "models")
+        for p in sorted((root / sub).rglob("*.py"))
+        for m in pattern.finditer(p.read_text())
+    ]
+    assert found == []

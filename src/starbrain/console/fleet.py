@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from starbrain.console.schemas import ShellSummary
 from starbrain.core import timeconv
+from starbrain.core.timeconv import iso, iso_list  # re-exported: the routes' time writers
 from starbrain.physics.earth import GM_KM3_S2
 from starbrain.store.database import Store
 
@@ -45,21 +46,6 @@ def utc_ns(t: Any) -> np.datetime64:
     """One time (anything ``timeconv.to_datetime64`` reads) -> a UTC ``datetime64[ns]`` scalar."""
     value: Any = np.asarray(timeconv.to_datetime64(t), dtype="datetime64[ns]")[()]
     return value
-
-
-def iso(t: Any) -> str | None:
-    """One UTC time -> ISO 8601 with millisecond precision and a Z; NaT -> None."""
-    t64 = utc_ns(t).astype("datetime64[ms]")
-    if np.isnat(t64):
-        return None
-    return f"{np.datetime_as_string(t64, unit='ms')}Z"
-
-
-def iso_list(times: npt.ArrayLike) -> list[str | None]:
-    """UTC times (datetime64) -> ISO 8601 strings (ms, Z); NaT -> None."""
-    t = np.asarray(times).astype("datetime64[ms]")
-    text = np.datetime_as_string(t, unit="ms")
-    return [None if bad else f"{s}Z" for s, bad in zip(text.tolist(), np.isnat(t), strict=True)]
 
 
 def nullable(values: npt.ArrayLike, decimals: int) -> list[Any]:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 NS_PER_DAY = 86_400_000_000_000
+NS_PER_S = 1_000_000_000
 JD_UNIX_EPOCH = 2440587.5  # Julian date of 1970-01-01T00:00:00 UTC
 _UNIX_EPOCH_NS = np.datetime64(0, "ns")
 MIN_YEAR = 1678  # first whole year datetime64[ns] holds
@@ -42,15 +43,21 @@ __all__ = [
     "MAX_YEAR",
     "MIN_YEAR",
     "NS_PER_DAY",
+    "NS_PER_S",
     "RANGE_TEXT",
     "check_range",
     "datetime64_to_jd",
     "datetime64_to_tle_epoch",
+    "iso",
+    "iso_list",
+    "iso_ns",
     "jd_to_datetime64",
     "minutes_since",
+    "naive_utc",
     "tle_epoch_to_datetime64",
     "to_datetime64",
     "to_instant",
+    "to_ns",
     "utc_now",
 ]
 
@@ -146,6 +153,48 @@ def to_instant(value: Any, what: str = "time") -> np.datetime64:
     if t.ndim:
         raise ValueError(f"{what} must be a single time, not {t.size} of them")
     return t.reshape(1)[0]
+
+
+def to_ns(t: Any) -> npt.NDArray[np.int64]:
+    """UTC times (anything :func:`to_datetime64` reads) -> integer nanoseconds since 1970-01-01
+    (int64, same shape; NaT becomes NumPy's NaT integer, the minimum int64)."""
+    return np.asarray(to_datetime64(t)).astype("datetime64[ns]").astype(np.int64)
+
+
+def iso(t: Any) -> str | None:
+    """One UTC time (anything :func:`to_datetime64` reads) -> ISO 8601 with millisecond precision
+    and a Z, as the console and the loop write times; NaT or None -> None."""
+    if t is None:
+        return None
+    t64 = np.asarray(to_datetime64(t), dtype="datetime64[ns]").reshape(()).astype("datetime64[ms]")
+    if np.isnat(t64):
+        return None
+    return f"{np.datetime_as_string(t64, unit='ms')}Z"
+
+
+def iso_ns(ns: Any) -> str | None:
+    """Integer nanoseconds since 1970-01-01 UTC (e.g. DuckDB's ``epoch_ns``) -> :func:`iso`;
+    None -> None."""
+    return None if ns is None else iso(np.datetime64(int(ns), "ns"))
+
+
+def iso_list(times: npt.ArrayLike) -> list[str | None]:
+    """UTC times (datetime64) -> ISO 8601 strings as :func:`iso` writes them; NaT -> None."""
+    t = np.asarray(times).astype("datetime64[ms]")
+    text = np.datetime_as_string(t, unit="ms")
+    return [None if bad else f"{s}Z" for s, bad in zip(text.tolist(), np.isnat(t), strict=True)]
+
+
+def naive_utc(t: Any) -> _dt.datetime:
+    """One UTC time -> a naive ``datetime`` (microseconds, no tzinfo), the form DuckDB's
+    TIMESTAMP / TIMESTAMP_NS query parameters take."""
+    value: _dt.datetime = (
+        np.asarray(to_datetime64(t), dtype="datetime64[ns]")
+        .reshape(())
+        .astype("datetime64[us]")
+        .item()
+    )
+    return value
 
 
 def utc_now() -> np.datetime64:

@@ -48,8 +48,7 @@ def ensure_tables(store: Store) -> None:
         _execute(store, sql)
 
 
-def _naive(t: np.datetime64) -> Any:
-    return t.astype("datetime64[ns]").astype("datetime64[us]").item()
+_naive = timeconv.naive_utc  # a UTC instant for DuckDB's TIMESTAMP_NS parameters (us)
 
 
 class Checkpoint:

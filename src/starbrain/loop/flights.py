@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["FlightSource", "FlightWindow"]
+from starbrain.core.timeconv import NS_PER_S
 
-NS = 1_000_000_000
+__all__ = ["FlightSource", "FlightWindow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class FlightSource:
         detector_path: str | Path | None = None,
     ) -> None:
         self.first_ns = 0
-        self.every_ns = round(every_s * NS)
+        self.every_ns = round(every_s * NS_PER_S)
         self.duration_s, self.rate_hz, self.n_anomalies = duration_s, rate_hz, n_anomalies
         self.detector_path = Path(detector_path) if detector_path else None
         self._detector: Any = None
@@ -96,7 +96,7 @@ class FlightSource:
         landing in it."""
         a = int(start.astype("datetime64[ns]").astype(np.int64))
         b = int(stop.astype("datetime64[ns]").astype(np.int64))
-        span = round(self.duration_s * NS)
+        span = round(self.duration_s * NS_PER_S)
         k0 = max(0, -(-(a - span - self.first_ns) // self.every_ns))
         parts: list[pa.Table] = []
         launched: list[str] = []
@@ -105,7 +105,7 @@ class FlightSource:
         while self.first_ns + k * self.every_ns < b:
             key = self._key(k)
             lift_off = key[1]
-            if lift_off + span + NS >= a:  # in the air during the window (1 s margin)
+            if lift_off + span + NS_PER_S >= a:  # in the air during the window (1 s margin)
                 table = _decoded(*key)
                 t = table.column("time").cast(pa.int64())
                 sel = pc.and_(pc.greater_equal(t, a), pc.less(t, b))

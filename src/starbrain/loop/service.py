@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
+from starbrain.core.timeconv import NS_PER_S as NS
 from starbrain.loop.checkpoint import Checkpoint
 from starbrain.loop.config import LoopConfig
 from starbrain.loop.publish import Publisher
@@ -56,14 +57,13 @@ from starbrain.store.database import Store
 __all__ = ["AnomalyDetector", "LoopService", "LoopSummary", "SimClock", "iso"]
 
 log = logging.getLogger("starbrain.loop")
-NS = 1_000_000_000
 #: ``detector(telemetry, window_start, window_stop) -> anomalies`` (``ANOMALIES_SCHEMA`` table)
 AnomalyDetector = Callable[[pa.Table, np.datetime64, np.datetime64], pa.Table]
 
 
 def iso(t: np.datetime64) -> str:
-    """UTC ISO 8601 with milliseconds and a Z."""
-    return f"{np.datetime_as_string(t.astype('datetime64[ms]'), unit='ms')}Z"
+    """UTC ISO 8601 with milliseconds and a Z (:func:`starbrain.core.timeconv.iso`)."""
+    return timeconv.iso(t) or ""
 
 
 def _ns64(t: Any) -> np.datetime64:
@@ -796,9 +796,7 @@ def _label_injected(
     )
 
 
-def _naive(t: np.datetime64) -> Any:
-    """A UTC instant as a naive datetime for DuckDB's TIMESTAMP_NS parameters (us precision)."""
-    return t.astype("datetime64[us]").item()
+_naive = timeconv.naive_utc  # a UTC instant for DuckDB's TIMESTAMP_NS parameters (us)
 
 
 def _conjunction_rows(table: pa.Table) -> list[dict[str, Any]]:

@@ -21,13 +21,12 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.timeconv import NS_PER_S
 from starbrain.sources.ccsds import PacketDecoder, encode_packets
 from starbrain.sources.constellation import generate_preset
 from starbrain.sources.packets import load_example_definitions
 
 __all__ = ["FileCatalog", "PowerSimulator", "PresetCatalog", "injected_anomalies"]
-
-NS = 1_000_000_000
 
 
 def _ns(t: np.datetime64) -> int:
@@ -92,7 +91,7 @@ def injected_anomalies(
     start: np.datetime64, stop: np.datetime64, every_s: float, duration_s: float
 ) -> list[tuple[np.datetime64, np.datetime64]]:
     """The battery-temperature excursions :class:`PowerSimulator` injects in [start, stop)."""
-    every, dur = round(every_s * NS), round(duration_s * NS)
+    every, dur = round(every_s * NS_PER_S), round(duration_s * NS_PER_S)
     a, b = _ns(start), _ns(stop)
     k = -(-(a - dur) // every)
     out = []
@@ -132,7 +131,7 @@ class PowerSimulator:
 
     def window(self, start: np.datetime64, stop: np.datetime64) -> list[pa.RecordBatch]:
         """Decoded telemetry (``TELEMETRY_SCHEMA`` batches) of the packets in [start, stop)."""
-        step = round(NS / self.rate_hz)
+        step = round(NS_PER_S / self.rate_hz)
         a, b = _ns(start), _ns(stop)
         first = -(-a // step)
         k = np.arange(first, -(-b // step), dtype=np.int64)
@@ -140,7 +139,7 @@ class PowerSimulator:
             return []
         t_ns = k * step
         rng = np.random.default_rng([a & 0x7FFFFFFF, k.size])
-        phase = 2.0 * math.pi * (t_ns / NS % self.period_s) / self.period_s
+        phase = 2.0 * math.pi * (t_ns / NS_PER_S % self.period_s) / self.period_s
         # sunlight fades in and out over about a minute (no step for detectors to flag)
         sunlit = 1.0 / (1.0 + np.exp(-(np.cos(phase) + 0.35) / 0.02))
         temperature = 293.0 + 4.0 * np.sin(phase) + rng.normal(0.0, 0.3, k.size)

@@ -248,10 +248,6 @@ class Opportunity:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _to_ns(t: Any) -> npt.NDArray[np.int64]:
-    return np.asarray(timeconv.to_datetime64(t)).astype("datetime64[ns]").astype(np.int64)
-
-
 def _states(body: str, ns: npt.NDArray[np.int64]) -> tuple[Any, Any]:
     """Heliocentric ecliptic state at UTC nanoseconds, computed once per distinct time."""
     uniq, inv = np.unique(ns.ravel(), return_inverse=True)
@@ -308,7 +304,7 @@ def evaluate_transfers(
     dep = _planet_key(departure)
     tgt = _planet_key(target)
     assumptions = assumptions or DeltaVAssumptions()
-    l_ns, a_ns = np.broadcast_arrays(_to_ns(launch), _to_ns(arrival))
+    l_ns, a_ns = np.broadcast_arrays(timeconv.to_ns(launch), timeconv.to_ns(arrival))
     r1, vp1 = _states(dep, l_ns)
     r2, vp2 = _states(tgt, a_ns)
     tof_s = (a_ns - l_ns).astype(np.float64) / 1e9
@@ -379,8 +375,8 @@ def evaluate_transfers(
 
 
 def _day_grid(start: Any, end: Any, step_days: float) -> npt.NDArray[np.datetime64]:
-    s = int(_to_ns(start))
-    e = int(_to_ns(end))
+    s = int(timeconv.to_ns(start))
+    e = int(timeconv.to_ns(end))
     if e < s:
         raise ValueError(f"the span starts at {start} but ends earlier, at {end}")
     step = round(step_days * _NS_PER_DAY)
@@ -455,8 +451,8 @@ def optimize_transfer(
     """
     from scipy.optimize import minimize
 
-    base_l = int(_to_ns(launch_guess))
-    base_a = int(_to_ns(arrival_guess))
+    base_l = int(timeconv.to_ns(launch_guess))
+    base_a = int(timeconv.to_ns(arrival_guess))
     margin = math.radians(ridge_margin_deg)
 
     def at(p: npt.NDArray[np.float64]) -> TransferGrid:
@@ -690,8 +686,8 @@ def _search_opportunity(
 def _search_defaults(dep: str, tgt: str) -> tuple[float, float, float]:
     """Hohmann time (days), phase (rad) and synodic period (days) from the planets' mean
     distances over 1950-2050, so that opportunity dates do not depend on the query."""
-    start = int(_to_ns("1950-01-01"))
-    end = int(_to_ns("2050-01-01"))
+    start = int(timeconv.to_ns("1950-01-01"))
+    end = int(timeconv.to_ns("2050-01-01"))
     sample = np.linspace(start, end, 4001).astype(np.int64)
     return _hohmann(dep, tgt, sample)
 
@@ -732,8 +728,8 @@ def transfer_opportunities(
     """
     dep = _planet_key(departure)
     tgt = _planet_key(target)
-    s_ns = int(_to_ns(start))
-    e_ns = int(_to_ns(end))
+    s_ns = int(timeconv.to_ns(start))
+    e_ns = int(timeconv.to_ns(end))
     if e_ns < s_ns:
         raise ValueError(f"your start {start} is later than your end {end}")
     t_h, phase, synodic = _search_defaults(dep, tgt)

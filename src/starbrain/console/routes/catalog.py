@@ -13,8 +13,6 @@ from starbrain.console.deps import ERROR_RESPONSES, ApiError, FleetDep, StoreDep
 from starbrain.console.fleet import (
     MAX_NAMED_SHELLS,
     Fleet,
-    iso,
-    iso_list,
     nullable,
     semi_major_axis_km,
 )
@@ -26,6 +24,7 @@ from starbrain.console.schemas import (
     LoadRecord,
 )
 from starbrain.console.settings import MAX_PAGE
+from starbrain.core.timeconv import iso, iso_list
 from starbrain.physics.earth import WGS84_A_KM
 from starbrain.store.database import Store
 

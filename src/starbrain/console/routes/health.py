@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from starbrain import __version__
 from starbrain.console.deps import ERROR_RESPONSES, FleetDep, SettingsDep
-from starbrain.console.fleet import iso
 from starbrain.console.schemas import Health
 from starbrain.core import timeconv
+from starbrain.core.timeconv import iso
 
 router = APIRouter(tags=["health"], responses=ERROR_RESPONSES)
 

@@ -31,7 +31,7 @@ from starbrain.console.deps import (
     compute,
     instant,
 )
-from starbrain.console.fleet import Fleet, iso, nullable
+from starbrain.console.fleet import Fleet, nullable
 from starbrain.console.schemas import (
     CitiesResponse,
     City,
@@ -41,6 +41,7 @@ from starbrain.console.schemas import (
 )
 from starbrain.console.settings import MAX_LINK_SATELLITES
 from starbrain.core import timeconv
+from starbrain.core.timeconv import iso
 from starbrain.planners.cities import CITIES, city
 from starbrain.planners.routing import (
     C_KM_S,

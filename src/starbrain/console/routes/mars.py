@@ -11,9 +11,10 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 
 from starbrain.console.deps import ERROR_RESPONSES, ApiError, SettingsDep, compute
-from starbrain.console.fleet import iso_list, nullable
+from starbrain.console.fleet import nullable
 from starbrain.console.schemas import MarsWindow, MarsWindows, Porkchop, TransferOption
 from starbrain.console.settings import MARS_FIRST_YEAR, MARS_LAST_YEAR
+from starbrain.core.timeconv import iso_list
 from starbrain.planners.transfers import porkchop_for_window, windows_table
 
 router = APIRouter(tags=["mars"], responses=ERROR_RESPONSES)

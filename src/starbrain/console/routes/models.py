@@ -10,7 +10,6 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 
 from starbrain.console.deps import ERROR_RESPONSES, StoreDep, compute
-from starbrain.console.fleet import iso
 from starbrain.console.routes.telemetry import has_table
 from starbrain.console.schemas import (
     LoopEvent,
@@ -20,13 +19,10 @@ from starbrain.console.schemas import (
     ModelHorizon,
     ModelsResponse,
 )
+from starbrain.core.timeconv import iso_ns
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
-
-
-def _iso_ns(ns: Any) -> str | None:
-    return None if ns is None else iso(np.datetime64(int(ns), "ns"))
 
 
 def horizons(metrics: Any) -> list[ModelHorizon]:
@@ -66,7 +62,7 @@ def _models(store: Store, limit: int) -> ModelsResponse:
         models.append(
             ModelEntry(
                 name=r["name"],
-                created=_iso_ns(r["c"]) or "",
+                created=iso_ns(r["c"]) or "",
                 kind=r["kind"],
                 device=r["device"],
                 data_fingerprint=r["data_fingerprint"],
@@ -95,7 +91,7 @@ def _loop(store: Store, live: dict[str, Any] | None, n_events: int) -> LoopStatu
             "SELECT task, epoch_ns(done_until) AS d, runs FROM loop_state ORDER BY task"
         )
         tasks = [
-            LoopTask(name=r["task"], done_until=_iso_ns(r["d"]) or "", runs=r["runs"])
+            LoopTask(name=r["task"], done_until=iso_ns(r["d"]) or "", runs=r["runs"])
             for r in t.to_pylist()
         ]
     events: list[LoopEvent] = []
@@ -110,9 +106,7 @@ def _loop(store: Store, live: dict[str, Any] | None, n_events: int) -> LoopStatu
                 message = json.loads(r["payload"])
             except ValueError:
                 message = None
-            events.append(
-                LoopEvent(subject=r["subject"], sim_time=_iso_ns(r["s"]), message=message)
-            )
+            events.append(LoopEvent(subject=r["subject"], sim_time=iso_ns(r["s"]), message=message))
     return LoopStatus(
         running=bool(live and live["running"]),
         sim_time=live["sim_time"] if live else None,

@@ -18,9 +18,10 @@ from starbrain.console.deps import (
     instant,
     require_ids,
 )
-from starbrain.console.fleet import Fleet, iso, iso_list
+from starbrain.console.fleet import Fleet
 from starbrain.console.schemas import PassesResponse, PassRow, Station, Stations
 from starbrain.console.settings import MAX_PASS_ROWS, MAX_SPAN_DAYS, MAX_STATIONS
+from starbrain.core.timeconv import iso, iso_list
 from starbrain.planners.passes import (
     KNOWN_STATIONS,
     GroundStation,

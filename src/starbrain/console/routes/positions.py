@@ -19,9 +19,10 @@ from starbrain.console.deps import (
     instant,
     require_ids,
 )
-from starbrain.console.fleet import Fleet, geodetic, iso, iso_list, nullable
+from starbrain.console.fleet import Fleet, geodetic, nullable
 from starbrain.console.schemas import GroundTrack, Positions
 from starbrain.console.settings import MAX_GROUNDTRACK_POINTS, MAX_OBJECTS, MAX_SPAN_DAYS
+from starbrain.core.timeconv import iso, iso_list
 
 router = APIRouter(tags=["positions"], responses=ERROR_RESPONSES)
 

@@ -11,7 +11,6 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 
 from starbrain.console.deps import ERROR_RESPONSES, ApiError, StoreDep, compute, instant
-from starbrain.console.fleet import iso
 from starbrain.console.schemas import (
     AnomaliesResponse,
     AnomalyRow,
@@ -20,6 +19,8 @@ from starbrain.console.schemas import (
     TelemetrySeries,
 )
 from starbrain.console.settings import MAX_PAGE, MAX_SPAN_DAYS
+from starbrain.core.timeconv import iso, iso_ns
+from starbrain.core.timeconv import naive_utc as _naive
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["telemetry"], responses=ERROR_RESPONSES)
@@ -36,14 +37,6 @@ def has_table(store: Store, name: str) -> bool:
     return bool(t.column("n")[0].as_py())
 
 
-def _iso_ns(ns: Any) -> str | None:
-    return None if ns is None else iso(np.datetime64(int(ns), "ns"))
-
-
-def _naive(t: np.datetime64) -> Any:
-    return t.astype("datetime64[us]").item()
-
-
 def _parameters(store: Store) -> TelemetryParameters:
     t = store.query(
         "SELECT apid, parameter, count(*) AS n, epoch_ns(min(time)) AS f, epoch_ns(max(time)) AS l "
@@ -55,8 +48,8 @@ def _parameters(store: Store) -> TelemetryParameters:
                 apid=r["apid"],
                 parameter=r["parameter"],
                 samples=r["n"],
-                first=_iso_ns(r["f"]) or "",
-                last=_iso_ns(r["l"]) or "",
+                first=iso_ns(r["f"]) or "",
+                last=iso_ns(r["l"]) or "",
             )
             for r in t.to_pylist()
         ],
@@ -82,7 +75,8 @@ def _anomalies(
 ) -> tuple[bool, int, list[AnomalyRow]]:
     if not has_table(store, ANOMALIES):
         return False, 0, []
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if parameter is not None:
         where.append("parameter = ?")
         params.append(parameter)
@@ -106,11 +100,11 @@ def _anomalies(
             AnomalyRow(
                 source=str(r["source"]),
                 parameter=str(r["parameter"]),
-                start=_iso_ns(r["s"]) or "",
-                end=_iso_ns(r["e"]),
+                start=iso_ns(r["s"]) or "",
+                end=iso_ns(r["e"]),
                 score=None if r["score"] is None or not math.isfinite(r["score"]) else r["score"],
                 method=r["method"],
-                detected_at=_iso_ns(r["d"]),
+                detected_at=iso_ns(r["d"]),
                 label=r["label"],
             )
             for r in rows
