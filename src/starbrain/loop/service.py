@@ -44,14 +44,15 @@ from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
 from starbrain.core.timeconv import NS_PER_S as NS
 from starbrain.loop.checkpoint import Checkpoint
+from starbrain.loop.clock import ScheduledTask, SimClock, iso, ns64, td
 from starbrain.loop.config import LoopConfig
 from starbrain.loop.publish import Publisher
 from starbrain.loop.simulators import (
     FileCatalog,
     PowerSimulator,
     PresetCatalog,
-    injected_anomalies,
 )
+from starbrain.loop.tables import TelemetryBuffer, conjunction_rows, label_injected, merge_current
 from starbrain.store.database import Store
 
 __all__ = ["AnomalyDetector", "LoopService", "LoopSummary", "SimClock", "iso"]
@@ -59,69 +60,6 @@ __all__ = ["AnomalyDetector", "LoopService", "LoopSummary", "SimClock", "iso"]
 log = logging.getLogger("starbrain.loop")
 #: ``detector(telemetry, window_start, window_stop) -> anomalies`` (``ANOMALIES_SCHEMA`` table)
 AnomalyDetector = Callable[[pa.Table, np.datetime64, np.datetime64], pa.Table]
-
-
-def iso(t: np.datetime64) -> str:
-    """UTC ISO 8601 with milliseconds and a Z (:func:`starbrain.core.timeconv.iso`)."""
-    return timeconv.iso(t) or ""
-
-
-def _ns64(t: Any) -> np.datetime64:
-    """One instant as a ``datetime64[ns]`` scalar."""
-    value: Any = np.asarray(t, dtype="datetime64[ns]")[()]
-    return value
-
-
-def _td(seconds: float) -> np.timedelta64:
-    return np.timedelta64(round(seconds * NS), "ns")
-
-
-class SimClock:
-    """Simulated UTC time: ``speed`` simulated seconds per wall second from an anchor; with
-    ``speed == 0`` the clock stands still except when :meth:`sleep_until` moves it (run as
-    fast as possible)."""
-
-    def __init__(self, start: np.datetime64, speed: float = 1.0) -> None:
-        self._sim = start.astype("datetime64[ns]")
-        self._wall = time.monotonic()
-        self.speed = speed
-
-    def now(self) -> np.datetime64:
-        if self.speed == 0:
-            return self._sim
-        return self._sim + _td((time.monotonic() - self._wall) * self.speed)
-
-    def set_speed(self, speed: float) -> None:
-        self._sim, self._wall, self.speed = self.now(), time.monotonic(), speed
-
-    async def sleep_until(self, t: np.datetime64, stop: asyncio.Event) -> bool:
-        """Wait until simulated time ``t``; False when ``stop`` was set meanwhile."""
-        if self.speed == 0:
-            self._sim = max(self._sim, t.astype("datetime64[ns]"))
-            await asyncio.sleep(0)
-            return not stop.is_set()
-        while not stop.is_set():
-            wait = float((t - self.now()).astype(np.int64)) / NS / self.speed
-            if wait <= 0:
-                return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), min(wait, 1.0))  # speed may change
-        return False
-
-
-@dataclass
-class _Task:
-    name: str
-    interval_s: float
-    handler: Callable[[np.datetime64, np.datetime64], Awaitable[None]]
-    done_until: np.datetime64
-    runs: int = 0
-    seconds: float = 0.0
-    errors: int = 0
-
-    @property
-    def due(self) -> np.datetime64:
-        return self.done_until + _td(self.interval_s)
 
 
 @dataclass
@@ -140,32 +78,6 @@ class LoopSummary:
     alerts: int = 0
     publisher: str = ""
     udp_address: tuple[str, int] | None = None
-
-
-class _TelemetryBuffer:
-    """Decoded telemetry batches waiting to be stored in one append."""
-
-    def __init__(self, store: Store, summary: LoopSummary, flush_rows: int) -> None:
-        self.store, self.summary, self.flush_rows = store, summary, flush_rows
-        self.batches: list[pa.RecordBatch] = []
-        self.rows = 0
-        self.lock = asyncio.Lock()
-
-    async def add(self, batches: list[pa.RecordBatch]) -> None:
-        self.batches.extend(b for b in batches if b.num_rows)
-        self.rows += sum(b.num_rows for b in batches)
-        if self.rows >= self.flush_rows:
-            await self.flush()
-
-    async def flush(self) -> int:
-        async with self.lock:
-            if not self.batches:
-                return 0
-            batches, self.batches, self.rows = self.batches, [], 0
-            table = pa.Table.from_batches(batches)
-            await asyncio.to_thread(self.store.append, "telemetry", table)
-            self.summary.stored["telemetry"] += table.num_rows
-            return table.num_rows
 
 
 class LoopService:
@@ -201,8 +113,8 @@ class LoopService:
         self._refit: asyncio.Task[None] | None = None
         self._last_refit: np.datetime64 | None = None
         self._sim: PowerSimulator | None = None
-        self._tasks: list[_Task] = []
-        self._telemetry: _TelemetryBuffer | None = None
+        self._tasks: list[ScheduledTask] = []
+        self._telemetry: TelemetryBuffer | None = None
         self.summary = LoopSummary("", "", False, 0.0, publisher=self.publisher.target)
         self.running = False
         self.ready = asyncio.Event()
@@ -245,28 +157,65 @@ class LoopService:
         wall0 = time.perf_counter()
         saved = await asyncio.to_thread(self.checkpoint.load) if cfg.resume else {}
         self._last_refit = saved.pop("refit", None)
-        start: np.datetime64
-        if cfg.start is not None:
-            start = _ns64(timeconv.to_datetime64(cfg.start))
-        elif saved:
-            start = _ns64(min(saved.values()))
-        else:
-            start = timeconv.utc_now().astype("datetime64[s]").astype("datetime64[ns]")
+        start = _start_time(cfg, saved)
         self.summary.resumed = bool(saved)
         self.clock = SimClock(start, cfg.speed)
         self.summary.start = iso(start)
-        end = _ns64(start + _td(cfg.duration_s)) if cfg.duration_s is not None else None
+        end = ns64(start + td(cfg.duration_s)) if cfg.duration_s is not None else None
+        catalog = self._build_tasks(start, saved)
 
+        await self.publisher.start()
+        self.summary.publisher = self.publisher.target
+        background: list[asyncio.Task[Any]] = []
+        listener = None
+        try:
+            elements = await self._initial_elements(catalog, start)
+            if cfg.udp_port is not None:
+                listener, consumer = await self._start_udp(cfg.udp_port)
+                background.append(consumer)
+            background.append(asyncio.create_task(self._flusher()))
+            self.running = True
+            await self._publish(
+                "starbrain.loop",
+                {
+                    "kind": "started",
+                    "start": self.summary.start,
+                    "resumed": self.summary.resumed,
+                    "objects": elements.num_rows,
+                    "tasks": [t.name for t in self._tasks],
+                },
+            )
+            await self._save(None)
+            self.ready.set()
+            await self._schedule(end)
+        finally:
+            self.running = False
+            self.ready.set()
+            await self._shut_down(listener, background)
+            now = self.clock.now()
+            self.summary.end = iso(now if end is None or now < end else end)
+            self.summary.wall_s = time.perf_counter() - wall0
+            await self._report_stopped()
+        return self.summary
+
+    def _build_tasks(
+        self, start: np.datetime64, saved: dict[str, np.datetime64]
+    ) -> PresetCatalog | FileCatalog:
+        """The scheduled tasks the config asks for, each resuming at its checkpoint in ``saved``
+        (else at ``start``), in the order that breaks ties between windows due at once; returns
+        the catalogue source. Also builds the telemetry buffer, the housekeeping simulator and,
+        for ``anomaly_detector = "robust-z"``, the default detector."""
+        cfg = self.config
         catalog = (
             FileCatalog(cfg.catalog_source, cfg.max_objects)
             if cfg.catalog_source
             else PresetCatalog(cfg.preset or "starlink-gen1", start, cfg.max_objects, cfg.debris)
         )
         sim = PowerSimulator(cfg.telemetry_rate_hz) if cfg.telemetry_sim else None
-        self._telemetry = _TelemetryBuffer(self.store, self.summary, cfg.telemetry_flush_rows)
+        self._telemetry = TelemetryBuffer(self.store, self.summary.stored, cfg.telemetry_flush_rows)
 
-        def task(name: str, interval: float, handler: Any) -> _Task:
-            return _Task(name, interval, handler, saved.get(name, start))
+        def task(name: str, interval: float, handler: Any) -> ScheduledTask:
+            return ScheduledTask(name, interval, handler, saved.get(name, start))
 
         self._tasks = [task("catalog", cfg.catalog_interval_s, self._catalog_window(catalog))]
         if sim is not None:
@@ -302,79 +251,63 @@ class LoopService:
         self._sim = sim
         if self.detector is not None:
             self._tasks.append(task("anomalies", cfg.anomalies_interval_s, self._anomalies))
+        return catalog
 
-        await self.publisher.start()
-        self.summary.publisher = self.publisher.target
-        background: list[asyncio.Task[Any]] = []
-        listener = None
-        try:
-            elements = await asyncio.to_thread(self.store.current_elements)
-            if elements.num_rows == 0:
-                elements = await asyncio.to_thread(catalog.at, start)
-                result = await asyncio.to_thread(
-                    self.store.append, "elements", elements, catalog.name
-                )
-                self.summary.stored["elements"] += result.n_new
-            self._elements = elements
-            if cfg.udp_port is not None:
-                listener, consumer = await self._start_udp(cfg.udp_port)
-                background.append(consumer)
-            background.append(asyncio.create_task(self._flusher()))
-            self.running = True
+    async def _initial_elements(
+        self, catalog: PresetCatalog | FileCatalog, start: np.datetime64
+    ) -> pa.Table:
+        """The store's current element sets; an empty store is seeded from ``catalog`` at
+        ``start`` first."""
+        elements = await asyncio.to_thread(self.store.current_elements)
+        if elements.num_rows == 0:
+            elements = await asyncio.to_thread(catalog.at, start)
+            result = await asyncio.to_thread(self.store.append, "elements", elements, catalog.name)
+            self.summary.stored["elements"] += result.n_new
+        self._elements = elements
+        return elements
+
+    async def _shut_down(self, listener: Any, background: list[asyncio.Task[Any]]) -> None:
+        """Close the UDP listener and let its consumer drain (10 s at most), cancel the other
+        background jobs, store buffered telemetry and wait for a running re-fit."""
+        if listener is not None:
+            await listener.close()
+        for job in background:
+            if job.get_name() == "udp":
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(job, 10)
+            else:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await job
+        assert self._telemetry is not None
+        await self._telemetry.flush()
+        if self._refit is not None:
+            with contextlib.suppress(Exception):
+                await self._refit
+
+    async def _report_stopped(self) -> None:
+        """Per-task counters into the summary, the "stopped" message, the last checkpoint, and
+        the publisher closed."""
+        self.summary.tasks = {
+            t.name: {
+                "runs": t.runs,
+                "done_until": iso(t.done_until),
+                "seconds": round(t.seconds, 3),
+                "errors": t.errors,
+            }
+            for t in self._tasks
+        }
+        with contextlib.suppress(Exception):
             await self._publish(
                 "starbrain.loop",
                 {
-                    "kind": "started",
-                    "start": self.summary.start,
-                    "resumed": self.summary.resumed,
-                    "objects": elements.num_rows,
-                    "tasks": [t.name for t in self._tasks],
+                    "kind": "stopped",
+                    "tasks": self.summary.tasks,
+                    "stored": dict(self.summary.stored),
                 },
             )
-            await self._save(None)
-            self.ready.set()
-            await self._schedule(end)
-        finally:
-            self.running = False
-            self.ready.set()
-            if listener is not None:
-                await listener.close()
-            for job in background:
-                if job.get_name() == "udp":
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(job, 10)
-                else:
-                    job.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await job
-            await self._telemetry.flush()
-            if self._refit is not None:
-                with contextlib.suppress(Exception):
-                    await self._refit
-            now = self.clock.now()
-            self.summary.end = iso(now if end is None or now < end else end)
-            self.summary.wall_s = time.perf_counter() - wall0
-            self.summary.tasks = {
-                t.name: {
-                    "runs": t.runs,
-                    "done_until": iso(t.done_until),
-                    "seconds": round(t.seconds, 3),
-                    "errors": t.errors,
-                }
-                for t in self._tasks
-            }
-            with contextlib.suppress(Exception):
-                await self._publish(
-                    "starbrain.loop",
-                    {
-                        "kind": "stopped",
-                        "tasks": self.summary.tasks,
-                        "stored": dict(self.summary.stored),
-                    },
-                )
-            await self._save(None)
-            await self.publisher.close()
-        return self.summary
+        await self._save(None)
+        await self.publisher.close()
 
     async def _schedule(self, end: np.datetime64 | None) -> None:
         while not self._stop.is_set():
@@ -409,7 +342,7 @@ class LoopService:
         if table.num_rows:
             self._pending.append((stream, table, source))
 
-    async def _save(self, task: _Task | None) -> None:
+    async def _save(self, task: ScheduledTask | None) -> None:
         """Store the window's queued rows, its published messages and the task's checkpoint
         in one transaction (all or nothing)."""
         events, self._events = self._events, []
@@ -451,7 +384,7 @@ class LoopService:
             previous = self._elements
             result = await asyncio.to_thread(self.store.append, "elements", table, catalog.name)
             self.summary.stored["elements"] += result.n_new
-            self._elements = _merge_current(previous, table)
+            self._elements = merge_current(previous, table)
             epochs = table.column("epoch").to_numpy().astype("datetime64[ns]")
             await self._publish(
                 "starbrain.catalog",
@@ -478,7 +411,7 @@ class LoopService:
             await self._publish("starbrain.models", record)
             if drift.median_km > self.config.drift_threshold_km:
                 busy = self._refit is not None and not self._refit.done()
-                recent = self._last_refit is not None and b - self._last_refit < _td(
+                recent = self._last_refit is not None and b - self._last_refit < td(
                     self.config.refit_cooldown_s
                 )
                 action = (
@@ -596,14 +529,14 @@ class LoopService:
         if elements is None or elements.num_rows < 2:
             return
         cfg = self.config
-        t0 = a + _td(cfg.conjunctions_lookahead_s)
+        t0 = a + td(cfg.conjunctions_lookahead_s)
         days = float((b - a).astype(np.int64)) / NS / 86400.0
         table, _ = await asyncio.to_thread(
             lambda: screen(elements, start=t0, days=days, threshold_km=cfg.threshold_km)
         )
         self._defer("conjunctions", table, "loop:screening")
         top = table.sort_by([("miss_distance_km", "ascending")]).slice(0, 5)
-        rows = _conjunction_rows(top)
+        rows = conjunction_rows(top)
         await self._publish(
             "starbrain.conjunctions",
             {
@@ -619,7 +552,7 @@ class LoopService:
         miss = table.column("miss_distance_km").to_numpy()
         pc = table.column("collision_probability").to_numpy()
         hot = np.flatnonzero((pc >= cfg.alert_pc) | (miss <= cfg.alert_miss_km))
-        for row in _conjunction_rows(table.take(pa.array(hot[np.argsort(miss[hot])][:10]))):
+        for row in conjunction_rows(table.take(pa.array(hot[np.argsort(miss[hot])][:10]))):
             await self._alert(
                 "conjunction",
                 f"NORAD {row['norad_id_1']} and {row['norad_id_2']} pass {row['miss_km']:.3f} km "
@@ -647,7 +580,7 @@ class LoopService:
             )
         except ValueError as exc:
             raise StarbrainError(str(exc)) from None
-        t0 = a + _td(cfg.passes_lookahead_s)
+        t0 = a + td(cfg.passes_lookahead_s)
         t1 = t0 + (b - a)
         found = await asyncio.to_thread(
             find_passes,
@@ -694,13 +627,13 @@ class LoopService:
             self.store.read,
             "telemetry",
             where="time >= ? AND time < ?",
-            params=[_naive(a), _naive(b)],
+            params=[timeconv.naive_utc(a), timeconv.naive_utc(b)],
         )
         if telemetry.num_rows == 0:
             return
         found = await asyncio.to_thread(self.detector, telemetry, a, b)
         if found.num_rows and self._sim is not None:
-            found = _label_injected(found, self._sim, a, b)
+            found = label_injected(found, self._sim, a, b)
         if "anomalies" in STREAMS:
             self._defer("anomalies", found, "loop:anomalies")
         rows = [
@@ -754,72 +687,11 @@ class LoopService:
                 await self._telemetry.flush()
 
 
-def _merge_current(previous: pa.Table | None, new: pa.Table) -> pa.Table:
-    """The newest element set per object after ``new`` arrived (as the store's current view)."""
-    import pyarrow.compute as pc
-
-    if previous is None or previous.num_rows == 0:
-        both = new
-    else:
-        both = pa.concat_tables([previous, new.cast(previous.schema)])
-    ids = both.column("norad_id").to_numpy()
-    epochs = both.column("epoch").to_numpy().astype("datetime64[ns]").astype(np.int64)
-    order = np.lexsort((-epochs, ids))  # per object, newest first
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = ids[order][1:] != ids[order][:-1]
-    current = both.take(pa.array(order[first]))
-    return current.take(pc.sort_indices(current, [("norad_id", "ascending")]))
-
-
-def _label_injected(
-    found: pa.Table, sim: PowerSimulator, a: np.datetime64, b: np.datetime64
-) -> pa.Table:
-    """Label the detections on the simulator's battery temperature that overlap an excursion it
-    injected (the truth a simulated source knows)."""
-    margin = np.timedelta64(int(sim.anomaly_duration_s * 2e9), "ns")
-    windows = injected_anomalies(
-        a - margin, b + margin, sim.anomaly_every_s, sim.anomaly_duration_s
-    )
-    starts = found.column("start").to_numpy().astype("datetime64[ns]")
-    ends = found.column("end").to_numpy().astype("datetime64[ns]")
-    params = found.column("parameter").to_pylist()
-    sources = found.column("source").to_pylist()
-    labels = found.column("label").to_pylist()
-    for i in range(found.num_rows):
-        if sources[i] == sim.source and params[i] == "battery_temperature":
-            if any(s0 <= ends[i] and starts[i] <= e0 for s0, e0 in windows):
-                labels[i] = "battery-temperature-excursion"
-    return found.set_column(
-        found.schema.get_field_index("label"),
-        found.schema.field("label"),
-        pa.array(labels, pa.string()),
-    )
-
-
-_naive = timeconv.naive_utc  # a UTC instant for DuckDB's TIMESTAMP_NS parameters (us)
-
-
-def _conjunction_rows(table: pa.Table) -> list[dict[str, Any]]:
-    if table.num_rows == 0:
-        return []
-    tca = table.column("tca").to_numpy().astype("datetime64[ns]")
-    return [
-        {
-            "norad_id_1": int(n1),
-            "norad_id_2": int(n2),
-            "tca": iso(t),
-            "tca_ns": int(t.astype(np.int64)),
-            "miss_km": round(float(m), 4),
-            "relative_speed_kmps": round(float(v), 4),
-            "pc": float(p),
-        }
-        for n1, n2, t, m, v, p in zip(
-            table.column("norad_id_1").to_pylist(),
-            table.column("norad_id_2").to_pylist(),
-            tca,
-            table.column("miss_distance_km").to_pylist(),
-            table.column("relative_speed_kmps").to_pylist(),
-            table.column("collision_probability").to_pylist(),
-            strict=True,
-        )
-    ]
+def _start_time(cfg: LoopConfig, saved: dict[str, np.datetime64]) -> np.datetime64:
+    """Where the run starts: the configured ``start``, else the earliest checkpoint of a
+    resumed run, else now (UTC, whole seconds)."""
+    if cfg.start is not None:
+        return ns64(timeconv.to_datetime64(cfg.start))
+    if saved:
+        return ns64(min(saved.values()))
+    return timeconv.utc_now().astype("datetime64[s]").astype("datetime64[ns]")
