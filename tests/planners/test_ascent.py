@@ -152,3 +152,25 @@ def test_bad_inputs_are_explained() -> None:
         asc.optimize_ascent(target_alt_m=50_000.0)
     with pytest.raises(ValueError, match="at least 4"):
         asc.optimize_ascent(n_intervals=(2, 8))
+
+
+def test_one_falcon9_definition() -> None:
+    """Issue #13: the ascent planner and the flight-telemetry simulator fly the same vehicle
+    object, defined once in physics, with the public numbers its docstring cites."""
+    import math
+
+    from starbrain.physics import flight_sim, launch_vehicle
+    from starbrain.planners import ascent
+
+    vehicle = launch_vehicle.FALCON9_LIKE
+    assert ascent.FALCON9_LIKE is vehicle and flight_sim.SIM_VEHICLE is vehicle
+    first, second = vehicle.stages
+    assert (first.dry_mass_kg, first.propellant_mass_kg) == (25_600.0, 395_700.0)
+    assert (first.thrust_vac_n, first.thrust_sl_n, first.isp_vac_s) == (
+        8_227_000.0,
+        7_607_000.0,
+        311.0,
+    )
+    assert (second.dry_mass_kg, second.propellant_mass_kg) == (3_900.0, 92_670.0)
+    assert (second.thrust_vac_n, second.isp_vac_s) == (934_000.0, 348.0)
+    assert vehicle.reference_area_m2 == math.pi * (3.66 / 2.0) ** 2

@@ -13,9 +13,8 @@ time-stepping is the ODE solver (SciPy DOP853 with dense output) and first-order
 Simplifications, stated: point mass (attitude = the commanded pitch, rates = its derivative plus
 noise), constant speed of sound (320 m/s) for the Mach number, levels of the two tanks follow the
 stage's total propellant, temperatures are first-order lags towards algebraic targets, vibration
-RMS levels are algebraic in throttle, dynamic pressure and pump speed. The vehicle is the
-Falcon-9-like one of :mod:`starbrain.planners.ascent` (same public numbers, repeated here
-because physics sits left of planners).
+RMS levels are algebraic in throttle, dynamic pressure and pump speed. The vehicle is
+:data:`starbrain.physics.launch_vehicle.FALCON9_LIKE`, the one the ascent planner optimises.
 
 Anomalies (``Anomaly``; each becomes a row of the label table: kind, channels, start, end):
 
@@ -49,6 +48,7 @@ import pyarrow as pa
 from starbrain.core.constants import G0_MPS2
 from starbrain.core.errors import StarbrainError
 from starbrain.physics.launch_vehicle import (
+    FALCON9_LIKE,
     OMEGA_EARTH_RADPS,
     R_EARTH_M,
     Atmosphere,
@@ -91,16 +91,9 @@ DEFAULT_MAGNITUDE = {
     "dropout": 0.0,
 }
 
-SIM_VEHICLE = LaunchVehicle(
-    name="Falcon-9-like two-stage vehicle (expendable)",
-    stages=(
-        Stage("first", 25_600.0, 395_700.0, 8_227_000.0, 311.0, thrust_sl_n=7_607_000.0),
-        Stage("second", 3_900.0, 92_670.0, 934_000.0, 348.0),
-    ),
-    drag_coefficient=0.5,
-    reference_area_m2=math.pi * (3.66 / 2.0) ** 2,
-)
-"""The vehicle of :data:`starbrain.planners.ascent.FALCON9_LIKE` (same numbers and sources)."""
+SIM_VEHICLE = FALCON9_LIKE
+"""The flown vehicle: :data:`starbrain.physics.launch_vehicle.FALCON9_LIKE` (the ascent
+planner's; its docstring gives the public numbers and their sources)."""
 
 G0 = G0_MPS2
 MIXTURE_RATIO = 2.36  # LOX / RP-1 by mass

@@ -48,6 +48,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import minimize
 
 from starbrain.physics.launch_vehicle import (
+    FALCON9_LIKE,
     MU_EARTH_M3_S2,
     OMEGA_EARTH_RADPS,
     R_EARTH_M,
@@ -66,39 +67,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-
-FALCON9_LIKE = LaunchVehicle(
-    name="Falcon-9-like two-stage vehicle (expendable)",
-    stages=(
-        Stage(
-            "first",
-            dry_mass_kg=25_600.0,
-            propellant_mass_kg=395_700.0,
-            thrust_vac_n=8_227_000.0,
-            isp_vac_s=311.0,
-            thrust_sl_n=7_607_000.0,
-        ),
-        Stage(
-            "second",
-            dry_mass_kg=3_900.0,
-            propellant_mass_kg=92_670.0,
-            thrust_vac_n=934_000.0,
-            isp_vac_s=348.0,
-        ),
-    ),
-    drag_coefficient=0.5,
-    reference_area_m2=math.pi * (3.66 / 2.0) ** 2,
-)
-"""A two-stage kerosene vehicle with Falcon 9 Full Thrust numbers from public sources: first
-stage 9 engines, 7607 kN sea level / 8227 kN vacuum, Isp 282 s / 311 s, 3.66 m diameter
-(Wikipedia, "Falcon 9 Full Thrust" and "Falcon 9 Block 5" infoboxes, citing SpaceX); second
-stage vacuum engine 934 kN (same source), Isp 348 s; stage masses as commonly quoted
-(first stage 25.6 t dry + 395.7 t propellant, second stage 3.9 t dry + 92.67 t propellant), not
-verified against a SpaceX document. Our constant mass flow is set by the vacuum figures, so the
-implied sea-level Isp is 288 s and the burn times 147 s and 339 s (published 162 s and 397 s
-include throttling). Fairing (~1.9 t, jettisoned) and engine residuals are not modelled. C_D =
-0.5 constant is our conservative choice, not a published figure. Published reference for
-plausibility only: 22.8 t to LEO (28.5 deg) expendable."""
 
 
 @dataclass(frozen=True)
