@@ -36,9 +36,10 @@ app.add_typer(conjunctions_app, name="conjunctions")
 
 
 def _latest_screening(store: Store) -> pa.Table:
-    table = store.read(
-        "conjunctions", where="screened_at = (SELECT max(screened_at) FROM conjunctions)"
-    )
+    """The current conjunctions (:func:`starbrain.store.queries.latest_conjunctions`)."""
+    from starbrain.store.queries import latest_conjunctions
+
+    table = latest_conjunctions(store)
     if table.num_rows == 0:
         raise StarbrainError("no screening stored yet: run starbrain conjunctions screen")
     return table
@@ -161,7 +162,9 @@ def conjunctions_show(
     ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """The newest screening's conjunctions, or one as a CCSDS CDM.
+    """The current conjunctions, or one as a CCSDS CDM: each pair's encounters as the newest
+    screening covering their time found them (older screenings' rows where no newer screening
+    looked; see the README's conjunctions section).
 
     csv/json: the conjunctions schema's fields (tca, norad_id_1/2, miss_distance_km, miss_r_km,
     miss_t_km, miss_n_km, relative_speed_kmps, collision_probability, ...), in the shown order."""

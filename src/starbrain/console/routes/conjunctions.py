@@ -1,4 +1,5 @@
-"""GET /api/conjunctions (the stored screenings' conjunctions, sorted and filtered) and
+"""GET /api/conjunctions (the current conjunctions of
+:func:`starbrain.store.queries.latest_conjunctions`, sorted and filtered) and
 /api/conjunctions/{norad_id_1}/{norad_id_2}/{tca_ns} (everything about one of them)."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Path, Query, Request
 
 from starbrain.console.deps import ERROR_RESPONSES, ApiError, StoreDep, compute
@@ -17,6 +19,7 @@ from starbrain.console.schemas import (
 )
 from starbrain.console.settings import MAX_PAGE
 from starbrain.core.timeconv import iso_ns
+from starbrain.store import queries
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["conjunctions"], responses=ERROR_RESPONSES)
@@ -32,53 +35,57 @@ class Sort(StrEnum):
     tca = "tca"
 
 
-_ORDER = {
-    Sort.pc: "collision_probability DESC, miss_distance_km",
-    Sort.miss: "miss_distance_km, tca",
-    Sort.tca: "tca, miss_distance_km",
+_ORDER: dict[Sort, list[tuple[str, str]]] = {
+    Sort.pc: [("collision_probability", "descending"), ("miss_distance_km", "ascending")],
+    Sort.miss: [("miss_distance_km", "ascending"), ("tca", "ascending")],
+    Sort.tca: [("tca", "ascending"), ("miss_distance_km", "ascending")],
 }
-_LATEST = (
-    "SELECT * FROM conjunctions QUALIFY row_number() OVER "
-    "(PARTITION BY norad_id_1, norad_id_2, tca ORDER BY screened_at DESC) = 1"
-)
+
+
+def _ns(column: Any) -> list[int]:
+    """A timestamp column -> integer nanoseconds since 1970 (UTC)."""
+    return [int(v) for v in column.cast(pa.timestamp("ns")).cast(pa.int64()).to_pylist()]
 
 
 def _rows(
     store: Store, sort: Sort, norad: int | None, min_pc: float, max_miss: float, limit: int,
     offset: int,
 ) -> tuple[int, list[ConjunctionRow]]:  # fmt: skip
-    where = "collision_probability >= ? AND miss_distance_km <= ?"
-    params: list[Any] = [min_pc, max_miss]
-    if norad is not None:
-        where += " AND (norad_id_1 = ? OR norad_id_2 = ?)"
-        params += [norad, norad]
-    t = store.query(
-        f"SELECT norad_id_1, norad_id_2, object_name_1, object_name_2, epoch_ns(tca) AS tca_ns, "
-        "miss_distance_km, relative_speed_kmps, collision_probability, "
-        "epoch_ns(screened_at) AS screened_ns, count(*) OVER () AS total "
-        f"FROM ({_LATEST}) WHERE {where} ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?",
-        [*params, limit, offset],
+    current = queries.latest_conjunctions(
+        store, norad_id=norad, min_pc=min_pc, max_miss_km=max_miss
     )
-    rows = t.to_pylist()
-    total = int(rows[0]["total"]) if rows else 0
-    if not rows and offset:
-        n = store.query(f"SELECT count(*) AS n FROM ({_LATEST}) WHERE {where}", params)
-        total = int(n.column("n")[0].as_py())
-    return total, [
+    page = current.sort_by(_ORDER[sort]).slice(offset, limit)
+    tca_ns, screened_ns = _ns(page["tca"]), _ns(page["screened_at"])
+    return current.num_rows, [
         ConjunctionRow(
             norad_id_1=r["norad_id_1"],
             norad_id_2=r["norad_id_2"],
             name_1=r["object_name_1"],
             name_2=r["object_name_2"],
-            tca=iso_ns(r["tca_ns"]) or "",
-            tca_ns=int(r["tca_ns"]),
-            id=f"{r['norad_id_1']}/{r['norad_id_2']}/{int(r['tca_ns'])}",
+            tca=iso_ns(t) or "",
+            tca_ns=t,
+            id=f"{r['norad_id_1']}/{r['norad_id_2']}/{t}",
             miss_distance_km=round(float(r["miss_distance_km"]), 6),
             relative_speed_kmps=round(float(r["relative_speed_kmps"]), 6),
             collision_probability=float(r["collision_probability"]),
-            screened_at=iso_ns(r["screened_ns"]) or "",
+            screened_at=iso_ns(at) or "",
         )
-        for r in rows
+        for r, t, at in zip(
+            page.select(
+                [
+                    "norad_id_1",
+                    "norad_id_2",
+                    "object_name_1",
+                    "object_name_2",
+                    "miss_distance_km",
+                    "relative_speed_kmps",
+                    "collision_probability",
+                ]
+            ).to_pylist(),
+            tca_ns,
+            screened_ns,
+            strict=True,
+        )
     ]
 
 
@@ -95,9 +102,11 @@ async def conjunctions(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ConjunctionsResponse:
-    """Conjunctions from the stored screenings (``starbrain conjunctions screen`` or the live
-    loop), the newest screening of each pair and TCA: miss distance (km), relative speed
-    (km/s) and collision probability (Foster 2-D, default covariances)."""
+    """The current conjunctions of the stored screenings (``starbrain conjunctions screen`` or
+    the live loop), as ``starbrain conjunctions show`` lists them: each encounter (pair, TCA
+    within 5 minutes) as the newest screening covering its time found it; a pair that screening
+    no longer finds is gone. Miss distance (km), relative speed (km/s) and collision
+    probability (Foster 2-D, default covariances)."""
     total, rows = await compute(
         request, _rows, store, sort, norad, min_pc, max_miss_km, limit, offset
     )
@@ -105,17 +114,16 @@ async def conjunctions(
 
 
 def _detail(store: Store, n1: int, n2: int, tca_ns: int) -> ConjunctionDetail | None:
-    t = store.query(
-        "SELECT *, epoch_ns(tca) AS tca_ns_, epoch_ns(screened_at) AS screened_ns, "
-        "epoch_ns(epoch_1) AS epoch_1_ns, epoch_ns(epoch_2) AS epoch_2_ns, "
-        "epoch_ns(screen_start) AS start_ns, epoch_ns(screen_stop) AS stop_ns "
-        "FROM conjunctions WHERE norad_id_1 = ? AND norad_id_2 = ? AND epoch_ns(tca) = ? "
-        "ORDER BY screened_at DESC LIMIT 1",
-        [n1, n2, tca_ns],
-    )
-    if t.num_rows == 0:
+    found = queries.conjunction(store, n1, n2, tca_ns)
+    if found.num_rows == 0:
         return None
-    r = t.to_pylist()[0]
+    times = [f.name for f in found.schema if pa.types.is_timestamp(f.type)]
+    r = found.drop_columns(times).to_pylist()[0]
+    r |= {
+        f"{name}_ns": None if v is None else int(v)
+        for name in times
+        for v in found[name].cast(pa.timestamp("ns")).cast(pa.int64()).to_pylist()
+    }
 
     def obj(k: int) -> ConjunctionObject:
         return ConjunctionObject(
@@ -130,8 +138,8 @@ def _detail(store: Store, n1: int, n2: int, tca_ns: int) -> ConjunctionDetail | 
         )
 
     return ConjunctionDetail(
-        tca=iso_ns(r["tca_ns_"]) or "",
-        tca_ns=int(r["tca_ns_"]),
+        tca=iso_ns(r["tca_ns"]) or "",
+        tca_ns=int(r["tca_ns"]),
         miss_distance_km=float(r["miss_distance_km"]),
         relative_speed_kmps=float(r["relative_speed_kmps"]),
         miss_rtn_km=[float(r[f"miss_{c}_km"]) for c in "rtn"],
@@ -141,9 +149,9 @@ def _detail(store: Store, n1: int, n2: int, tca_ns: int) -> ConjunctionDetail | 
         hard_body_radius_m=float(r["hard_body_radius_km"]) * 1000.0,
         covariance_source=r["covariance_source"],
         screening_threshold_km=float(r["screening_threshold_km"]),
-        screen_start=iso_ns(r["start_ns"]),
-        screen_stop=iso_ns(r["stop_ns"]),
-        screened_at=iso_ns(r["screened_ns"]) or "",
+        screen_start=iso_ns(r["screen_start_ns"]),
+        screen_stop=iso_ns(r["screen_stop_ns"]),
+        screened_at=iso_ns(r["screened_at_ns"]) or "",
         object_1=obj(1),
         object_2=obj(2),
     )

@@ -1,0 +1,337 @@
+"""Every read the other layers make of the store, as typed functions: the only SQL outside
+:mod:`starbrain.store.database` (and the telemetry ledger, :mod:`starbrain.store.telemetry`).
+
+Each function takes a :class:`~starbrain.store.database.Store` and returns an Arrow table (UTC
+times as ``timestamp[ns, UTC]`` where a stream's schema says so, else integer nanoseconds since
+1970-01-01 UTC in columns named ``*_ns``) or a plain value. Callers never build SQL: filters are
+keyword arguments, bound as parameters.
+
+"Current conjunctions" is defined once, in :func:`latest_conjunctions`; the CLI (``starbrain
+conjunctions show``/``avoid``), the REST API (``GET /api/conjunctions``) and the console's panel
+all read it from there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from starbrain.core import timeconv
+from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA
+
+if TYPE_CHECKING:
+    from starbrain.store.database import Store
+
+__all__ = [
+    "DEFAULT_TCA_TOLERANCE_S",
+    "LOOP_EVENTS_TABLE",
+    "LOOP_STATE_TABLE",
+    "anomalies",
+    "conjunction",
+    "ensure_loop_tables",
+    "ephemeris_summary",
+    "has_table",
+    "latest_conjunctions",
+    "loop_done_until",
+    "loop_events",
+    "loop_tasks",
+    "models",
+    "save_loop_task",
+    "telemetry_count",
+    "telemetry_parameters",
+    "telemetry_series",
+    "telemetry_span",
+]
+
+# Two rows of one pair whose TCAs are at most this far apart are one encounter. Refinements of
+# a TCA between screenings move it by seconds; two distinct encounters of one pair are at least
+# about half an orbit apart (>= 44 min in LEO), so 5 minutes separates the two cases.
+DEFAULT_TCA_TOLERANCE_S = 300.0
+
+
+def _naive(t: Any) -> Any:
+    """A UTC instant as DuckDB's TIMESTAMP_NS parameters take it (naive datetime, us)."""
+    return timeconv.naive_utc(t)
+
+
+def _scalar(table: pa.Table, column: str = "n") -> Any:
+    return table.column(column)[0].as_py()
+
+
+# ---------------------------------------------------------------------------------------------
+# The store itself
+
+
+def has_table(store: Store, name: str) -> bool:
+    """Whether the store holds a table or view called ``name``."""
+    t = store.query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name]
+    )
+    return bool(_scalar(t))
+
+
+# ---------------------------------------------------------------------------------------------
+# Conjunctions
+
+
+def latest_conjunctions(
+    store: Store,
+    *,
+    norad_id: int | None = None,
+    min_pc: float | None = None,
+    max_miss_km: float | None = None,
+    tca_tolerance_s: float = DEFAULT_TCA_TOLERANCE_S,
+) -> pa.Table:
+    """The current conjunctions: what the stored screenings, taken together, say now.
+
+    A screening is the set of rows sharing one ``screened_at``; it covers its span
+    ``[screen_start, screen_stop]`` (the span of its own TCAs when those are missing) and looked
+    for every pair closer than its ``screening_threshold_km``. A stored row is **current** when
+
+    1. no newer screening could have reported it and did not: none whose span holds the row's
+       TCA and whose threshold is at least the row's miss distance (a pair the newest screening
+       of that time span no longer finds is gone, a closer approach it would have seen); and
+    2. no newer screening found the same encounter: none has a row of the same pair (in either
+       order) whose TCA is within ``tca_tolerance_s`` (seconds, default
+       :data:`DEFAULT_TCA_TOLERANCE_S`) of the row's TCA (a refined TCA replaces the old one).
+
+    So every row of the newest screening is current, and older rows stay current only for the
+    time outside newer screenings' spans (a live loop's earlier windows, say). Caveats: a
+    screening that found nothing stored no row, so it retires nothing; one run with
+    ``--primary`` or ``--min-pc`` is taken to answer for every pair over its span.
+
+    ``norad_id`` (either object), ``min_pc`` and ``max_miss_km`` (km) filter the current rows;
+    they never change which rows are current. Returns ``CONJUNCTIONS_SCHEMA`` rows ordered by
+    TCA, then ``norad_id_1``, ``norad_id_2``.
+    """
+    if not tca_tolerance_s >= 0.0:
+        raise ValueError(f"tca_tolerance_s must be at least 0 s, not {tca_tolerance_s!r}")
+    tol_ns = round(float(tca_tolerance_s) * 1e9)
+    where: list[str] = []
+    params: list[Any] = [tol_ns]
+    if norad_id is not None:
+        where.append("(norad_id_1 = ? OR norad_id_2 = ?)")
+        params += [int(norad_id), int(norad_id)]
+    if min_pc is not None:
+        where.append("collision_probability >= ?")
+        params.append(float(min_pc))
+    if max_miss_km is not None:
+        where.append("miss_distance_km <= ?")
+        params.append(float(max_miss_km))
+    cols = ", ".join(f'c."{name}"' for name in CONJUNCTIONS_SCHEMA.names)
+    sql = (
+        "WITH s AS (SELECT screened_at, coalesce(min(screen_start), min(tca)) AS lo, "
+        "coalesce(max(screen_stop), max(tca)) AS hi, max(screening_threshold_km) AS thr "
+        "FROM conjunctions GROUP BY screened_at), "
+        f"live AS (SELECT {cols}, least(c.norad_id_1, c.norad_id_2) AS _a, "
+        "greatest(c.norad_id_1, c.norad_id_2) AS _b FROM conjunctions c WHERE NOT EXISTS "
+        "(SELECT 1 FROM s WHERE s.screened_at > c.screened_at AND c.tca >= s.lo "
+        "AND c.tca <= s.hi AND s.thr >= c.miss_distance_km)), "
+        f"cur AS (SELECT {cols} FROM live c WHERE NOT EXISTS (SELECT 1 FROM live n "
+        "WHERE n._a = c._a AND n._b = c._b AND n.screened_at > c.screened_at "
+        "AND abs(epoch_ns(n.tca) - epoch_ns(c.tca)) <= ?)) "
+        f"SELECT * FROM cur{' WHERE ' + ' AND '.join(where) if where else ''} "
+        "ORDER BY tca, norad_id_1, norad_id_2"
+    )
+    return store.query(sql, params).cast(CONJUNCTIONS_SCHEMA)
+
+
+def conjunction(store: Store, norad_id_1: int, norad_id_2: int, tca_ns: int) -> pa.Table:
+    """The newest stored row (``CONJUNCTIONS_SCHEMA``, 0 or 1 rows) of the conjunction of
+    ``norad_id_1`` and ``norad_id_2`` (in that order) at TCA ``tca_ns`` (integer nanoseconds
+    since 1970-01-01 UTC, exact)."""
+    t = store.query(
+        "SELECT * FROM conjunctions WHERE norad_id_1 = ? AND norad_id_2 = ? "
+        "AND epoch_ns(tca) = ? ORDER BY screened_at DESC LIMIT 1",
+        [int(norad_id_1), int(norad_id_2), int(tca_ns)],
+    )
+    return t.cast(CONJUNCTIONS_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ephemerides
+
+
+def ephemeris_summary(store: Store) -> pa.Table:
+    """One row per stored (object, frame, centre, source file): ``object_id``, ``name`` (any
+    of the object's names), ``frame``, ``center``, ``source``, ``n`` (states), ``n_vel`` (states
+    with a velocity), ``first`` and ``last`` (UTC times, naive as stored), ordered by object,
+    source, frame."""
+    return store.query(
+        "SELECT object_id, any_value(object_name) AS name, frame, center, source, "
+        "count(*) AS n, min(time) AS first, max(time) AS last, "
+        "count(vx) AS n_vel FROM ephemeris "
+        "GROUP BY object_id, frame, center, source ORDER BY object_id, source, frame"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Telemetry and anomalies
+
+
+def telemetry_parameters(store: Store, limit: int = 1000) -> pa.Table:
+    """Every stored telemetry parameter per APID (at most ``limit``): ``apid``, ``parameter``,
+    ``n`` (samples), ``first_ns``/``last_ns`` (ns since 1970 UTC), ordered by APID, name."""
+    return store.query(
+        "SELECT apid, parameter, count(*) AS n, epoch_ns(min(time)) AS first_ns, "
+        "epoch_ns(max(time)) AS last_ns FROM telemetry GROUP BY apid, parameter "
+        "ORDER BY apid, parameter LIMIT ?",
+        [int(limit)],
+    )
+
+
+def _channel(parameter: str, apid: int | None) -> tuple[str, list[Any]]:
+    cond, params = "parameter = ?", list[Any]([parameter])
+    if apid is not None:
+        cond += " AND apid = ?"
+        params.append(int(apid))
+    return cond, params
+
+
+def telemetry_span(store: Store, parameter: str, apid: int | None = None) -> tuple[int, int] | None:
+    """``(first, last)`` sample times (ns since 1970 UTC) of one parameter (of one APID, or of
+    any); None when nothing is stored."""
+    cond, params = _channel(parameter, apid)
+    r = store.query(
+        f"SELECT epoch_ns(min(time)) AS f, epoch_ns(max(time)) AS l FROM telemetry WHERE {cond}",
+        params,
+    ).to_pylist()[0]
+    return None if r["l"] is None else (int(r["f"]), int(r["l"]))
+
+
+def telemetry_count(store: Store, parameter: str, apid: int | None, start: Any, stop: Any) -> int:
+    """Samples of one parameter with ``start <= time < stop`` (UTC instants)."""
+    cond, params = _channel(parameter, apid)
+    t = store.query(
+        f"SELECT count(*) AS n FROM telemetry WHERE {cond} AND time >= ? AND time < ?",
+        [*params, _naive(start), _naive(stop)],
+    )
+    return int(_scalar(t))
+
+
+def telemetry_series(
+    store: Store, parameter: str, apid: int | None, start: Any, stop: Any, stride: int = 1
+) -> pa.Table:
+    """Every ``stride``-th sample (by time, then packet sequence count) of one parameter with
+    ``start <= time < stop``: ``t`` (ns since 1970 UTC) and ``value`` (engineering value)."""
+    cond, params = _channel(parameter, apid)
+    return store.query(
+        f"SELECT epoch_ns(time) AS t, value FROM telemetry WHERE {cond} "
+        "AND time >= ? AND time < ? "
+        "QUALIFY (row_number() OVER (ORDER BY time, seq) - 1) % ? = 0 ORDER BY time, seq",
+        [*params, _naive(start), _naive(stop), max(1, int(stride))],
+    )
+
+
+def anomalies(
+    store: Store,
+    *,
+    parameter: str | None = None,
+    source: str | None = None,
+    start: Any = None,
+    stop: Any = None,
+    limit: int = 100,
+) -> tuple[int, pa.Table]:
+    """Stored anomalies, newest start first: ``(total matching, rows)``. Rows: ``source``,
+    ``parameter``, ``start_ns``, ``end_ns``, ``detected_at_ns`` (ns since 1970 UTC), ``score``,
+    ``method``, ``label``; at most ``limit``. ``start``/``stop`` (UTC, both or neither) keep the
+    anomalies overlapping that window. The store must hold the ``anomalies`` table
+    (:func:`has_table`)."""
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if parameter is not None:
+        where.append("parameter = ?")
+        params.append(parameter)
+    if source is not None:
+        where.append("source = ?")
+        params.append(source)
+    if start is not None and stop is not None:
+        where.append('start < ? AND coalesce("end", start) >= ?')
+        params += [_naive(stop), _naive(start)]
+    t = store.query(
+        'SELECT source, parameter, epoch_ns(start) AS start_ns, epoch_ns("end") AS end_ns, '
+        "score, method, epoch_ns(detected_at) AS detected_at_ns, label, "
+        f"count(*) OVER () AS total FROM anomalies WHERE {' AND '.join(where)} "
+        "ORDER BY start DESC LIMIT ?",
+        [*params, int(limit)],
+    )
+    total = int(t.column("total")[0].as_py()) if t.num_rows else 0
+    return total, t.drop_columns(["total"])
+
+
+# ---------------------------------------------------------------------------------------------
+# World models
+
+
+def models(store: Store, limit: int = 50) -> pa.Table:
+    """The registry's newest ``limit`` entries (newest first, then by name): ``name``,
+    ``created_ns`` (ns since 1970 UTC), ``kind``, ``device``, ``data_fingerprint``,
+    ``metrics_json``; the weights stay in the store."""
+    return store.query(
+        "SELECT name, epoch_ns(created) AS created_ns, kind, device, data_fingerprint, "
+        "metrics_json FROM models ORDER BY created DESC, name LIMIT ?",
+        [int(limit)],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop's own tables: per-task checkpoints and the log of published messages
+
+LOOP_STATE_TABLE = "loop_state"
+LOOP_EVENTS_TABLE = "loop_events"
+_LOOP_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {LOOP_STATE_TABLE} (task VARCHAR PRIMARY KEY, "
+    "done_until TIMESTAMP_NS NOT NULL, runs BIGINT NOT NULL, updated_at TIMESTAMP_NS NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {LOOP_EVENTS_TABLE} (sim_time TIMESTAMP_NS, published_at "
+    "TIMESTAMP_NS NOT NULL, subject VARCHAR NOT NULL, payload VARCHAR NOT NULL)",
+)
+
+
+def ensure_loop_tables(store: Store) -> None:
+    """Create ``loop_state`` (task, done_until, runs, updated_at) and ``loop_events``
+    (sim_time, published_at, subject, payload JSON) when missing; times TIMESTAMP_NS, UTC."""
+    for sql in _LOOP_DDL:
+        store.execute(sql)
+
+
+def loop_done_until(store: Store) -> dict[str, np.datetime64]:
+    """``{task: done_until}`` (UTC ``datetime64[ns]``) of every task that has run."""
+    t = store.query(f"SELECT task, epoch_ns(done_until) AS ns FROM {LOOP_STATE_TABLE}")
+    return {
+        task: np.datetime64(int(ns), "ns")
+        for task, ns in zip(t.column("task").to_pylist(), t.column("ns").to_pylist(), strict=True)
+    }
+
+
+def save_loop_task(store: Store, task: str, done_until: Any, now: Any = None) -> None:
+    """Record that ``task`` has processed its windows up to ``done_until`` (UTC): one more run,
+    updated at ``now`` (default the current UTC time)."""
+    ns = int(np.asarray(timeconv.to_ns(done_until)).reshape(()))
+    at = int(np.asarray(timeconv.to_ns(timeconv.utc_now() if now is None else now)).reshape(()))
+    store.execute(
+        f"INSERT INTO {LOOP_STATE_TABLE} VALUES (?, make_timestamp_ns(?), 1, "
+        "make_timestamp_ns(?)) ON CONFLICT (task) DO UPDATE SET done_until = "
+        "excluded.done_until, runs = runs + 1, updated_at = excluded.updated_at",
+        [task, ns, at],
+    )
+
+
+def loop_tasks(store: Store) -> pa.Table:
+    """The loop's checkpoint, by task name: ``task``, ``done_until_ns`` (ns since 1970 UTC),
+    ``runs``."""
+    return store.query(
+        f"SELECT task, epoch_ns(done_until) AS done_until_ns, runs FROM {LOOP_STATE_TABLE} "
+        "ORDER BY task"
+    )
+
+
+def loop_events(store: Store, limit: int = 50) -> pa.Table:
+    """The loop's newest ``limit`` published messages (by publication, then simulated time):
+    ``subject``, ``sim_time_ns`` (ns since 1970 UTC, null when unknown), ``payload`` (JSON)."""
+    return store.query(
+        f"SELECT subject, epoch_ns(sim_time) AS sim_time_ns, payload FROM {LOOP_EVENTS_TABLE} "
+        "ORDER BY published_at DESC, sim_time DESC LIMIT ?",
+        [int(limit)],
+    )
