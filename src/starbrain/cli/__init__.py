@@ -26,6 +26,7 @@ from starbrain.cli import (  # noqa: F401  (importing a module registers its com
     mission,
     model,
     orbits,
+    posts,
     route,
     service,
     telemetry,
