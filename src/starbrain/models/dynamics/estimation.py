@@ -31,14 +31,6 @@ class ThetaEstimate:
     method: str
 
 
-def _scaled_residual(
-    prior: PhysicsPrior, theta: Tensor, x: Tensor, u: Tensor, x_next: Tensor, dt: float,
-    scale: Tensor, dims: Tensor,
-) -> Tensor:  # fmt: skip
-    pred = prior.step(x, u, theta, dt)
-    return ((pred - x_next)[:, dims] / scale[dims]).reshape(-1)
-
-
 def estimate_theta(
     prior: PhysicsPrior,
     data: Trajectories,
@@ -64,61 +56,88 @@ def estimate_theta(
     if th0.numel() == 0:
         raise StarbrainError("this prior has no parameters to estimate")
     x, u, x_next, traj = data.transitions()
-    scale = (x_next - x).std(0).clamp_min(1e-12)
-    dim_idx = torch.as_tensor(
-        list(dims) if dims is not None else range(x.shape[1]), dtype=torch.long
-    )
     free_idx = torch.as_tensor(
         list(free) if free is not None else range(th0.numel()), dtype=torch.long
     )
-    typical = th0[free_idx].abs().clamp_min(1e-3)
+    pb = _Problem(
+        prior, x, u, x_next, traj, data.dt, (x_next - x).std(0).clamp_min(1e-12),
+        torch.as_tensor(list(dims) if dims is not None else range(x.shape[1]), dtype=torch.long),
+        th0, free_idx, th0[free_idx].abs().clamp_min(1e-3),
+    )  # fmt: skip
     if method == "lsq":
         if groups is not None:
             raise StarbrainError("per-group estimation uses method='gradient'")
-
-        def theta_of(p: np.ndarray) -> Tensor:
-            th = th0.clone()
-            th[free_idx] = th0[free_idx] + typical * torch.as_tensor(p)
-            return th
-
-        def fun(p: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                r = _scaled_residual(prior, theta_of(p), x, u, x_next, data.dt, scale, dim_idx)
-            return r.numpy()
-
-        p0 = np.zeros(len(free_idx))
-        r0 = fun(p0)
-        sol = scipy.optimize.least_squares(fun, p0, method="trf", x_scale=1.0, max_nfev=max_iter)
-        m = sol.fun.size
-        dof = max(m - sol.x.size, 1)
-        s2 = float(sol.fun @ sol.fun) / dof
-        try:
-            cov_p = np.linalg.inv(sol.jac.T @ sol.jac) * s2
-            std_full = torch.zeros_like(th0)
-            std_full[free_idx] = typical * torch.as_tensor(np.sqrt(np.diag(cov_p)))
-            std: Tensor | None = std_full
-        except np.linalg.LinAlgError:
-            std = None
-        return ThetaEstimate(
-            theta_of(sol.x), float(np.sqrt(np.mean(r0**2))),
-            float(np.sqrt(np.mean(sol.fun**2))), std, "lsq",
-        )  # fmt: skip
+        return _lsq(pb, max_iter)
     if method != "gradient":
         raise StarbrainError(f"unknown estimation method {method!r}: use 'lsq' or 'gradient'")
-    g = torch.zeros(data.n_traj, dtype=torch.long) if groups is None else groups.long()
+    return _gradient(pb, groups, n_groups, data.n_traj, max_iter)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One estimation: transitions, residual scaling and which parameters are free (fitted as
+    ``theta0 + typical * p``, so every free parameter moves on the scale of its nominal)."""
+
+    prior: PhysicsPrior
+    x: Tensor
+    u: Tensor
+    x_next: Tensor
+    traj: Tensor
+    dt: float
+    scale: Tensor
+    dim_idx: Tensor
+    th0: Tensor
+    free_idx: Tensor
+    typical: Tensor
+
+    def residual(self, theta: Tensor) -> Tensor:
+        pred = self.prior.step(self.x, self.u, theta, self.dt)
+        return (pred - self.x_next)[:, self.dim_idx] / self.scale[self.dim_idx]
+
+
+def _lsq(pb: _Problem, max_iter: int) -> ThetaEstimate:
+    def theta_of(p: np.ndarray) -> Tensor:
+        th = pb.th0.clone()
+        th[pb.free_idx] = pb.th0[pb.free_idx] + pb.typical * torch.as_tensor(p)
+        return th
+
+    def fun(p: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return pb.residual(theta_of(p)).reshape(-1).numpy()
+
+    p0 = np.zeros(len(pb.free_idx))
+    r0 = fun(p0)
+    sol = scipy.optimize.least_squares(fun, p0, method="trf", x_scale=1.0, max_nfev=max_iter)
+    dof = max(sol.fun.size - sol.x.size, 1)
+    s2 = float(sol.fun @ sol.fun) / dof
+    try:
+        cov_p = np.linalg.inv(sol.jac.T @ sol.jac) * s2
+        std_full = torch.zeros_like(pb.th0)
+        std_full[pb.free_idx] = pb.typical * torch.as_tensor(np.sqrt(np.diag(cov_p)))
+        std: Tensor | None = std_full
+    except np.linalg.LinAlgError:
+        std = None
+    return ThetaEstimate(
+        theta_of(sol.x), float(np.sqrt(np.mean(r0**2))),
+        float(np.sqrt(np.mean(sol.fun**2))), std, "lsq",
+    )  # fmt: skip
+
+
+def _gradient(
+    pb: _Problem, groups: Tensor | None, n_groups: int | None, n_traj: int, max_iter: int
+) -> ThetaEstimate:
+    g = torch.zeros(n_traj, dtype=torch.long) if groups is None else groups.long()
     ng = int(n_groups if n_groups is not None else int(g.max()) + 1)
-    row_group = g[traj]
-    p = torch.zeros(ng, len(free_idx), dtype=torch.float64, requires_grad=True)
+    row_group = g[pb.traj]
+    p = torch.zeros(ng, len(pb.free_idx), dtype=torch.float64, requires_grad=True)
 
     def thetas() -> Tensor:
-        th = th0.expand(ng, -1).clone()
-        th[:, free_idx] = th0[free_idx] + typical * p
+        th = pb.th0.expand(ng, -1).clone()
+        th[:, pb.free_idx] = pb.th0[pb.free_idx] + pb.typical * p
         return th
 
     def loss_fn() -> Tensor:
-        th_rows = thetas()[row_group]
-        r = (prior.step(x, u, th_rows, data.dt) - x_next)[:, dim_idx] / scale[dim_idx]
-        return (r**2).mean()
+        return (pb.residual(thetas()[row_group]) ** 2).mean()
 
     with torch.no_grad():
         before = float(loss_fn()) ** 0.5

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from starbrain.models.dynamics.data import Trajectories
+from starbrain.models.dynamics.ensemble import ResidualEnsemble
 from starbrain.models.dynamics.estimation import estimate_theta
 from starbrain.models.dynamics.prior import PhysicsPrior
 from starbrain.models.dynamics.world_model import WorldModel, WorldModelConfig
@@ -117,7 +118,21 @@ def fit_world_model(
     yn_tr = ((y_tr - model.out_mean) / model.out_std).float()
     zn_va = ((z_va - model.in_mean) / model.in_std).float()
     yn_va = ((y_va - model.out_mean) / model.out_std).float()
+    losses, val_mse, best_epoch = _train(model.ensemble, zn_tr, yn_tr, zn_va, yn_va, cfg, progress)
+    _calibrate(model, z_tr, z_va, y_va, cfg)
+    hist = FitHistory(
+        losses, val_mse, best_epoch, time.perf_counter() - t0, str(dev), model.theta.tolist()
+    )
+    return model, hist
 
+
+def _train(
+    ens: ResidualEnsemble, zn_tr: Tensor, yn_tr: Tensor, zn_va: Tensor, yn_va: Tensor,
+    cfg: FitConfig, progress: ProgressFn | None,
+) -> tuple[list[float], list[float], int]:  # fmt: skip
+    """Bootstrapped NLL training on normalised data with early stopping on the validation
+    MSE of the member mean; leaves the best epoch's weights in ``ens``."""
+    dev = zn_tr.device
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     n, e = zn_tr.shape[0], cfg.n_members
     boot = (
@@ -125,7 +140,6 @@ def fit_world_model(
         if cfg.bootstrap
         else torch.arange(n).expand(e, n).clone()
     ).to(dev)
-    ens = model.ensemble
     opt = torch.optim.AdamW(ens.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, best_epoch, bad = float("inf"), None, 0, 0
     losses: list[float] = []
@@ -163,11 +177,7 @@ def fit_world_model(
                 break
     if best_state is not None:
         ens.load_state_dict(best_state)
-    _calibrate(model, z_tr, z_va, y_va, cfg)
-    hist = FitHistory(
-        losses, val_mse, best_epoch, time.perf_counter() - t0, str(dev), model.theta.tolist()
-    )
-    return model, hist
+    return losses, val_mse, best_epoch
 
 
 @torch.no_grad()

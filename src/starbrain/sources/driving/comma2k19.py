@@ -163,6 +163,44 @@ def read_comma2k19(
         return empty
     time_ns = gps_to_unix_ns(pose.value[:, 0], pose.value[:, 1])
     ecef, v_ecef = pose.value[:, 2:5], pose.value[:, 5:8]
+    cols, valid = _channels(root, speed, steer, tp, errors)
+    enu, rot = _enu(ecef)
+    v_enu = v_ecef @ rot.T  # heading from the velocity: no heading channel, the mount is skewed
+    cols.update({"x_m": enu[:, 0], "y_m": enu[:, 1],
+                 "yaw_rad": np.unwrap(np.arctan2(v_enu[:, 1], v_enu[:, 0]))})  # fmt: skip
+    cols.update({f"ecef_{c}_m": ecef[:, i] for i, c in enumerate("xyz")})
+    if not valid.any():
+        errors.append(RecordError(str(root), "no pose row is covered by speed and steering",
+                                  field="global_pose"))  # fmt: skip
+        return empty
+    seg = np.cumsum(valid & ~np.concatenate([[False], valid[:-1]])) - 1  # runs of valid rows
+    m = int(valid.sum())
+    fixed = {
+        "vehicle_id": pa.array([vehicle_id] * m, pa.string()),
+        "log_id": pa.array([log_id or root.name] * m, pa.string()),
+        "segment": pa.array(seg[valid].astype(np.int32)),
+        "time": pa.array(time_ns[valid], pa.timestamp("ns", tz="UTC")),
+        "driver": pa.nulls(m, pa.string()),
+        "source": pa.array([str(root)] * m, pa.string()),
+    }
+    arrays = [fixed[f.name] if f.name in fixed else _column(cols.get(f.name), valid)
+              for f in VEHICLE_SCHEMA]  # fmt: skip
+    return LoadResult(pa.Table.from_arrays(arrays, schema=VEHICLE_SCHEMA), errors, str(root))
+
+
+def _column(v: Array | None, keep: npt.NDArray[np.bool_]) -> pa.Array:
+    """The kept rows of a float channel, NaN as null; all null for a channel that is absent."""
+    if v is None:
+        return pa.nulls(int(keep.sum()), pa.float64())
+    vv = v[keep]
+    return pa.array(vv, pa.float64(), mask=~np.isfinite(vv))
+
+
+def _channels(
+    root: Path, speed: _Channel, steer: _Channel, tp: Array, errors: list[RecordError]
+) -> tuple[dict[str, Array | None], npt.NDArray[np.bool_]]:
+    """Every channel on the pose times ``tp`` in schema units and ISO 8855 axes, and the pose
+    rows the required channels (speed, steering) cover."""
     valid = np.ones(len(tp), bool)
     cols: dict[str, Array | None] = {}
     for ch, names, signs, required in (
@@ -187,61 +225,4 @@ def read_comma2k19(
         vals[~ok] = np.nan  # optional channels: null where not covered
         for j, name in enumerate(names):
             cols[name] = vals[:, j] * signs[j]
-    enu, rot = _enu(ecef)
-    east, north = enu[:, 0], enu[:, 1]
-    # heading from the ENU velocity (comma2k19 has no heading channel; the mount is not aligned)
-    v_enu = v_ecef @ rot.T
-    yaw = np.unwrap(np.arctan2(v_enu[:, 1], v_enu[:, 0]))
-    keep = valid
-    if not keep.any():
-        errors.append(RecordError(str(root), "no pose row is covered by speed and steering",
-                                  field="global_pose"))  # fmt: skip
-        return empty
-    seg = np.cumsum(valid & ~np.concatenate([[False], valid[:-1]])) - 1  # runs of valid rows
-    m = int(keep.sum())
-
-    def col(v: Array | None) -> pa.Array:
-        if v is None:
-            return pa.nulls(m, pa.float64())
-        vv = v[keep]
-        return pa.array(vv, pa.float64(), mask=~np.isfinite(vv))
-
-    table = pa.table(
-        {
-            "vehicle_id": pa.array([vehicle_id] * m, pa.string()),
-            "log_id": pa.array([log_id or root.name] * m, pa.string()),
-            "segment": pa.array(seg[keep].astype(np.int32)),
-            "time": pa.array(time_ns[keep], pa.timestamp("ns", tz="UTC")),
-            "x_m": col(east),
-            "y_m": col(north),
-            "yaw_rad": col(yaw),
-            **{
-                name: col(cols.get(name))
-                for name in (
-                    "speed_mps",
-                    "steering_wheel_angle_rad",
-                    "wheel_speed_fl_mps",
-                    "wheel_speed_fr_mps",
-                    "wheel_speed_rl_mps",
-                    "wheel_speed_rr_mps",
-                    "accel_x_mps2",
-                    "accel_y_mps2",
-                    "accel_z_mps2",
-                    "gyro_x_radps",
-                    "gyro_y_radps",
-                    "yaw_rate_radps",
-                    "lat_deg",
-                    "lon_deg",
-                )
-            },
-            "lateral_velocity_mps": col(None),
-            "road_wheel_angle_rad": col(None),
-            "ecef_x_m": col(ecef[:, 0]),
-            "ecef_y_m": col(ecef[:, 1]),
-            "ecef_z_m": col(ecef[:, 2]),
-            "friction": col(None),
-            "driver": pa.nulls(m, pa.string()),
-            "source": pa.array([str(root)] * m, pa.string()),
-        }
-    )
-    return LoadResult(table.select(VEHICLE_SCHEMA.names).cast(VEHICLE_SCHEMA), errors, str(root))
+    return cols, valid
