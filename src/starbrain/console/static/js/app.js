@@ -1,6 +1,7 @@
 // The starbrain web console: wires the globe, the tabs and the live WebSocket to the REST API.
 
 import { api, liveUrl } from "./api.js";
+import { fmtTime } from "./common.js";
 import { loadLand, shellColour } from "./earthmap.js";
 import { createGlobe } from "./globe.js";
 import { installLinks } from "./links.js";
@@ -41,7 +42,6 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const fmtTime = (iso) => (iso ? iso.slice(5, 19).replace("T", " ") : "—");
 const fmtClock = (iso) => (iso ? iso.slice(11, 19) : "—");
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 
@@ -129,7 +129,7 @@ async function select(norad) {
     if (first >= 0) state.globe.lookAt(track.lat_deg[first] - 20, track.lon_deg[first] + 35);
     const rows = [
       ["NORAD", detail.norad_id],
-      ["epoch", fmtTime(detail.epoch)],
+      ["epoch", fmtTime(detail.epoch, "month")],
       ["inclination", `${fmtNum(detail.inclination_deg, 3)}°`],
       ["perigee / apogee", `${fmtNum(detail.perigee_km, 0)} / ${fmtNum(detail.apogee_km, 0)} km`],
       ["period", `${fmtNum(detail.period_min, 2)} min`],
@@ -189,7 +189,7 @@ async function findPasses(event) {
     $("#passes-summary").textContent =
       `${r.total.toLocaleString()} passes of ${r.satellites.toLocaleString()} satellites over ` +
       `${r.stations.map((s) => s.name).join(", ")} above ${r.min_elevation_deg}° ` +
-      `(${fmtTime(r.start)} – ${fmtTime(r.stop)} UTC)` + (r.truncated ? `; first ${r.passes.length} shown` : "");
+      `(${fmtTime(r.start, "month")} – ${fmtTime(r.stop, "month")} UTC)` + (r.truncated ? `; first ${r.passes.length} shown` : "");
     if (custom) state.globe.setStations(r.stations);
     $("#passes-table tbody").replaceChildren(
       ...r.passes.map((p) =>
@@ -198,7 +198,7 @@ async function findPasses(event) {
           { onclick: () => select(p.norad_id) },
           el("td", { title: `NORAD ${p.norad_id}` }, p.name ?? p.norad_id),
           el("td", {}, p.station),
-          el("td", { title: p.rise ?? "above the mask at the window start" }, p.rise ? fmtTime(p.rise) : "(up)"),
+          el("td", { title: p.rise ?? "above the mask at the window start" }, p.rise ? fmtTime(p.rise, "month") : "(up)"),
           el("td", { title: p.culminate ?? "" }, fmtClock(p.culminate)),
           el("td", { title: p.set ?? "above the mask at the window end" }, p.set ? fmtClock(p.set) : "(up)"),
           el("td", { class: "num" }, fmtNum(p.max_elevation_deg, 1)),

@@ -3,10 +3,9 @@
 // when the vendored three.js loads and WebGL works; otherwise a 2-D equirectangular map with the
 // same interface, so the console stays usable without either.
 
+import { DEG, EARTH_RADIUS_KM } from "./common.js";
 import { drawEarthMap, shellColour, subsolarPoint } from "./earthmap.js";
 
-const EARTH_RADIUS_KM = 6378.137;
-const DEG = Math.PI / 180;
 
 /** Geodetic degrees/km -> scene units (Earth radii), y up: three (x, y, z) = ITRF (X, Z, -Y). */
 function toScene(latDeg, lonDeg, altKm, out, offset) {

@@ -4,11 +4,10 @@
 // window.starbrain (islSegments, routeSegments) for tests.
 
 import { api } from "./api.js";
+import { DEG, EARTH_RADIUS_KM } from "./common.js";
 
-const EARTH_RADIUS_KM = 6378.137;
 const ISL_COLOUR = 0x7fdbff;
 const ROUTE_COLOUR = 0xff2a2a; // pure red: no shell colour is near it
-const DEG = 180 / Math.PI;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -21,7 +20,7 @@ function toScene(x, y, z, out, offset) {
 
 /** Geocentric latitude/longitude in degrees (close enough to geodetic for a flat map). */
 function latLon(x, y, z) {
-  return [Math.atan2(z, Math.hypot(x, y)) * DEG, Math.atan2(y, x) * DEG];
+  return [Math.atan2(z, Math.hypot(x, y)) / DEG, Math.atan2(y, x) / DEG];
 }
 
 /** Segments as [[x, y, z], [x, y, z]] pairs (km) from the links body: the links that are up. */

@@ -2,10 +2,10 @@
 // the world-model registry, the loop's tasks and its live feed of published messages.
 
 import { api } from "./api.js";
+import { fmtTime } from "./common.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
-const fmtTime = (iso) => (iso ? iso.slice(0, 19).replace("T", " ") : "—");
 const fmtPc = (p) => (p > 0 ? Number(p).toExponential(2) : "0");
 
 function el(tag, attrs = {}, ...children) {
@@ -37,7 +37,7 @@ export async function loadConjunctions(state, toast) {
         },
         el("td", { title: c.name_1 ?? "" }, c.norad_id_1),
         el("td", { title: c.name_2 ?? "" }, c.norad_id_2),
-        el("td", {}, fmtTime(c.tca).slice(5)),
+        el("td", {}, fmtTime(c.tca, "month")),
         el("td", { class: "num" }, fmtNum(c.miss_distance_km, 3)),
         el("td", { class: "num" }, fmtNum(c.relative_speed_kmps, 2)),
         el("td", { class: "num" }, fmtPc(c.collision_probability)),
@@ -111,12 +111,12 @@ export async function loadSeries(state, toast) {
     state.series = s;
     drawSeries($("#tm-chart"), s);
     $("#tm-summary").textContent =
-      `${s.total.toLocaleString()} samples ${fmtTime(s.start)} – ${fmtTime(s.stop).slice(11)} UTC` +
+      `${s.total.toLocaleString()} samples ${fmtTime(s.start)} – ${fmtTime(s.stop, "time")} UTC` +
       (s.stride > 1 ? ` (every ${s.stride}th shown)` : "") +
       (s.anomalies.length ? `; ${s.anomalies.length} anomalies marked` : state.anomaliesAvailable ? "; no anomalies" : "; no detector has run");
     $("#tm-anomalies tbody").replaceChildren(
       ...s.anomalies.map((a) =>
-        el("tr", {}, el("td", {}, fmtTime(a.start).slice(11)), el("td", {}, a.end ? fmtTime(a.end).slice(11) : "—"),
+        el("tr", {}, el("td", {}, fmtTime(a.start, "time")), el("td", {}, a.end ? fmtTime(a.end, "time") : "—"),
           el("td", {}, a.method ?? ""), el("td", { class: "num" }, fmtNum(a.score, 2)), el("td", {}, a.label ?? "")),
       ),
     );
@@ -214,8 +214,8 @@ export async function loadLoop(state) {
 
 function describe(m) {
   switch (m.subject) {
-    case "starbrain.conjunctions": return `${m.count} conjunctions ${fmtTime(m.from).slice(11)}–${fmtTime(m.to).slice(11)}`;
-    case "starbrain.passes": return `${m.count} passes planned ${fmtTime(m.from).slice(11)}–${fmtTime(m.to).slice(11)}`;
+    case "starbrain.conjunctions": return `${m.count} conjunctions ${fmtTime(m.from, "time")}–${fmtTime(m.to, "time")}`;
+    case "starbrain.passes": return `${m.count} passes planned ${fmtTime(m.from, "time")}–${fmtTime(m.to, "time")}`;
     case "starbrain.catalog": return `catalogue: ${m.objects} objects, ${m.new} new sets`;
     case "starbrain.telemetry": return `telemetry: ${m.rows} values`;
     case "starbrain.models": return m.kind === "refit" ? `re-fitted ${m.model}` : `drift ${fmtNum(m.median_km, 3)} km median (${m.n} objects)`;

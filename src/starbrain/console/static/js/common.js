@@ -1,0 +1,18 @@
+// What the console's modules share, defined once: the degree, the Earth radius the scene is
+// drawn to and how a UTC time is shown.
+
+/** Radians per degree: `deg * DEG` is radians, `rad / DEG` is degrees. */
+export const DEG = Math.PI / 180;
+
+/** WGS-84 equatorial radius (km): the globe's unit sphere. */
+export const EARTH_RADIUS_KM = 6378.137;
+
+/**
+ * A UTC ISO 8601 time as the console shows it, "—" when missing.
+ * part: "full" -> "YYYY-MM-DD hh:mm:ss", "month" -> "MM-DD hh:mm:ss", "time" -> "hh:mm:ss".
+ */
+export function fmtTime(iso, part = "full") {
+  if (!iso) return "—";
+  const text = iso.slice(0, 19).replace("T", " ");
+  return part === "month" ? text.slice(5) : part === "time" ? text.slice(11) : text;
+}
