@@ -129,12 +129,9 @@ def ephemeris_show(
     schema's fields (time, x, y, z in km, vx, vy, vz in km/s, frame, center, source, ...)."""
     with _open_store(read_only=True) as store:
         if object_id is None:
-            summary = store.query(
-                "SELECT object_id, any_value(object_name) AS name, frame, center, source, "
-                "count(*) AS n, min(time) AS first, max(time) AS last, "
-                "count(vx) AS n_vel FROM ephemeris "
-                "GROUP BY object_id, frame, center, source ORDER BY object_id, source, frame"
-            ).to_pylist()
+            from starbrain.store.queries import ephemeris_summary
+
+            summary = ephemeris_summary(store).to_pylist()
             if not summary:
                 raise StarbrainError(
                     "no ephemerides stored; load some first (starbrain ephemeris load FILE)"

@@ -10,7 +10,6 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 
 from starbrain.console.deps import ERROR_RESPONSES, StoreDep, compute
-from starbrain.console.routes.telemetry import has_table
 from starbrain.console.schemas import (
     LoopEvent,
     LoopStatus,
@@ -20,6 +19,7 @@ from starbrain.console.schemas import (
     ModelsResponse,
 )
 from starbrain.core.timeconv import iso_ns
+from starbrain.store import queries
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
@@ -48,11 +48,7 @@ def horizons(metrics: Any) -> list[ModelHorizon]:
 
 
 def _models(store: Store, limit: int) -> ModelsResponse:
-    t = store.query(
-        "SELECT name, epoch_ns(created) AS c, kind, device, data_fingerprint, metrics_json "
-        "FROM models ORDER BY created DESC, name LIMIT ?",
-        [limit],
-    )
+    t = queries.models(store, limit)
     models = []
     for r in t.to_pylist():
         try:
@@ -62,7 +58,7 @@ def _models(store: Store, limit: int) -> ModelsResponse:
         models.append(
             ModelEntry(
                 name=r["name"],
-                created=iso_ns(r["c"]) or "",
+                created=iso_ns(r["created_ns"]) or "",
                 kind=r["kind"],
                 device=r["device"],
                 data_fingerprint=r["data_fingerprint"],
@@ -86,27 +82,23 @@ def _loop(store: Store, live: dict[str, Any] | None, n_events: int) -> LoopStatu
     tasks: list[LoopTask] = []
     if live is not None:
         tasks = [LoopTask.model_validate(t) for t in live["tasks"]]
-    elif has_table(store, "loop_state"):
-        t = store.query(
-            "SELECT task, epoch_ns(done_until) AS d, runs FROM loop_state ORDER BY task"
-        )
+    elif queries.has_table(store, queries.LOOP_STATE_TABLE):
+        t = queries.loop_tasks(store)
         tasks = [
-            LoopTask(name=r["task"], done_until=iso_ns(r["d"]) or "", runs=r["runs"])
+            LoopTask(name=r["task"], done_until=iso_ns(r["done_until_ns"]) or "", runs=r["runs"])
             for r in t.to_pylist()
         ]
     events: list[LoopEvent] = []
-    if has_table(store, "loop_events"):
-        t = store.query(
-            "SELECT subject, epoch_ns(sim_time) AS s, payload FROM loop_events "
-            "ORDER BY published_at DESC, sim_time DESC LIMIT ?",
-            [n_events],
-        )
+    if queries.has_table(store, queries.LOOP_EVENTS_TABLE):
+        t = queries.loop_events(store, n_events)
         for r in t.to_pylist():
             try:
                 message = json.loads(r["payload"])
             except ValueError:
                 message = None
-            events.append(LoopEvent(subject=r["subject"], sim_time=iso_ns(r["s"]), message=message))
+            events.append(
+                LoopEvent(subject=r["subject"], sim_time=iso_ns(r["sim_time_ns"]), message=message)
+            )
     return LoopStatus(
         running=bool(live and live["running"]),
         sim_time=live["sim_time"] if live else None,

@@ -5,7 +5,7 @@ written one)."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
@@ -20,7 +20,7 @@ from starbrain.console.schemas import (
 )
 from starbrain.console.settings import MAX_PAGE, MAX_SPAN_DAYS
 from starbrain.core.timeconv import iso, iso_ns
-from starbrain.core.timeconv import naive_utc as _naive
+from starbrain.store import queries
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["telemetry"], responses=ERROR_RESPONSES)
@@ -30,26 +30,19 @@ MAX_PARAMETERS = 1000
 ANOMALIES = "anomalies"
 
 
-def has_table(store: Store, name: str) -> bool:
-    t = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name]
-    )
-    return bool(t.column("n")[0].as_py())
+has_table = queries.has_table  # re-exported: routes.models imports it from here
 
 
 def _parameters(store: Store) -> TelemetryParameters:
-    t = store.query(
-        "SELECT apid, parameter, count(*) AS n, epoch_ns(min(time)) AS f, epoch_ns(max(time)) AS l "
-        f"FROM telemetry GROUP BY apid, parameter ORDER BY apid, parameter LIMIT {MAX_PARAMETERS}"
-    )
+    t = queries.telemetry_parameters(store, MAX_PARAMETERS)
     return TelemetryParameters(
         parameters=[
             TelemetryParameter(
                 apid=r["apid"],
                 parameter=r["parameter"],
                 samples=r["n"],
-                first=iso_ns(r["f"]) or "",
-                last=iso_ns(r["l"]) or "",
+                first=iso_ns(r["first_ns"]) or "",
+                last=iso_ns(r["last_ns"]) or "",
             )
             for r in t.to_pylist()
         ],
@@ -75,36 +68,22 @@ def _anomalies(
 ) -> tuple[bool, int, list[AnomalyRow]]:
     if not has_table(store, ANOMALIES):
         return False, 0, []
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if parameter is not None:
-        where.append("parameter = ?")
-        params.append(parameter)
-    if source is not None:
-        where.append("source = ?")
-        params.append(source)
-    if t0 is not None and t1 is not None:
-        where.append('start < ? AND coalesce("end", start) >= ?')
-        params += [_naive(t1), _naive(t0)]
-    t = store.query(
-        'SELECT source, parameter, epoch_ns(start) AS s, epoch_ns("end") AS e, score, method, '
-        "epoch_ns(detected_at) AS d, label, count(*) OVER () AS total "
-        f"FROM {ANOMALIES} WHERE {' AND '.join(where)} ORDER BY start DESC LIMIT ?",
-        [*params, limit],
+    total, t = queries.anomalies(
+        store, parameter=parameter, source=source, start=t0, stop=t1, limit=limit
     )
     rows = t.to_pylist()
     return (
         True,
-        int(rows[0]["total"]) if rows else 0,
+        total,
         [
             AnomalyRow(
                 source=str(r["source"]),
                 parameter=str(r["parameter"]),
-                start=iso_ns(r["s"]) or "",
-                end=iso_ns(r["e"]),
+                start=iso_ns(r["start_ns"]) or "",
+                end=iso_ns(r["end_ns"]),
                 score=None if r["score"] is None or not math.isfinite(r["score"]) else r["score"],
                 method=r["method"],
-                detected_at=iso_ns(r["d"]),
+                detected_at=iso_ns(r["detected_at_ns"]),
                 label=r["label"],
             )
             for r in rows
@@ -138,36 +117,18 @@ def _series(
     minutes: float,
     max_points: int,
 ) -> TelemetrySeries | None:
-    cond, params = "parameter = ?", list[Any]([parameter])
-    if apid is not None:
-        cond += " AND apid = ?"
-        params.append(apid)
     span = np.timedelta64(round(minutes * 60e9), "ns")
     if start is None or stop is None:
-        ends = store.query(
-            f"SELECT epoch_ns(min(time)) AS f, epoch_ns(max(time)) AS l FROM telemetry "
-            f"WHERE {cond}",
-            params,
-        ).to_pylist()[0]
-        if ends["l"] is None:
+        ends = queries.telemetry_span(store, parameter, apid)
+        if ends is None:
             return None
         if stop is None:  # just past the last sample (the store keeps microseconds apart)
-            stop = np.datetime64(int(ends["l"]) + 1000, "ns") if start is None else start + span
+            stop = np.datetime64(ends[1] + 1000, "ns") if start is None else start + span
         if start is None:  # the span before it, or less when the data begin later
-            start = max(stop - span, np.datetime64(int(ends["f"]), "ns"))
-    window = [*params, _naive(start), _naive(stop)]
-    where = f"{cond} AND time >= ? AND time < ?"
-    n = int(
-        store.query(f"SELECT count(*) AS n FROM telemetry WHERE {where}", window)
-        .column("n")[0]
-        .as_py()
-    )
+            start = max(stop - span, np.datetime64(ends[0], "ns"))
+    n = queries.telemetry_count(store, parameter, apid, start, stop)
     stride = max(1, math.ceil(n / max_points))
-    t = store.query(
-        f"SELECT epoch_ns(time) AS t, value FROM telemetry WHERE {where} "
-        "QUALIFY (row_number() OVER (ORDER BY time, seq) - 1) % ? = 0 ORDER BY time, seq",
-        [*window, stride],
-    )
+    t = queries.telemetry_series(store, parameter, apid, start, stop, stride)
     times = t.column("t").to_numpy().astype("datetime64[ns]").astype("datetime64[ms]")
     text = np.datetime_as_string(times, unit="ms")
     values = t.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
