@@ -1,5 +1,5 @@
 """File replay into the store: what the idempotent path (file ledger + per-packet de-duplication,
-``sources.telemetry_store.FileReplaySink``) costs against plain appends of the same rows.
+``store.telemetry.FileReplaySink``) costs against plain appends of the same rows.
 
 The stream of ``telemetry_decode.make_stream`` (example launcher, 4 APIDs) is written to a file
 and replayed into a fresh DuckDB store file, median of several repeats, each way:
@@ -27,7 +27,7 @@ import pyarrow as pa
 from _timing import median_time
 from starbrain.sources.packets import load_example_definitions
 from starbrain.sources.telemetry_io import replay
-from starbrain.sources.telemetry_store import FileReplaySink
+from starbrain.store.telemetry import FileReplaySink
 from starbrain.store.database import Store
 from telemetry_decode import make_stream
 

@@ -110,7 +110,7 @@ def telemetry_replay(
     choice = resolve_definitions(path, definitions)
     console.print(f"{path}: {choice.how}", highlight=False)
     if store:
-        from starbrain.sources.telemetry_store import FileReplaySink
+        from starbrain.store.telemetry import FileReplaySink
 
         with _open_store() as db:
             sink = FileReplaySink(db, path, choice.definitions)
@@ -324,7 +324,7 @@ def telemetry_simulate(
     )
     if store:
         from starbrain.sources.telemetry_io import replay
-        from starbrain.sources.telemetry_store import FileReplaySink
+        from starbrain.store.telemetry import FileReplaySink
 
         with _open_store() as db:
             defs = launch_vehicle_definitions()

@@ -11,8 +11,8 @@ import pytest
 
 from starbrain.sources.packets import PacketSet, load_example_definitions
 from starbrain.sources.telemetry_io import replay
-from starbrain.sources.telemetry_store import RECORDING_PREFIX_BYTES, FileReplaySink
 from starbrain.store.database import Store
+from starbrain.store.telemetry import RECORDING_PREFIX_BYTES, FileReplaySink
 from tests.sources.telemetry_helpers import generate, round_robin
 
 N = 1500  # packets per APID: 6000 packets, about 280 kB, past the 64 KiB recording prefix
