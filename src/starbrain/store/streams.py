@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
+from starbrain.sources.compute.schema import COMPUTE_KEY, COMPUTE_SCHEMA
 from starbrain.sources.driving.schema import VEHICLE_KEY, VEHICLE_SCHEMA
 from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 from starbrain.sources.posts.schema import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
@@ -96,6 +97,8 @@ STREAMS: dict[str, Stream] = {
     "posts": Stream("posts", POSTS_SCHEMA, POSTS_KEY, time_column=None, compare=POSTS_COMPARE),
     # robot-arm telemetry (the MuJoCo arm simulator, or a live arm): 50 Hz rows, append-only
     "arm": Stream("arm", ARM_SCHEMA, ARM_KEY, unique=False),
+    # GPU telemetry (NVML collector, fleet simulator): up to 10 Hz per GPU, append-only
+    "compute": Stream("compute", COMPUTE_SCHEMA, COMPUTE_KEY, unique=False),
 }
 
 
