@@ -37,8 +37,8 @@ from starbrain.planners.conjunctions import (
     CONJUNCTIONS_SCHEMA,
     screen,
     screen_conjunctions,
-    show,
 )
+from starbrain.report.conjunctions import show
 from starbrain.sources.constellation import WalkerShell, generate, generate_preset
 from starbrain.sources.debris import generate_debris
 from tests.planners.conjunction_helpers import EPOCH, brute_force, head_on_pairs, refine_pair

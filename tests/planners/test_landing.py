@@ -197,7 +197,9 @@ def test_infeasible_time_of_flight_is_reported() -> None:
 
 def test_write_outputs(case1: ld.LandingResult, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    paths = ld.write_landing_outputs(case1, tmp_path)
+    from starbrain.report.landing import write_landing_outputs
+
+    paths = write_landing_outputs(case1, tmp_path)
     names = {p.name for p in paths}
     assert names == {"landing.json", "landing_trajectory.png", "landing_thrust.png"}
     data = json.loads((tmp_path / "landing.json").read_text())

@@ -4,6 +4,7 @@ and published launch periods, and for internal consistency."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,12 +155,14 @@ def test_bad_inputs() -> None:
         tr.porkchop_for_window(2027)  # 2026's launches end in December 2026, 2028's start later
 
 
-def test_plots(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_plots(tmp_path: Path) -> None:
+    from starbrain.report.porkchop import write_porkchop_html, write_porkchop_png
+
     g = tr.porkchop_for_window(2028, step_days=6)
     pytest.importorskip("matplotlib")
-    png = tr.write_porkchop_png(g, tmp_path / "pc.png")
+    png = write_porkchop_png(g, tmp_path / "pc.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pytest.importorskip("plotly")
-    html = tr.write_porkchop_html(g, tmp_path / "pc.html", include_plotlyjs="cdn")
+    html = write_porkchop_html(g, tmp_path / "pc.html", include_plotlyjs="cdn")
     text = html.read_text()
     assert "C3" in text and "plotly" in text.lower()

@@ -95,8 +95,9 @@ def conjunctions_screen(
     The table shows the ten most probable; csv/json carry every conjunction found (most
     probable first) with the conjunctions schema's fields."""
     from starbrain.planners.cdm import write_cdms
-    from starbrain.planners.conjunctions import screen, select_conjunctions, show
+    from starbrain.planners.conjunctions import screen, select_conjunctions
     from starbrain.planners.propagator import resolve_propagator
+    from starbrain.report.conjunctions import show
 
     if not 0 < days <= 14:
         raise StarbrainError("--days must be in (0, 14]")
@@ -169,7 +170,8 @@ def conjunctions_show(
     csv/json: the conjunctions schema's fields (tca, norad_id_1/2, miss_distance_km, miss_r_km,
     miss_t_km, miss_n_km, relative_speed_kmps, collision_probability, ...), in the shown order."""
     from starbrain.planners.cdm import conjunction_cdm
-    from starbrain.planners.conjunctions import select_conjunctions, show
+    from starbrain.planners.conjunctions import select_conjunctions
+    from starbrain.report.conjunctions import show
 
     with _open_store(read_only=True) as store:
         table = _latest_screening(store)

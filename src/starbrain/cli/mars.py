@@ -116,11 +116,8 @@ def mars_porkchop(
     ] = None,
 ) -> None:
     """Porkchop plot (launch C3, arrival v∞, time of flight) for one opportunity."""
-    from starbrain.planners.transfers import (
-        porkchop_for_window,
-        write_porkchop_html,
-        write_porkchop_png,
-    )
+    from starbrain.planners.transfers import porkchop_for_window
+    from starbrain.report.porkchop import write_porkchop_html, write_porkchop_png
 
     if not 0.25 <= step_days <= 30:
         raise StarbrainError("--step-days must be between 0.25 and 30")

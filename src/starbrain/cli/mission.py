@@ -59,8 +59,8 @@ def landing_solve(
         BLACKMORE_2010_LANDER,
         MARS_LANDER_2007,
         solve_landing,
-        write_landing_outputs,
     )
+    from starbrain.report.landing import write_landing_outputs
 
     if objective not in ("min-fuel", "min-error"):
         raise StarbrainError("--objective must be min-fuel or min-error")
