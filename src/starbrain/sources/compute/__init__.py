@@ -12,6 +12,10 @@ _EXPORTS = {
     "rows_to_table": ("nvml", "rows_to_table"),
     "ComputeExporter": ("exporter", "ComputeExporter"),
     "serve_metrics": ("exporter", "serve_metrics"),
+    "FleetConfig": ("simulator", "FleetConfig"),
+    "Fleet": ("simulator", "Fleet"),
+    "Recording": ("simulator", "Recording"),
+    "simulate_fleet": ("simulator", "simulate_fleet"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
