@@ -94,3 +94,29 @@ def test_the_cli_table_counts_the_same_rows(store: Path) -> None:
     out = CliRunner().invoke(app, ["conjunctions", "show"], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert out.stdout.rstrip().endswith(f"{len(CURRENT)} conjunctions")
+
+
+def test_a_cli_screening_that_finds_nothing_retires_what_it_covered(store: Path) -> None:
+    """``conjunctions screen`` over 01:00-13:00 of two satellites half an orbit apart finds
+    nothing; the encounters at 05:00 and 10:00 are no longer current, those at 00:30 and 23:30
+    are (the CLI and the API agree)."""
+    import json
+
+    from starbrain.sources.constellation import WalkerShell, generate
+    from starbrain.store.database import Store
+
+    two = generate([WalkerShell(550.0, 53.0, 1, 2, phasing=0, name="T")],
+                   epoch="2026-11-25T00:00:00", first_norad=90_001, source="test")  # fmt: skip
+    with Store(store) as s:
+        s.append("elements", two, source="test")
+    out = CliRunner().invoke(
+        app, ["conjunctions", "screen", "--from", "2026-11-25T01:00:00", "--days", "0.5",
+              "--model", "sgp4", "--format", "json"],
+    )  # fmt: skip
+    assert out.exit_code == 0, (out.output, out.exception)
+    assert json.loads(out.stdout) == []
+    shown = CliRunner().invoke(app, ["conjunctions", "show", "--format", "json"])
+    cli = _from_cli(json.loads(shown.stdout))
+    with TestClient(create_app(store, token=None), base_url="http://127.0.0.1") as client:
+        api = _from_api(client.get("/api/conjunctions").json())
+    assert cli == api == {k for k in CURRENT if k[0] in (100, 500)}

@@ -122,3 +122,19 @@ def test_first_and_second_are_what_the_docstring_says() -> None:
     """The fixture itself: the second screening drops one pair and refines one TCA."""
     assert len(FIRST) == 4 and len(SECOND) == 2
     assert {r[:2] for r in FIRST} - {r[:2] for r in SECOND} == {(100, 200), (500, 600)}
+
+
+def test_a_recorded_screening_that_found_nothing_retires_what_it_covered(store: Store) -> None:
+    queries.record_screening(
+        store, start=hours(4.0), stop=hours(11.0), threshold_km=5.0, screened_at=hours(7.0),
+        n_conjunctions=0, source="test",
+    )  # fmt: skip
+    got = {k[:2] for k in keys(queries.latest_conjunctions(store))}
+    # 300/400 at 5 h and 700/800 at 10 h lie in [4 h, 11 h]: gone; 0.5 h and 23.5 h stay
+    assert got == {(100, 200), (500, 600)}
+    with pytest.raises(ValueError, match="threshold_km"):
+        queries.record_screening(
+            store, start=hours(0), stop=hours(1), threshold_km=0.0, screened_at=hours(8),
+            n_conjunctions=0,
+        )  # fmt: skip
+    store.close()

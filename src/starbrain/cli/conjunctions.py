@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -43,6 +43,20 @@ def _latest_screening(store: Store) -> pa.Table:
     if table.num_rows == 0:
         raise StarbrainError("no screening stored yet: run starbrain conjunctions screen")
     return table
+
+
+def _screened_at(table: pa.Table) -> Any:
+    """A screening's ``screened_at`` (its rows', to the nanosecond), or now when it found
+    nothing."""
+    import numpy as np
+    import pyarrow as pa
+
+    from starbrain.core import timeconv
+
+    if table.num_rows == 0:
+        return timeconv.utc_now()
+    ns = table["screened_at"].cast(pa.timestamp("ns")).cast(pa.int64())[0].as_py()
+    return np.datetime64(int(ns), "ns")
 
 
 @conjunctions_app.command("screen")
@@ -105,7 +119,14 @@ def conjunctions_screen(
         raise StarbrainError("--threshold-km must be in (0, 50]")
     if shards is not None and shards < 1:
         raise StarbrainError("--shards must be at least 1")
+    import numpy as np
+
+    from starbrain.core import timeconv
+    from starbrain.store.queries import record_screening
+
     t0 = _time_option(start, None, "--from")
+    if t0 is None:  # now, fixed here so that the recorded span is the one screened
+        t0 = timeconv.utc_now()
     with _open_store() as store:
         elements = _elements_for(store, None)
         propagator = resolve_propagator(store, model)
@@ -133,7 +154,17 @@ def conjunctions_screen(
                 table, stats = screen(elements, ray_address=ray_address, **kwargs)
         except ValueError as exc:
             raise StarbrainError(str(exc)) from None
-        store.append("conjunctions", table)
+        with store.transaction():  # the rows and the record of the run, together
+            store.append("conjunctions", table)
+            record_screening(
+                store,
+                start=t0,
+                stop=t0 + np.timedelta64(round(days * 86400e9), "ns"),
+                threshold_km=threshold_km,
+                screened_at=_screened_at(table),
+                n_conjunctions=table.num_rows,
+                source="cli:conjunctions screen",
+            )
     _notes(fmt).print(stats.summary(), highlight=False)
     _emit(
         select_conjunctions(table, sort="pc") if fmt is not OutputFormat.table else table,
@@ -143,8 +174,6 @@ def conjunctions_screen(
     if output is not None:
         _write_table(table, output)
     if cdm_dir is not None:
-        import numpy as np
-
         pc_col = table.column("collision_probability").to_numpy(zero_copy_only=False)
         rows = np.flatnonzero(pc_col >= cdm_min_pc)
         paths = write_cdms(table, cdm_dir, rows=rows.tolist())

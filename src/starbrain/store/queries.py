@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_TCA_TOLERANCE_S",
     "LOOP_EVENTS_TABLE",
     "LOOP_STATE_TABLE",
+    "SCREENINGS_TABLE",
     "anomalies",
     "conjunction",
     "ensure_loop_tables",
@@ -38,6 +39,7 @@ __all__ = [
     "loop_events",
     "loop_tasks",
     "models",
+    "record_screening",
     "save_loop_task",
     "telemetry_count",
     "telemetry_parameters",
@@ -75,6 +77,43 @@ def has_table(store: Store, name: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Conjunctions
 
+SCREENINGS_TABLE = "screenings"
+_SCREENINGS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {SCREENINGS_TABLE} (screened_at TIMESTAMP_NS NOT NULL, "
+    "screen_start TIMESTAMP_NS NOT NULL, screen_stop TIMESTAMP_NS NOT NULL, "
+    "threshold_km DOUBLE NOT NULL, n_conjunctions BIGINT NOT NULL, source VARCHAR)"
+)
+
+
+def record_screening(
+    store: Store,
+    *,
+    start: Any,
+    stop: Any,
+    threshold_km: float,
+    screened_at: Any,
+    n_conjunctions: int,
+    source: str | None = None,
+) -> None:
+    """Record that a screening ran over ``[start, stop]`` (UTC) with ``threshold_km`` at
+    ``screened_at`` (UTC, the ``screened_at`` of its rows) and found ``n_conjunctions``, in the
+    ``screenings`` table (created when missing; inside :meth:`Store.transaction` it joins it).
+    A screening that found nothing leaves no conjunction row: this record is what lets it retire
+    older screenings' rows in :func:`latest_conjunctions`."""
+    if not threshold_km > 0.0:
+        raise ValueError(f"threshold_km must be positive, not {threshold_km!r}")
+    store.execute(_SCREENINGS_DDL)
+    store.execute(
+        f"INSERT INTO {SCREENINGS_TABLE} VALUES (make_timestamp_ns(?), make_timestamp_ns(?), "
+        "make_timestamp_ns(?), ?, ?, ?)",
+        [
+            *(int(np.asarray(timeconv.to_ns(t)).reshape(())) for t in (screened_at, start, stop)),
+            float(threshold_km),
+            int(n_conjunctions),
+            source,
+        ],
+    )
+
 
 def latest_conjunctions(
     store: Store,
@@ -86,7 +125,8 @@ def latest_conjunctions(
 ) -> pa.Table:
     """The current conjunctions: what the stored screenings, taken together, say now.
 
-    A screening is the set of rows sharing one ``screened_at``; it covers its span
+    A screening is the set of rows sharing one ``screened_at`` (and any run
+    :func:`record_screening` recorded, rows or none); it covers its span
     ``[screen_start, screen_stop]`` (the span of its own TCAs when those are missing) and looked
     for every pair closer than its ``screening_threshold_km``. A stored row is **current** when
 
@@ -99,8 +139,9 @@ def latest_conjunctions(
 
     So every row of the newest screening is current, and older rows stay current only for the
     time outside newer screenings' spans (a live loop's earlier windows, say). Caveats: a
-    screening that found nothing stored no row, so it retires nothing; one run with
-    ``--primary`` or ``--min-pc`` is taken to answer for every pair over its span.
+    screening that found nothing retires older rows only when :func:`record_screening` recorded
+    it (``starbrain conjunctions screen`` does); one run with ``--primary`` or ``--min-pc`` is
+    taken to answer for every pair over its span.
 
     ``norad_id`` (either object), ``min_pc`` and ``max_miss_km`` (km) filter the current rows;
     they never change which rows are current. Returns ``CONJUNCTIONS_SCHEMA`` rows ordered by
@@ -121,10 +162,16 @@ def latest_conjunctions(
         where.append("miss_distance_km <= ?")
         params.append(float(max_miss_km))
     cols = ", ".join(f'c."{name}"' for name in CONJUNCTIONS_SCHEMA.names)
+    ledger = (
+        f" UNION ALL SELECT screened_at, screen_start, screen_stop, threshold_km "
+        f"FROM {SCREENINGS_TABLE}"
+        if has_table(store, SCREENINGS_TABLE)
+        else ""
+    )
     sql = (
         "WITH s AS (SELECT screened_at, coalesce(min(screen_start), min(tca)) AS lo, "
         "coalesce(max(screen_stop), max(tca)) AS hi, max(screening_threshold_km) AS thr "
-        "FROM conjunctions GROUP BY screened_at), "
+        f"FROM conjunctions GROUP BY screened_at{ledger}), "
         f"live AS (SELECT {cols}, least(c.norad_id_1, c.norad_id_2) AS _a, "
         "greatest(c.norad_id_1, c.norad_id_2) AS _b FROM conjunctions c WHERE NOT EXISTS "
         "(SELECT 1 FROM s WHERE s.screened_at > c.screened_at AND c.tca >= s.lo "
