@@ -90,6 +90,11 @@ def test_linking_picks_the_named_event_with_confidence() -> None:
     assert b.event_id == "named"
     # every post names it; started 100 s after the event: exp(-100 / 1800)
     assert b.confidence == pytest.approx(np.exp(-100 / 1800), abs=1e-3)
+    # an event nobody names (a stored anomaly knows only its flight id) links on time alone
+    unnamed = [FleetEvent("anomaly:f9", "launch_anomaly", T0 + np.timedelta64(3600, "s"), "f9")]
+    (u,) = link_bursts(detect_bursts(posts), posts, unnamed)
+    assert u.event_id == "anomaly:f9"
+    assert u.confidence == pytest.approx(0.5 * np.exp(-100 / 1800), abs=1e-3)
     t = bursts_table([b])
     assert t.schema == BURSTS_SCHEMA and t.column("event_id").to_pylist() == ["named"]
 

@@ -23,6 +23,7 @@ from starbrain.cli import (  # noqa: F401  (importing a module registers its com
     contacts,
     ephemeris,
     mars,
+    mcp,
     mission,
     model,
     orbits,

@@ -22,11 +22,12 @@ is when an online detector would raise the alert.
 (distinct authors / posts below ``min_author_ratio`` = 0.5: on average each account posted it
 twice or more) is flagged ``spam`` and raises no alert. Topics sharing a bursting term that start
 within ``merge_gap_s`` (10 min) of the previous one's last post are merged.
-**Linking.** :func:`link_bursts` scores each fleet event by the share of the burst's
-posts naming it (its subject, other object, place or NORAD ids) times
-``exp(-max(0, start - event_time) / 30 min)`` (zero if the burst starts over 60 s before the
-event or more than ``max_lag_s`` = 2 h after it); the best event with a score of at least 0.3
-is the link and the score its confidence.
+**Linking.** :func:`link_bursts` scores each fleet event by ``(1 + f) / 2`` times
+``exp(-max(0, start - event_time) / 30 min)``, with ``f`` the share of the burst's posts naming
+it (its subject, other object, place or NORAD ids), and zero if the burst starts over 60 s
+before the event or more than ``max_lag_s`` = 2 h after it. The best event with a score of at
+least 0.3 is the link and the score its confidence; time alone links an unnamed event (a stored
+anomaly knows its flight id, not the name people use) only within about 15 min.
 """
 
 from __future__ import annotations
@@ -297,10 +298,12 @@ def link_bursts(
         if not b.spam:
             for e, pat in zip(events, pats, strict=True):
                 lag = (b.start - np.datetime64(e.time, "ns")) / np.timedelta64(1, "s")
-                if pat is None or lag < -60.0 or lag > max_lag_s:
+                if lag < -60.0 or lag > max_lag_s:
                     continue
-                named = sum(1 for r in b.rows if pat.search(texts[r])) / len(b.rows)
-                score = named * math.exp(-max(0.0, lag) / 1800.0)
+                named = 0.0
+                if pat is not None:
+                    named = sum(1 for r in b.rows if pat.search(texts[r])) / len(b.rows)
+                score = (0.5 + 0.5 * named) * math.exp(-max(0.0, lag) / 1800.0)
                 if score > conf:
                     best, conf = e.id, score
         if best is not None and conf >= min_confidence:
