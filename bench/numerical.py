@@ -12,7 +12,14 @@ Peers, same force functions and tolerances:
   fed our Earth rotation and DE421 positions through Python callbacks (its data files are not on
   PyPI), which costs it time; also a subset, extrapolated.
 
-Prints medians of repeats and the ratios. Run: ``.venv/bin/python bench/numerical.py``.
+Spherical-harmonics kernel (``--kernel``, also printed first in a full run): EGM2008 from
+brahe's wheel, 30x30 and 70x70, at ``--points`` Earth-fixed LEO positions;
+``forces.accel_harmonics_body`` on the whole batch (NumPy, and torch on CPU) against brahe's
+``GravityModel.compute_spherical_harmonics`` (Rust, Clenshaw summation; one position per call,
+as its Python API takes them), with the largest difference between the two.
+
+Prints medians of repeats and the ratios. Run: ``.venv/bin/python bench/numerical.py``
+(``--kernel`` for the kernel comparison alone).
 """
 
 from __future__ import annotations
@@ -229,13 +236,68 @@ def bench_orekit(r0: np.ndarray, v0: np.ndarray) -> tuple[float, np.ndarray] | N
     return statistics.median(times), finals
 
 
+def _median_time(fn, repeats: int) -> float:
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return statistics.median(out)
+
+
+def bench_harmonics_kernel(n_points: int, repeats: int) -> None:
+    """Our batched spherical-harmonics kernel vs brahe's, EGM2008 30x30 and 70x70."""
+    try:
+        import brahe
+    except ImportError:
+        print("harmonics kernel         : skipped (brahe not importable)")
+        return
+    field = F.load_gravity_field("brahe:EGM2008")
+    model = brahe.GravityModel.from_model_type(brahe.GravityModelType.EGM2008_120)
+    r, _ = leo_constellation(n_points, seed=7)  # Earth-fixed here: only the radii matter
+    try:
+        import torch
+
+        # One intra-op thread: on a small shared machine torch's thread pool spins (70x70 took
+        # 6 s with 2 threads on 2 busy cores, 0.2 s with one).
+        torch.set_num_threads(1)
+        r_t = torch.from_numpy(r)
+    except ImportError:
+        torch = None
+    for deg in (30, 70):
+        args = (field.mu_km3s2, field.radius_km, field.c_bar, field.s_bar, deg, deg)
+        F.accel_harmonics_body(r, *args)  # tables cached, as in a propagation
+        t_np = _median_time(lambda a=args: F.accel_harmonics_body(r, *a), repeats)
+        r_m = [x * 1e3 for x in r]
+        t_bh = _median_time(
+            lambda d=deg, pts=r_m: [model.compute_spherical_harmonics(x, d, d) for x in pts],
+            repeats,
+        )
+        ours = F.accel_harmonics_body(r, *args)
+        theirs = np.array([model.compute_spherical_harmonics(x, deg, deg) for x in r_m]) / 1e3
+        diff = np.abs(ours - (theirs - F.accel_point_mass(r, field.mu_km3s2))).max()
+        line = (
+            f"harmonics {deg}x{deg} x{n_points:<5d}: starbrain numpy {t_np * 1e3:8.2f} ms, "
+            f"brahe {t_bh * 1e3:8.2f} ms -> brahe/starbrain {t_bh / t_np:6.2f}x"
+        )
+        if torch is not None:
+            t_tc = _median_time(lambda a=args: F.accel_harmonics_body(r_t, *a), repeats)
+            line += f"; torch cpu/1 thread {t_tc * 1e3:8.2f} ms ({t_bh / t_tc:5.2f}x)"
+        print(line + f"; max |diff| {diff:.1e} km/s^2")
+
+
 def main() -> None:
     global N_SAT, REPEATS
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--satellites", type=int, default=N_SAT, help="batch size (default 1000)")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="timed repeats (median)")
+    parser.add_argument("--kernel", action="store_true", help="only the harmonics kernel vs brahe")
+    parser.add_argument("--points", type=int, default=1000, help="kernel batch (default 1000)")
     args = parser.parse_args()
     N_SAT, REPEATS = args.satellites, args.repeats
+    bench_harmonics_kernel(args.points, max(REPEATS, 5))
+    if args.kernel:
+        return
     r0, v0 = leo_constellation(N_SAT)
     n_states = N_SAT * T_OUT.size
     print(

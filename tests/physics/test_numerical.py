@@ -720,3 +720,230 @@ def test_orekit_egm96_20x20_sun_moon(orekit, orekit_egm96) -> None:
     mine = propagate_numerical(r0, v0, EPOCH, [span], fm)
     diff_m = np.linalg.norm(mine.r[0, 0] - ref) * 1e3
     assert diff_m < 0.01, diff_m
+
+
+# ---------------------------------------------------------------------------------------------
+# Truth-grade forces (issue #14): EGM2008 from brahe's wheel, NRLMSISE-00 / NRLMSIS 2.1 through
+# pymsis with observed space weather, checked against brahe (MIT), an independent
+# implementation with its own gravity evaluation (Clenshaw summation), its own NRLMSISE-00
+# (Rust), its own Earth orientation (IERS file in its wheel), its own Sun/Moon (analytic
+# low-precision series; its DE440s would need a download) and its own integrator (RKN12(10)).
+# ---------------------------------------------------------------------------------------------
+def _brahe():
+    bh = pytest.importorskip("brahe", reason="brahe is the truth-physics peer (starbrain[truth])")
+    bh.set_global_eop_provider_from_file_provider(
+        bh.FileEOPProvider.from_default_standard(True, "Hold")
+    )
+    bh.set_global_space_weather_provider(bh.FileSpaceWeatherProvider.from_default_file())
+    return bh
+
+
+def _random_positions(n: int, lo: float, hi: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    r = rng.normal(size=(n, 3))
+    return r * rng.uniform(lo, hi, n)[:, None] / np.linalg.norm(r, axis=1)[:, None]
+
+
+@pytest.mark.parametrize("degree", [30, 70])
+def test_egm2008_harmonics_match_brahe(degree: int) -> None:
+    bh = _brahe()
+    field = F.load_gravity_field("brahe:EGM2008")
+    assert field.c_bar.shape[0] > degree
+    assert field.mu_km3s2 == pytest.approx(398600.4415) and field.radius_km == 6378.1363
+    model = bh.GravityModel.from_model_type(bh.GravityModelType.EGM2008_120)
+    r = _random_positions(60, 6600.0, 7600.0, seed=14)
+    mine = F.accel_harmonics_body(
+        r, field.mu_km3s2, field.radius_km, field.c_bar, field.s_bar, degree, degree
+    )
+    theirs = np.array([model.compute_spherical_harmonics(x * 1e3, degree, degree) for x in r])
+    theirs = theirs / 1e3 - F.accel_point_mass(r, field.mu_km3s2)  # brahe adds the central term
+    # Measured 5.8e-18 km/s^2 (30x30) on |a| ~ 2.6e-5: the two summations agree to 2e-13.
+    assert np.abs(mine - theirs).max() < 1e-16, np.abs(mine - theirs).max()
+
+
+def test_harmonics_kernel_on_torch_and_its_gradient() -> None:
+    torch = pytest.importorskip("torch")
+    _brahe()
+    field = F.load_gravity_field("brahe:EGM2008")
+    r = _random_positions(8, 6700.0, 7200.0, seed=3)
+    args = (field.mu_km3s2, field.radius_km, field.c_bar, field.s_bar, 30, 30)
+    ref = F.accel_harmonics_body(r, *args)
+    rt = torch.tensor(r, requires_grad=True)
+    out = F.accel_harmonics_body(rt, *args)
+    assert out.dtype == torch.float64
+    assert np.abs(out.detach().numpy() - ref).max() < 1e-19  # measured 2e-20
+    # A gravity field is curl-free: the Jacobian da/dr (autograd through the recursion) is
+    # symmetric, and it matches central differences.
+    jac = torch.autograd.functional.jacobian(
+        lambda x: F.accel_harmonics_body(x[None, :], *args)[0], rt[0].detach()
+    ).numpy()
+    assert np.abs(jac - jac.T).max() < 1e-12 * np.abs(jac).max()
+    h = 1e-3
+    fd = np.stack(
+        [
+            (
+                F.accel_harmonics_body(r[:1] + h * e, *args)
+                - F.accel_harmonics_body(r[:1] - h * e, *args)
+            )[0]
+            / (2 * h)
+            for e in np.eye(3)
+        ],
+        axis=1,
+    )
+    assert np.abs(fd - jac).max() < 1e-6 * np.abs(jac).max()
+
+
+def test_space_weather_indices_match_pymsis() -> None:
+    # pymsis derives NRLMSISE-00's f107 / f107a / ap vector itself from its own copy of the
+    # CelesTrak file (the year-2000 sample in its test data); ours come from brahe's copy.
+    _brahe()
+    pu = pytest.importorskip("pymsis.utils")
+    from pathlib import Path
+
+    from starbrain.physics.space_weather import SpaceWeatherTable
+
+    sample = Path(pu.__file__).parent / "tests" / "f107_ap_test_data.txt"
+    if not sample.is_file():
+        pytest.skip("this pymsis wheel has no test data")
+    pu.use_space_weather_file(sample)
+    try:
+        mjd = np.sort(np.random.default_rng(0).uniform(51547.0, 51900.0, 300))
+        dates = np.datetime64("1858-11-17", "ns") + (mjd * 86400e9).astype("timedelta64[ns]")
+        f, fa, ap = pu.get_f107_ap(dates)
+    finally:  # back to pymsis' default (which may not exist: nothing here downloads it)
+        with pu._DATA_LOCK:
+            pu._SPACE_WEATHER.path = pu._F107_AP_DEFAULT_FILE
+            pu._SPACE_WEATHER.data = None
+    f2, fa2, ap2 = SpaceWeatherTable(mjd.min(), mjd.max()).at(mjd)
+    np.testing.assert_array_equal(f2, f)  # identical data, identical definitions
+    np.testing.assert_array_equal(fa2, fa)
+    np.testing.assert_array_equal(ap2, ap)
+
+
+def test_nrlmsise00_density_matches_brahe() -> None:
+    bh = _brahe()
+    from starbrain.physics.space_weather import SpaceWeatherTable
+
+    rng = np.random.default_rng(1)
+    n = 30
+    mjd = rng.uniform(52000.0, 61300.0, n)  # 2001-2026: two solar maxima and a minimum
+    rb = _random_positions(n, 6650.0, 7600.0, seed=2)
+    lon, lat, h = F.geodetic_latitude_height(rb)
+    sw = [SpaceWeatherTable(m - 0.01, m + 0.01).at(np.array([m])) for m in mjd]
+    f107, f107a, ap = (np.concatenate([s[i] for s in sw]) for i in range(3))
+    args = (mjd, np.degrees(lon), np.degrees(lat), h, f107, f107a, ap)
+    daily = F.density_msis_kgm3(*args, model="nrlmsise00", ap_mode="daily")
+    storm = F.density_msis_kgm3(*args, model="nrlmsise00", ap_mode="storm")
+    theirs = np.array(
+        [bh.density_nrlmsise00(bh.Epoch.from_mjd(m, bh.TimeSystem.UTC), x * 1e3) for m, x in
+         zip(mjd, rb, strict=True)]
+    )  # fmt: skip
+    # brahe's NRLMSISE-00 takes the daily Ap only: like for like, Fortran (pymsis) and Rust
+    # (brahe) agree to 4.6e-5 (measured; pymsis returns float32, the geodetic conversions
+    # differ); asserted 2e-4.
+    assert np.abs(daily / theirs - 1.0).max() < 2e-4
+    # The 3-hour ap history (our truth default) moves density by up to ~20 % in storms.
+    assert 0.01 < np.abs(storm / theirs - 1.0).max() < 0.5
+    assert 1e-17 < daily.min() and daily.max() < 1e-10  # ~270-1,230 km, kg/m^3
+
+
+def test_force_model_full_preset_and_validation() -> None:
+    fm = F.ForceModel.full()
+    assert (fm.gravity_degree, fm.gravity_order, fm.gravity_file) == (30, 30, "brahe:EGM2008")
+    assert fm.density_model == "nrlmsise00" and fm.needs_space_weather
+    assert F.ForceModel.from_json(fm.to_json()) == fm
+    assert not F.ForceModel().needs_space_weather
+    with pytest.raises(ValueError, match="density model"):
+        F.ForceModel(density_model="jacchia")
+    with pytest.raises(ValueError, match="ap_mode"):
+        F.ForceModel.full(ap_mode="hourly")
+    with pytest.raises(ValueError, match="brahe ships no field"):
+        F.load_gravity_field("brahe:EGM2020")
+
+
+def _leo_states() -> tuple[np.ndarray, np.ndarray]:
+    a = (6378.137 + 450.0, 6378.137 + 720.0)
+    s = [elements_to_state(a[0], 0.001, math.radians(51.6), 0.3, 0.5, 0.8),
+         elements_to_state(a[1], 0.005, math.radians(98.2), 2.0, 1.0, 4.0)]  # fmt: skip
+    return np.array([x[0] for x in s]), np.array([x[1] for x in s])
+
+
+def _brahe_propagate(bh, r0, v0, epoch_utc, times, *, drag: bool, srp: bool, params):
+    ps = bh.ParameterSource
+    kw = {
+        "gravity": bh.GravityConfiguration.spherical_harmonic(30, 30),
+        "third_body": [
+            bh.ThirdBodyConfiguration(bh.ThirdBody.SUN, bh.EphemerisSource.LowPrecision),
+            bh.ThirdBodyConfiguration(bh.ThirdBody.MOON, bh.EphemerisSource.LowPrecision),
+        ],
+        "mass": ps.parameter_index(0),
+    }
+    if drag:
+        kw["drag"] = bh.DragConfiguration(
+            bh.AtmosphericModel.NRLMSISE00, ps.parameter_index(1), ps.parameter_index(2)
+        )
+    if srp:
+        kw["srp"] = bh.SolarRadiationPressureConfiguration(
+            ps.parameter_index(3), ps.parameter_index(4), bh.EclipseModel.CONICAL
+        )
+    fc = bh.ForceModelConfig(**kw)
+    y, mo, d = epoch_utc
+    epc = bh.Epoch.from_datetime(y, mo, d, 0, 0, 0.0, 0.0, bh.TimeSystem.UTC)
+    out = np.empty((len(r0), len(times), 3))
+    for i in range(len(r0)):
+        x0 = np.concatenate([r0[i], v0[i]]) * 1e3
+        prop = bh.NumericalOrbitPropagator(
+            epc, x0, bh.NumericalPropagationConfig.high_precision(), fc, params[i]
+        )
+        for j, t in enumerate(times):
+            prop.propagate_to(epc + float(t))
+            out[i, j] = np.asarray(prop.current_state())[:3] / 1e3
+    return out
+
+
+def test_brahe_peer_gravity_30x30_sun_moon_6h() -> None:
+    # Gravity and third bodies from each side's own data; brahe's Sun/Moon are analytic, ours
+    # DE421, its Earth orientation has polar motion, ours does not. Measured 1.4 m at 6 h on
+    # the ISS-like orbit (2.2 m after a day); asserted 5 m per 6 h.
+    bh = _brahe()
+    r0, v0 = _leo_states()
+    times = np.array([0.0, 6 * 3600.0])
+    fm = F.ForceModel.full(drag=False, srp=False)
+    mine = propagate_numerical(r0, v0, "2024-03-01T00:00:00", times, fm)
+    params = np.array([[100.0, 1.0, 2.2, 1.0, 1.3]] * 2)
+    theirs = _brahe_propagate(bh, r0, v0, (2024, 3, 1), times, drag=False, srp=False,
+                              params=params)  # fmt: skip
+    diff_m = np.linalg.norm(mine.r - theirs, axis=2).max() * 1e3
+    assert diff_m < 5.0, diff_m
+
+
+@pytest.mark.slow
+def test_brahe_peer_full_force_one_day() -> None:
+    # EGM2008 30x30 + NRLMSISE-00 with observed space weather + Sun/Moon + SRP, one day from
+    # 2024-03-01 (F10.7 ~ 180, near solar maximum): 450 km / 0.022 m^2/kg and 720 km /
+    # 0.01 m^2/kg. The atmosphere differs by construction (brahe: daily Ap; ours: 3-hour ap
+    # history) so the like-for-like run uses ap_mode='daily'. Tolerances per day of
+    # propagation, set from the measured values in the comments.
+    bh = _brahe()
+    r0, v0 = _leo_states()
+    times = np.array([0.0, 43200.0, 86400.0])
+    params = np.array([[100.0, 1.0, 2.2, 1.0, 1.3], [200.0, 1.0, 2.0, 1.0, 1.2]])
+    sc = F.Spacecraft(
+        mass_kg=params[:, 0], drag_area_m2=params[:, 1], cd=params[:, 2],
+        srp_area_m2=params[:, 3], cr=params[:, 4],
+    )  # fmt: skip
+    theirs = _brahe_propagate(bh, r0, v0, (2024, 3, 1), times, drag=True, srp=True,
+                              params=params)  # fmt: skip
+    daily = propagate_numerical(
+        r0, v0, "2024-03-01T00:00:00", times, F.ForceModel.full(ap_mode="daily"), sc
+    )
+    storm = propagate_numerical(r0, v0, "2024-03-01T00:00:00", times, F.ForceModel.full(), sc)
+    d_daily = np.linalg.norm(daily.r[:, -1] - theirs[:, -1], axis=1) * 1e3
+    d_storm = np.linalg.norm(storm.r[:, -1] - theirs[:, -1], axis=1) * 1e3
+    # Measured after one day: daily 50 m (450 km) and 1.7 m (720 km); storm 47 m and 1.9 m (a
+    # quiet day: the ap history changes little). Gravity alone agrees to 2.2 m per day (the
+    # 6 h test), so the 450 km gap is the drag model around the same density (~1 % of the
+    # drag displacement). Asserted per day: 100 m at 450 km, 10 m at 720 km.
+    tol_m = np.array([100.0, 10.0])
+    assert np.all(d_daily < tol_m), d_daily
+    assert np.all(d_storm < tol_m), d_storm

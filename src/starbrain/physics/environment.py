@@ -1,4 +1,5 @@
-"""Time-dependent inputs of the force models: Sun and Moon positions and Earth orientation.
+"""Time-dependent inputs of the force models: Sun and Moon positions, Earth orientation and
+(for the MSIS density models) observed space weather.
 
 Everything is tabulated once per propagation over the time span it needs and then interpolated
 per row, because the batched integrator asks for these at a different time for every satellite
@@ -29,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from starbrain.core import timeconv
+from starbrain.physics.space_weather import SpaceWeatherTable
 
 __all__ = [
     "SIDEREAL_RATE_RADPS",
@@ -137,6 +139,8 @@ class ForceEnvironment:
         moon: bool = True,
         rotation: bool = True,
         ephemeris: str = "de421",
+        epoch_utc_mjd: float | None = None,
+        space_weather: str | None = None,
     ) -> None:
         if not step_s > 0:
             raise ValueError(f"the table step must be positive, got {step_s!r} s")
@@ -164,6 +168,16 @@ class ForceEnvironment:
             self._bodies = (
                 np.concatenate([tab[0] for tab in tabs], axis=1),
                 np.concatenate([tab[1] for tab in tabs], axis=1),
+            )
+        self.epoch_utc_mjd = epoch_utc_mjd
+        self.space_weather: SpaceWeatherTable | None = None
+        if space_weather is not None:
+            if epoch_utc_mjd is None:
+                raise ValueError("space weather needs the UTC epoch (epoch_utc_mjd)")
+            self.space_weather = SpaceWeatherTable(
+                epoch_utc_mjd + self.t0_s / 86400.0,
+                epoch_utc_mjd + (self.t0_s + step_s * (self.n_nodes - 1)) / 86400.0,
+                space_weather,
             )
         self._npb = self._theta_res = None
         if rotation:
@@ -229,6 +243,13 @@ class ForceEnvironment:
                 p = (1.0 - xc) * self._npb[k, 6:9] + xc * self._npb[k + 1, 6:9]
                 pole = p / np.sqrt(np.sum(p * p, axis=1))[:, None]
         return EnvironmentSample(pole, sun, moon, rot)
+
+    def utc_mjd(self, t: npt.ArrayLike) -> np.ndarray:
+        """UTC modified Julian dates (k,) of TT seconds t (k,) from the epoch. A leap second
+        inside the span shifts this by at most 1 s, which the density models do not notice."""
+        if self.epoch_utc_mjd is None:
+            raise ValueError("this environment was built without its UTC epoch")
+        return self.epoch_utc_mjd + np.asarray(t, dtype=np.float64) / 86400.0
 
     def sun_km(self, t: npt.ArrayLike) -> np.ndarray:
         """Geocentric GCRS position of the Sun, (k, 3) km."""

@@ -48,11 +48,14 @@ from starbrain.core.constants import (
     WGS84_A_KM,
     WGS84_F,
 )
+from starbrain.physics.space_weather import DEFAULT_SPACE_WEATHER
 from starbrain.physics.vec import cross as _cross
 from starbrain.physics.vec import dot as _dot
 
 __all__ = [
     "AU_KM",
+    "BRAHE_GRAVITY_FIELDS",
+    "DENSITY_MODELS",
     "EARTH_ROTATION_RADPS",
     "EGM2008_C_BAR_ZONAL",
     "EGM2008_MU_KM3_S2",
@@ -76,8 +79,11 @@ __all__ = [
     "accel_zonal",
     "acceleration",
     "density_exponential_kgm3",
+    "density_msis_kgm3",
     "geodetic_height_km",
+    "geodetic_latitude_height",
     "gravity_file_path",
+    "load_gravity_field",
     "read_icgem",
     "shadow_conical",
     "shadow_cylindrical",
@@ -136,7 +142,13 @@ VALLADO_EXPONENTIAL_TABLE = np.array(
 )
 
 _SHADOWS = ("conical", "cylindrical", "none")
-_DENSITY_MODELS = ("vallado_exponential",)
+#: ``ForceModel.density_model`` values: Vallado's static exponential atmosphere, NRLMSISE-00
+#: (Picone et al. 2002) and NRLMSIS 2.1 (Emmert et al. 2022) through ``pymsis`` with observed
+#: space weather (:mod:`starbrain.physics.space_weather`).
+DENSITY_MODELS = ("vallado_exponential", "nrlmsise00", "nrlmsis21")
+_DENSITY_MODELS = DENSITY_MODELS
+_MSIS_VERSION = {"nrlmsise00": 0, "nrlmsis21": 2.1}
+_AP_MODES = ("storm", "daily")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +309,48 @@ def read_icgem(path: str | Path) -> GravityField:
     return GravityField(mu, radius, c, s, name)
 
 
+#: Gravity fields embedded in the ``brahe`` wheel (MIT; the coefficient sets are public:
+#: EGM2008 from NGA, approved for public release), addressable as ``gravity_file`` values
+#: ``"brahe:EGM2008"`` (to degree and order 120), ``"brahe:GGM05S"``, ``"brahe:JGM3"``.
+BRAHE_GRAVITY_FIELDS = {"EGM2008": "EGM2008_120", "GGM05S": "GGM05S", "JGM3": "JGM3"}
+_BRAHE_MAX_DEGREE = 90  # what accel_harmonics_body evaluates
+
+
+@lru_cache(maxsize=4)
+def load_gravity_field(name: str | Path) -> GravityField:
+    """The gravity field a ``gravity_file`` value names: ``"brahe:EGM2008"`` (also GGM05S,
+    JGM3; read offline from the coefficients embedded in the ``brahe`` package, to degree 90 at
+    most), ``"satkit-data:EGM96"`` etc., or a path to an ICGEM ``.gfc`` file
+    (:func:`read_icgem`). Coefficients fully normalised, tide system as the source gives it
+    (brahe's EGM2008: tide-free)."""
+    text = str(name)
+    if not text.startswith("brahe:"):
+        return read_icgem(name)
+    model = text.split(":", 1)[1]
+    if model not in BRAHE_GRAVITY_FIELDS:
+        raise ValueError(
+            f"brahe ships no field {model!r}; choose one of {sorted(BRAHE_GRAVITY_FIELDS)}"
+        )
+    try:
+        import brahe
+    except ImportError as exc:
+        raise ValueError(
+            f"{text} needs the brahe package (pip install 'starbrain[truth]'), which embeds "
+            "EGM2008 to degree and order 120"
+        ) from exc
+    gm = brahe.GravityModel.from_model_type(
+        getattr(brahe.GravityModelType, BRAHE_GRAVITY_FIELDS[model])
+    )
+    n_max = min(int(gm.n_max), _BRAHE_MAX_DEGREE)
+    c = np.zeros((n_max + 1, n_max + 1))
+    s = np.zeros((n_max + 1, n_max + 1))
+    for n in range(n_max + 1):
+        for m in range(min(n, int(gm.m_max)) + 1):
+            c[n, m] = gm.get_c(n, m)
+            s[n, m] = gm.get_s(n, m)
+    return GravityField(float(gm.gm) / 1e9, float(gm.radius) / 1e3, c, s, str(gm.model_name))
+
+
 def _fortran_float(text: str) -> float:
     return float(text.replace("D", "E").replace("d", "e"))
 
@@ -320,76 +374,187 @@ def _normalisation(n_max: int) -> np.ndarray:
 
 
 def accel_harmonics_body(
-    r_body: np.ndarray,
+    r_body: Any,
     mu: float,
     radius: float,
     c_bar: np.ndarray,
     s_bar: np.ndarray,
     degree: int,
     order: int,
-) -> np.ndarray:
-    """Non-central acceleration of a spherical-harmonic field in the body-fixed frame (NumPy).
+) -> Any:
+    """Non-central acceleration of a spherical-harmonic field in the body-fixed frame
+    (array-agnostic: NumPy arrays or torch tensors, CPU or CUDA, differentiable).
 
     r_body: (k, 3) km in the Earth-fixed frame; returns (k, 3) km/s^2 in that frame. Terms of
     degree 2..``degree`` and order 0..``order``. Cunningham's V/W recursion as in [MG] eqs.
-    3.29-3.33, on unnormalised coefficients, vectorised over satellites and over the order m
-    (valid to degree ~90, beyond which unnormalised V/W overflow).
+    3.29-3.33 on unnormalised coefficients, vectorised over satellites and over the order m
+    (valid to degree ~90, beyond which unnormalised V/W overflow). NumPy fills the V/W triangle
+    in place; torch builds each degree out of place (autograd differentiates through it). The
+    sums over (n, m) are one contraction each.
     """
     if degree > 90:
         raise ValueError(f"degree {degree} is beyond what this unnormalised recursion allows (90)")
     order = min(order, degree)
-    r_body = np.asarray(r_body, dtype=np.float64)
-    k = r_body.shape[0]
+    xp = _xp(r_body)
+    if xp is np:
+        r_body = np.asarray(r_body, dtype=np.float64)
     n1 = degree + 1  # V/W are needed to degree N+1 and order M+1
     m1 = min(order + 1, n1)
-    f = _normalisation(degree)
-    c_un = c_bar[: degree + 1, : degree + 1] * f
-    s_un = s_bar[: degree + 1, : degree + 1] * f
+    tab = _harmonic_tables(c_bar, s_bar, degree, order)
+    if xp is not np:
+        tab = {key: _like(xp, val, r_body) for key, val in tab.items()}
     x, y, z = r_body[:, 0], r_body[:, 1], r_body[:, 2]
     r2 = x * x + y * y + z * z
     rr = radius / r2
     x0, y0, z0 = x * rr, y * rr, z * rr
     rho2 = radius * rr
-    v = np.zeros((n1 + 1, m1 + 1, k))
-    w = np.zeros((n1 + 1, m1 + 1, k))
-    v[0, 0] = radius / np.sqrt(r2)
+    if xp is np:
+        vq, wq = _vw_numpy(x0, y0, z0, rho2, radius / np.sqrt(r2), tab, n1, m1)
+    else:
+        vq, wq = _vw_out_of_place(xp, x0, y0, z0, rho2, radius / xp.sqrt(r2), tab, n1, m1)
+    ax = -_contract(tab["c0"], vq[1])
+    ay = -_contract(tab["c0"], wq[1])
+    az = -_contract(tab["c0z"], vq[0])
+    if order > 0:
+        c, s, fc, fs, nc, ns = (tab[key] for key in ("c", "s", "fc", "fs", "nc", "ns"))
+        vp, wp = vq[2 : order + 2], wq[2 : order + 2]  # orders m + 1
+        vm, wm = vq[0:order], wq[0:order]  # orders m - 1
+        v0, w0 = vq[1 : order + 1], wq[1 : order + 1]  # orders m
+        ax = ax + 0.5 * (
+            -_contract(c, vp) - _contract(s, wp) + _contract(fc, vm) + _contract(fs, wm)
+        )
+        ay = ay + 0.5 * (
+            -_contract(c, wp) + _contract(s, vp) - _contract(fc, wm) + _contract(fs, vm)
+        )
+        az = az - _contract(nc, v0) - _contract(ns, w0)
+    g = mu / (radius * radius)
+    return g * xp.stack([ax, ay, az], 1)
+
+
+def _vw_numpy(
+    x0: Any, y0: Any, z0: Any, rho2: Any, v00: Any, tab: dict[str, Any], n1: int, m1: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """V, W (orders first, (m1 + 1, D, k)) for degrees 3..n1, in place on the triangle."""
+    k = x0.shape[0]
+    v = np.zeros((m1 + 1, n1 + 1, k))
+    w = np.zeros((m1 + 1, n1 + 1, k))
+    v[0, 0] = v00
     for m in range(1, m1 + 1):
         v[m, m] = (2 * m - 1) * (x0 * v[m - 1, m - 1] - y0 * w[m - 1, m - 1])
         w[m, m] = (2 * m - 1) * (x0 * w[m - 1, m - 1] + y0 * v[m - 1, m - 1])
+    a1, a2 = tab["a1"], tab["a2"]
     for n in range(1, n1 + 1):
-        top = min(n - 1, m1) + 1  # orders 0 .. top-1 (slices, not index arrays: views, no copies)
-        mm = np.arange(top)
-        a1 = ((2 * n - 1) / (n - mm))[:, None] * z0
-        a2 = ((n + mm - 1) / (n - mm))[:, None] * rho2
+        top = min(n - 1, m1) + 1  # orders 0 .. top-1 (slices: views, no copies)
+        f1 = a1[n, :top] * z0
         if n >= 2:
-            v[n, :top] = a1 * v[n - 1, :top] - a2 * v[n - 2, :top]
-            w[n, :top] = a1 * w[n - 1, :top] - a2 * w[n - 2, :top]
+            f2 = a2[n, :top] * rho2
+            v[:top, n] = f1 * v[:top, n - 1] - f2 * v[:top, n - 2]
+            w[:top, n] = f1 * w[:top, n - 1] - f2 * w[:top, n - 2]
         else:
-            v[n, :top] = a1 * v[n - 1, :top]
-            w[n, :top] = a1 * w[n - 1, :top]
-    ax = np.zeros(k)
-    ay = np.zeros(k)
-    az = np.zeros(k)
-    for n in range(2, degree + 1):
-        c0 = c_un[n, 0]
-        ax -= c0 * v[n + 1, 1]
-        ay -= c0 * w[n + 1, 1]
-        az -= (n + 1) * c0 * v[n + 1, 0]
-        top = min(n, order)
-        if top == 0:
-            continue
-        mm = np.arange(1, top + 1)
-        c = c_un[n, 1 : top + 1][:, None]
-        s = s_un[n, 1 : top + 1][:, None]
-        fac = ((n - mm + 2) * (n - mm + 1))[:, None]
-        vp, wp = v[n + 1, 2 : top + 2], w[n + 1, 2 : top + 2]
-        vm, wm = v[n + 1, 0:top], w[n + 1, 0:top]
-        v0, w0 = v[n + 1, 1 : top + 1], w[n + 1, 1 : top + 1]
-        ax += 0.5 * np.sum((-c * vp - s * wp) + fac * (c * vm + s * wm), axis=0)
-        ay += 0.5 * np.sum((-c * wp + s * vp) + fac * (-c * wm + s * vm), axis=0)
-        az += np.sum((n - mm + 1)[:, None] * (-c * v0 - s * w0), axis=0)
-    g = mu / (radius * radius)
-    return g * np.stack([ax, ay, az], axis=1)
+            v[:top, n] = f1 * v[:top, n - 1]
+            w[:top, n] = f1 * w[:top, n - 1]
+    return v[:, 3:], w[:, 3:]
+
+
+def _vw_out_of_place(
+    xp: Any, x0: Any, y0: Any, z0: Any, rho2: Any, v00: Any, tab: dict[str, Any], n1: int, m1: int
+) -> tuple[Any, Any]:
+    """As :func:`_vw_numpy`, each degree a new tensor (no in-place writes, for autograd)."""
+    zero = xp.zeros_like(x0)[None, :]
+    # v[n], w[n]: (min(n, m1) + 1, k), the orders 0..min(n, m1) of degree n (the triangle).
+    v = [v00[None, :]]
+    w = [zero]
+    a1, a2 = tab["a1"], tab["a2"]  # (n1 + 1, m1 + 1, 1): vertical recursion factors
+    for n in range(1, n1 + 1):
+        top = min(n - 1, m1) + 1  # orders 0 .. top-1 by the vertical recursion
+        vn = a1[n, :top] * z0 * v[n - 1][:top]
+        wn = a1[n, :top] * z0 * w[n - 1][:top]
+        if n >= 2:
+            vpp, wpp = v[n - 2], w[n - 2]
+            if vpp.shape[0] < top:  # order n-1 of degree n-2 is zero
+                vpp = xp.concatenate([vpp, zero], 0)
+                wpp = xp.concatenate([wpp, zero], 0)
+            vn = vn - a2[n, :top] * rho2 * vpp[:top]
+            wn = wn - a2[n, :top] * rho2 * wpp[:top]
+        if n <= m1:  # the sectorial term (n, n) from (n-1, n-1)
+            vd, wd = v[n - 1][n - 1], w[n - 1][n - 1]
+            vn = xp.concatenate([vn, ((2 * n - 1) * (x0 * vd - y0 * wd))[None, :]], 0)
+            wn = xp.concatenate([wn, ((2 * n - 1) * (x0 * wd + y0 * vd))[None, :]], 0)
+        v.append(vn)
+        w.append(wn)
+
+    def padded(rows: Any) -> Any:
+        missing = m1 + 1 - rows.shape[0]
+        return xp.concatenate([rows] + [zero] * missing, 0) if missing else rows
+
+    # Orders first, (m1 + 1, D, k): every order slice is one contiguous block.
+    return (
+        xp.stack([padded(x) for x in v[3:]], 1),
+        xp.stack([padded(x) for x in w[3:]], 1),
+    )
+
+
+def _contract(coef: Any, vals: Any) -> Any:
+    """Sum over the leading axes of coef (D,) or (M, D) against contiguous vals (D, k) or
+    (M, D, k) -> (k,). NumPy: einsum, not BLAS (a threaded gemv is slower here, and far slower
+    on a loaded machine); torch: one matrix-vector product."""
+    if _xp(vals) is np:
+        return np.einsum("d,dk->k" if coef.ndim == 1 else "md,mdk->k", coef, vals)
+    return coef.reshape(-1) @ vals.reshape(-1, vals.shape[-1])
+
+
+_HARMONIC_CACHE: dict[tuple[int, int, int, int], dict[str, np.ndarray]] = {}
+# (keyed by a hash of the truncated coefficient arrays, so a new field never hits a stale entry)
+
+
+def _harmonic_tables(
+    c_bar: np.ndarray, s_bar: np.ndarray, degree: int, order: int
+) -> dict[str, np.ndarray]:
+    """Recursion factors and unnormalised, pre-multiplied coefficient matrices for
+    :func:`accel_harmonics_body`, cached per field and truncation."""
+    key = (
+        hash(np.ascontiguousarray(c_bar[: degree + 1, : degree + 1]).tobytes()),
+        hash(np.ascontiguousarray(s_bar[: degree + 1, : degree + 1]).tobytes()),
+        degree,
+        order,
+    )
+    hit = _HARMONIC_CACHE.get(key)
+    if hit is not None:
+        return hit
+    n1 = degree + 1
+    m1 = min(order + 1, n1)
+    f = _normalisation(degree)
+    c_un = np.asarray(c_bar, dtype=np.float64)[: degree + 1, : degree + 1] * f
+    s_un = np.asarray(s_bar, dtype=np.float64)[: degree + 1, : degree + 1] * f
+    a1 = np.zeros((n1 + 1, m1 + 1, 1))
+    a2 = np.zeros((n1 + 1, m1 + 1, 1))
+    for n in range(1, n1 + 1):
+        mm = np.arange(min(n - 1, m1) + 1)  # orders reached by the vertical recursion
+        a1[n, mm, 0] = (2 * n - 1) / (n - mm)
+        a2[n, mm, 0] = (n + mm - 1) / (n - mm)
+    nn = np.arange(2, degree + 1)[:, None]
+    mm = np.arange(1, order + 1)[None, :]
+    c = c_un[2:, 1 : order + 1]
+    s = s_un[2:, 1 : order + 1]
+    fac = (nn - mm + 2) * (nn - mm + 1) * (mm <= nn)
+    nm1 = (nn - mm + 1) * (mm <= nn)
+    tab = {
+        "a1": a1,
+        "a2": a2,
+        "c0": c_un[2:, 0].copy(),
+        "c0z": (np.arange(2, degree + 1) + 1) * c_un[2:, 0],
+        # (M, D): orders first, as the V/W stacks of accel_harmonics_body
+        "c": np.ascontiguousarray(c.T),
+        "s": np.ascontiguousarray(s.T),
+        "fc": np.ascontiguousarray((fac * c).T),
+        "fs": np.ascontiguousarray((fac * s).T),
+        "nc": np.ascontiguousarray((nm1 * c).T),
+        "ns": np.ascontiguousarray((nm1 * s).T),
+    }
+    if len(_HARMONIC_CACHE) > 32:
+        _HARMONIC_CACHE.clear()
+    _HARMONIC_CACHE[key] = tab
+    return tab
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,6 +574,70 @@ def density_exponential_kgm3(h_km: Any) -> Any:
     return tab[i, 1] * xp.exp(-(h_km - h0[i]) / tab[i, 2])
 
 
+_MJD_EPOCH = np.datetime64("1858-11-17T00:00:00", "ns")
+
+
+def density_msis_kgm3(
+    mjd_utc: np.ndarray,
+    lon_deg: np.ndarray,
+    lat_deg: np.ndarray,
+    alt_km: np.ndarray,
+    f107: np.ndarray,
+    f107a: np.ndarray,
+    ap: np.ndarray,
+    model: str = "nrlmsise00",
+    ap_mode: str = "storm",
+) -> np.ndarray:
+    """Total mass density [kg/m^3] of NRLMSISE-00 (``model="nrlmsise00"``) or NRLMSIS 2.1
+    (``"nrlmsis21"``) through ``pymsis`` (NumPy), point by point (fly-through mode).
+
+    mjd_utc, lon_deg, lat_deg (geodetic, WGS84), alt_km (geodetic height): (k,). f107 (k,)
+    previous-day observed F10.7 [sfu], f107a (k,) its 81-day centred mean, ap (k, 7) the
+    storm-time ap vector (daily Ap, 3-hour ap now, -3 h, -6 h, -9 h, mean 12-33 h, mean
+    36-57 h; see :class:`~starbrain.physics.space_weather.SpaceWeatherTable`). ``ap_mode``
+    'storm' uses that whole vector (MSIS switch 9 = -1), 'daily' the daily Ap only (switch
+    9 = 1, what brahe's NRLMSISE-00 does). The indices are
+    always passed, so pymsis never looks for (or downloads) its own space-weather file.
+    NRLMSIS 2.1's code is NRL's, free for non-commercial use only (see pymsis' MSIS2 licence);
+    NRLMSISE-00 has no such restriction.
+    """
+    try:
+        import pymsis
+    except ImportError as exc:
+        raise ValueError(
+            f"density model {model!r} needs the pymsis package (pip install 'starbrain[truth]')"
+        ) from exc
+    if model not in _MSIS_VERSION:
+        raise ValueError(f"unknown MSIS model {model!r}; choose one of {sorted(_MSIS_VERSION)}")
+    if ap_mode not in _AP_MODES:
+        raise ValueError(f"unknown ap_mode {ap_mode!r}; choose one of {_AP_MODES}")
+    mjd = np.atleast_1d(np.asarray(mjd_utc, dtype=np.float64))
+    dates = _MJD_EPOCH + np.rint(mjd * 86400e9).astype(np.int64).astype("timedelta64[ns]")
+    out = pymsis.calculate(
+        dates, lon_deg, lat_deg, alt_km, f107, f107a, ap,
+        version=_MSIS_VERSION[model], geomagnetic_activity=-1 if ap_mode == "storm" else 1,
+    )  # fmt: skip
+    return np.asarray(out[..., 0], dtype=np.float64).reshape(mjd.shape)
+
+
+def geodetic_latitude_height(
+    r_body: np.ndarray, radius_km: float = WGS84_RADIUS_KM, flattening: float = WGS84_FLATTENING
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(longitude [rad], geodetic latitude [rad], height [km]) of Earth-fixed positions (k, 3)
+    km on the ellipsoid (Bowring's one-step formula, as :func:`geodetic_height_km`; NumPy)."""
+    x, y, z = r_body[:, 0], r_body[:, 1], r_body[:, 2]
+    p = np.hypot(x, y)
+    e2 = flattening * (2.0 - flattening)
+    b = radius_km * (1.0 - flattening)
+    ep2 = e2 / (1.0 - e2)
+    theta = np.arctan2(z * radius_km, p * b)
+    st, ct = np.sin(theta), np.cos(theta)
+    phi = np.arctan2(z + ep2 * b * st**3, p - e2 * radius_km * ct**3)
+    sp, cp = np.sin(phi), np.cos(phi)
+    h = p * cp + z * sp - radius_km * np.sqrt(1.0 - e2 * sp * sp)
+    return np.arctan2(y, x), phi, h
+
+
 def accel_drag(
     r: Any,
     v: Any,
@@ -418,22 +647,27 @@ def accel_drag(
     omega_radps: float = EARTH_ROTATION_RADPS,
     radius_km: float = WGS84_RADIUS_KM,
     flattening: float = WGS84_FLATTENING,
+    density_kgm3: Any = None,
 ) -> Any:
     """Drag in a co-rotating atmosphere [MG eq. 3.97] (array-agnostic).
 
     r, v: (k, 3) GCRS km, km/s; pole: (3,) or (k, 3) rotation axis; ballistic_m2kg: (k,) or
     scalar Cd*A/m in m^2/kg. ``a = -1/2 rho (Cd A/m) |v_rel| v_rel`` with
     ``v_rel = v - omega pole x r``; rho from :func:`density_exponential_kgm3` at the geodetic
-    height above the ellipsoid (:func:`geodetic_height_km`).
+    height above the ellipsoid (:func:`geodetic_height_km`), or ``density_kgm3`` (k,) when given
+    (e.g. from :func:`density_msis_kgm3`).
     """
     xp = _xp(r)
     if xp is np:
         pole = np.asarray(pole, dtype=np.float64)
     pole_b = pole + xp.zeros_like(r)
-    z = _dot(r, pole_b)
-    rho_axis = xp.sqrt(xp.clip(_dot(r, r) - z * z, 0.0, None))
-    h = geodetic_height_km(rho_axis, z, radius_km, flattening)
-    rho = density_exponential_kgm3(h)
+    if density_kgm3 is None:
+        z = _dot(r, pole_b)
+        rho_axis = xp.sqrt(xp.clip(_dot(r, r) - z * z, 0.0, None))
+        h = geodetic_height_km(rho_axis, z, radius_km, flattening)
+        rho = density_exponential_kgm3(h)
+    else:
+        rho = density_kgm3
     v_rel = v - omega_radps * _cross(xp, pole_b, r)
     speed = xp.sqrt(_dot(v_rel, v_rel))
     # rho [kg/m^3] * B [m^2/kg] * v^2 [km^2/s^2] = 1e3 km/s^2 per unit
@@ -596,17 +830,23 @@ class ForceModel:
     Gravity: ``gravity_degree`` / ``gravity_order`` truncate the field. With order 0 only the
     zonal terms J_2..J_degree act (degree 0 or 1: point mass), from the built-in EGM2008
     coefficients (to degree 6) or from ``gravity_file``. Order > 0 (tesseral and sectorial
-    terms) needs ``gravity_file``, an ICGEM ``.gfc`` path or ``"satkit-data:EGM96"`` (also
-    JGM3, JGM2, ITU_GRACE16), the fields shipped offline by the ``satkit-data`` package on PyPI
-    (Orekit's ``orekitdata`` is not on PyPI). E.g. ``ForceModel(gravity_degree=20,
+    terms) needs ``gravity_file``: ``"brahe:EGM2008"`` (to degree 90 here; embedded in the
+    ``brahe`` wheel, also GGM05S, JGM3), an ICGEM ``.gfc`` path or ``"satkit-data:EGM96"``
+    (also JGM3, JGM2, ITU_GRACE16), the fields shipped offline by the ``satkit-data`` package
+    on PyPI (Orekit's ``orekitdata`` is not on PyPI). E.g. ``ForceModel(gravity_degree=20,
     gravity_order=20, gravity_file="satkit-data:EGM96")``.
     The central term uses ``mu_km3s2``; the harmonics use the file's own GM and radius. The
     field is evaluated in the Earth-fixed frame of :mod:`~starbrain.physics.environment`
     (IAU 2000A/2006 precession-nutation and GAST from Skyfield, polar motion neglected).
 
-    Drag (``drag``): Vallado's piecewise exponential atmosphere (static: no solar or
-    geomagnetic activity) at the WGS84 geodetic height, atmosphere co-rotating at
-    ``earth_rotation_radps`` about the CIP; per-satellite Cd*A/m from :class:`Spacecraft`.
+    Drag (``drag``): ``density_model`` 'vallado_exponential' (Vallado's piecewise exponential
+    atmosphere, static: no solar or geomagnetic activity) at the WGS84 geodetic height, or
+    'nrlmsise00' / 'nrlmsis21' (pymsis) at the geodetic position and UTC time, driven by the
+    observed F10.7 and ap of ``space_weather`` ("brahe:cssi", the CelesTrak file shipped in
+    brahe's wheel, or a CSSI file path; see :mod:`starbrain.physics.space_weather`), with
+    ``ap_mode`` 'storm' (the 3-hour ap history) or 'daily' (daily Ap only);
+    atmosphere co-rotating at ``earth_rotation_radps`` about the CIP; per-satellite Cd*A/m
+    from :class:`Spacecraft`. :meth:`full` is EGM2008 30x30 + NRLMSISE-00 + Sun, Moon, SRP.
 
     Third bodies (``sun``, ``moon``): point masses at their DE421 geocentric positions
     (``ephemeris``, from ``skyfield-data``), tabulated every ``table_step_s`` seconds.
@@ -635,6 +875,8 @@ class ForceModel:
     shadow: str = "conical"
     sun_radius_km: float = SUN_RADIUS_KM
     table_step_s: float = 3600.0
+    space_weather: str = DEFAULT_SPACE_WEATHER
+    ap_mode: str = "storm"
 
     def __post_init__(self) -> None:
         if self.gravity_degree < 0 or self.gravity_order < 0:
@@ -656,6 +898,8 @@ class ForceModel:
                 )
         if self.shadow not in _SHADOWS:
             raise ValueError(f"unknown shadow model {self.shadow!r}; choose one of {_SHADOWS}")
+        if self.ap_mode not in _AP_MODES:
+            raise ValueError(f"unknown ap_mode {self.ap_mode!r}; choose one of {_AP_MODES}")
         if self.density_model not in _DENSITY_MODELS:
             raise ValueError(
                 f"unknown density model {self.density_model!r}; choose one of {_DENSITY_MODELS}"
@@ -668,10 +912,30 @@ class ForceModel:
             gravity_degree=0, drag=False, sun=False, moon=False, srp=False, mu_km3s2=mu_km3s2
         )
 
+    @classmethod
+    def full(cls, degree: int = 30, density_model: str = "nrlmsise00", **kw: Any) -> ForceModel:
+        """The truth-grade model: EGM2008 ``degree`` x ``degree`` (from brahe's wheel),
+        ``density_model`` (NRLMSISE-00 by default) with observed F10.7/Ap, Sun and Moon (DE421),
+        SRP with the conical shadow. ``kw`` overrides any other field."""
+        return cls(
+            **{
+                "gravity_degree": degree,
+                "gravity_order": degree,
+                "gravity_file": "brahe:EGM2008",
+                "density_model": density_model,
+                **kw,
+            }
+        )
+
     @property
     def needs_rotation(self) -> bool:
         """Whether any term needs the Earth's orientation (gravity harmonics or drag)."""
         return (self.gravity_degree >= 2) or self.drag
+
+    @property
+    def needs_space_weather(self) -> bool:
+        """Whether drag uses an MSIS model and so observed F10.7 / Ap."""
+        return self.drag and self.density_model in _MSIS_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         meta = {"schema": "starbrain.physics.ForceModel/1", "frame": "GCRS"}
@@ -721,14 +985,19 @@ class Spacecraft:
 class Environment(Protocol):
     """What :func:`acceleration` needs from a time-dependent environment (duck-typed)."""
 
+    #: With an MSIS density model: the F10.7/ap table (``at(mjd) -> (f107, f107a, ap)``).
+    space_weather: Any
+
     def sample(self, t: np.ndarray, rotation: bool = False) -> Any: ...
+
+    def utc_mjd(self, t: np.ndarray) -> np.ndarray: ...
 
 
 @lru_cache(maxsize=16)
 def _zonal_j_for(fm: ForceModel) -> tuple[np.ndarray, float, float]:
     if fm.gravity_file is None:
         return zonal_j(EGM2008_C_BAR_ZONAL, fm.gravity_degree), fm.mu_km3s2, fm.radius_km
-    field = read_icgem(fm.gravity_file)
+    field = load_gravity_field(fm.gravity_file)
     if fm.gravity_degree >= field.c_bar.shape[0]:
         raise ValueError(f"{fm.gravity_file} stops at degree {field.c_bar.shape[0] - 1}")
     zon = {n: float(field.c_bar[n, 0]) for n in range(2, fm.gravity_degree + 1)}
@@ -760,14 +1029,15 @@ def acceleration(
             "pass a starbrain.physics.environment.ForceEnvironment"
         )
     tesseral = fm.gravity_degree >= 2 and fm.gravity_order > 0
-    smp = env.sample(t, rotation=tesseral)
+    msis = fm.drag and fm.density_model in _MSIS_VERSION
+    smp = env.sample(t, rotation=tesseral or msis)
     if fm.gravity_degree >= 2:
         if not tesseral:
             j, mu_h, re_h = _zonal_j_for(fm)
             a = a + accel_zonal(r, smp.pole, j, mu_h, re_h)
         else:
             assert fm.gravity_file is not None  # checked in ForceModel
-            field = read_icgem(fm.gravity_file)
+            field = load_gravity_field(fm.gravity_file)
             if fm.gravity_degree >= field.c_bar.shape[0]:
                 raise ValueError(f"{fm.gravity_file} stops at degree {field.c_bar.shape[0] - 1}")
             rot = smp.rotation
@@ -778,7 +1048,19 @@ def acceleration(
             )  # fmt: skip
             a = a + np.einsum("kji,kj->ki", rot, ab)
     if fm.drag:
-        a = a + accel_drag(r, v, smp.pole, ballistic_m2kg, omega_radps=fm.earth_rotation_radps)
+        rho = None
+        if msis:
+            rb = np.einsum("kij,kj->ki", smp.rotation, r)
+            lon, lat, h = geodetic_latitude_height(rb)
+            mjd = env.utc_mjd(t)
+            f107, f107a, ap = env.space_weather.at(mjd)
+            rho = density_msis_kgm3(
+                mjd, np.degrees(lon), np.degrees(lat), h, f107, f107a, ap, fm.density_model,
+                fm.ap_mode,
+            )  # fmt: skip
+        a = a + accel_drag(
+            r, v, smp.pole, ballistic_m2kg, omega_radps=fm.earth_rotation_radps, density_kgm3=rho
+        )
     if fm.sun:
         a = a + accel_third_body(r, smp.sun, fm.mu_sun_km3s2)
     if fm.moon:

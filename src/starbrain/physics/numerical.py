@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from starbrain.core import timeconv
 from starbrain.physics.environment import ForceEnvironment, elapsed_tt_seconds, epoch_tt
 from starbrain.physics.forces import ForceModel, Spacecraft, acceleration, shadow_switches
 from starbrain.physics.integrators import (
@@ -83,6 +84,14 @@ def _seconds(epoch: Any, t_eval: Any) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64)
 
 
+def _epoch_jd(epoch: Any) -> tuple[float, float]:
+    """UTC epoch -> split UTC Julian date."""
+    if isinstance(epoch, tuple) and len(epoch) == 2:
+        return float(epoch[0]), float(epoch[1])
+    jd, fr = timeconv.datetime64_to_jd(np.atleast_1d(timeconv.to_datetime64(epoch)))
+    return float(np.asarray(jd).ravel()[0]), float(np.asarray(fr).ravel()[0])
+
+
 def propagate_numerical(
     r0_km: npt.ArrayLike,
     v0_kmps: npt.ArrayLike,
@@ -100,7 +109,9 @@ def propagate_numerical(
     torch tensors; tensors in give float64 tensors out on the same device).
     epoch: UTC, as a split Julian date ``(jd, fr)`` or a datetime64 / ISO string.
     t_eval: (n_time,) SI seconds from the epoch (either sign, any order) or UTC datetime64.
-    force_model: the forces (default: J2-J6, drag, Sun, Moon, SRP; see :class:`ForceModel`).
+    force_model: the forces (default: J2-J6, exponential drag, Sun, Moon, SRP; truth grade:
+    ``ForceModel.full()``, EGM2008 30x30 + NRLMSISE-00 with observed space weather; see
+    :class:`ForceModel`).
     spacecraft: per-satellite Cd, Cr, areas, masses (default :class:`Spacecraft`).
     options: integrator tolerances (default rtol 1e-12, atol 1e-9 km / 1e-12 km/s).
     min_altitude_km: a satellite whose geocentric radius falls below Earth radius plus this is
@@ -133,9 +144,12 @@ def propagate_numerical(
     if fm.needs_rotation or fm.sun or fm.moon or fm.srp:
         lo = min(0.0, float(t_s.min())) if n_t else 0.0
         hi = max(0.0, float(t_s.max())) if n_t else 0.0
+        jd, fr = _epoch_jd(epoch)
         env = ForceEnvironment(
             ep_tt, lo, hi, step_s=fm.table_step_s, sun=fm.sun or fm.srp, moon=fm.moon,
             rotation=fm.needs_rotation, ephemeris=fm.ephemeris,
+            epoch_utc_mjd=(jd - 2400000.5) + fr,
+            space_weather=fm.space_weather if fm.needs_space_weather else None,
         )  # fmt: skip
     ballistic = sc.ballistic_m2kg(n)
     srp_am = sc.srp_m2kg(n)
