@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.physics.thermal import ThermalTruth, rc_step, resistance, truth_step
+from starbrain.physics.thermal import rc_step, resistance
 from starbrain.sources.compute import COMPUTE_SCHEMA
 from starbrain.sources.compute.simulator import Fleet, FleetConfig, simulate_fleet
+from starbrain.sources.compute.thermal_truth import ThermalTruth, truth_step
 
 
 def test_rc_step_is_the_exact_solution_of_the_ode() -> None:

@@ -14,21 +14,20 @@ temperature ``T_in``
 whose exact zero-order-hold step is ``T' = T_eq + (T - T_eq) exp(-dt / (R C))``,
 ``T_eq = T_in + P R(F)``. HBM gets the same form with its own share of the power.
 
-**The simulator's truth** has three nodes (die, cold plate, HBM), so the die reacts in seconds
-and the plate in tens of seconds: the part the single-node prior misses and a learned residual
-can pick up.
+The fleet simulator's truth (``sources.compute.thermal_truth``) has three nodes (die, cold plate,
+HBM), so the die reacts in seconds and the plate in tens of seconds: the part this single-node
+prior misses and a learned residual can pick up.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["RCThermalPrior", "ThermalTruth", "rc_step", "resistance", "truth_step"]
+__all__ = ["RCThermalPrior", "rc_step", "resistance"]
 
 
 def resistance(flow_lpm: Any, r0: Any, r_flow: Any) -> Any:
@@ -81,51 +80,3 @@ class RCThermalPrior:
 
     def config(self) -> dict[str, Any]:
         return {"theta": self._theta}
-
-
-@dataclass(frozen=True)
-class ThermalTruth:
-    """Three-node truth: die -> plate (``r_die``), plate -> coolant (``r_conv0 + r_conv_flow/F``),
-    HBM -> plate (``r_mem``); HBM dissipates ``mem_frac`` of board power. Per-GPU spread comes
-    from multiplying these by the simulator's manufacturing factors."""
-
-    r_die: float = 0.012
-    c_die: float = 120.0
-    r_conv0: float = 0.014
-    r_conv_flow: float = 0.036
-    c_plate: float = 1200.0
-    r_mem: float = 0.09
-    c_mem: float = 250.0
-    mem_frac: float = 0.15
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def truth_step(
-    tg: np.ndarray,
-    tp: np.ndarray,
-    tm: np.ndarray,
-    p_w: np.ndarray,
-    t_in: np.ndarray,
-    flow: np.ndarray,
-    k: ThermalTruth,
-    spread: np.ndarray,
-    dt: float,
-    n_sub: int = 4,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Advance die, plate and HBM temperatures ``(n_gpu,)`` by ``dt`` s (``n_sub`` sub-steps,
-    each node relaxing exactly towards its equilibrium given the others: stable for any dt).
-    ``spread`` ``(n_gpu,)`` scales every resistance (manufacturing and mounting variation)."""
-    h = dt / n_sub
-    r_die, r_mem = k.r_die * spread, k.r_mem * spread
-    r_conv = resistance(flow, k.r_conv0, k.r_conv_flow) * spread
-    p_mem = k.mem_frac * p_w
-    p_die = p_w - p_mem
-    for _ in range(n_sub):
-        tg = rc_step(tg, p_die, tp, r_die, k.c_die, h)
-        tm = rc_step(tm, p_mem, tp, r_mem, k.c_mem, h)
-        # plate: heat in from die and HBM, out to the coolant
-        q_in = (tg - tp) / r_die + (tm - tp) / r_mem
-        tp = rc_step(tp, q_in, t_in, r_conv, k.c_plate, h)
-    return tg, tp, tm

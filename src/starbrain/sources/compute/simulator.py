@@ -3,7 +3,7 @@
 
 Layout: ``n_racks`` racks of ``nodes_per_rack`` nodes of ``gpus_per_node`` GPUs; every
 ``racks_per_loop`` racks share a coolant loop (one CDU and pump). Each GPU's temperatures follow
-the three-node truth of ``physics.thermal`` with the loop's supply temperature and flow; the
+the three-node truth of ``thermal_truth`` with the loop's supply temperature and flow; the
 CDU's supply temperature rises with the loop's heat (first order, 120 s).
 
 Power follows the job each GPU runs: training iterations (compute at full activity, then a
@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.physics.thermal import ThermalTruth, truth_step
 from starbrain.sources.compute.schema import COMPUTE_SCHEMA, THROTTLE_SW_POWER_CAP
+from starbrain.sources.compute.thermal_truth import ThermalTruth, truth_step
 
 __all__ = ["Fleet", "FleetConfig", "Recording", "simulate_fleet"]
 
@@ -177,7 +177,10 @@ class Recording:
 
     def gpu_ids(self) -> list[str]:
         g = self.cfg.gpus_per_node
-        return [f"r{r:04d}-n{n:05d}-g{i % g}" for i, (r, n) in enumerate(zip(self.rack, self.node))]
+        return [
+            f"r{r:04d}-n{n:05d}-g{i % g}"
+            for i, (r, n) in enumerate(zip(self.rack, self.node, strict=True))
+        ]
 
     def to_table(self, start_ns: int = 0, gpus: Any = None) -> pa.Table:
         """The ``compute`` rows (time-major) for the GPUs ``gpus`` (indices; default all)."""
