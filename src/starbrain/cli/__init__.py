@@ -28,9 +28,11 @@ from starbrain.cli import (  # noqa: F401  (importing a module registers its com
     model,
     orbits,
     posts,
+    robot,
     route,
     service,
     telemetry,
+    vehicle,
 )
 from starbrain.cli._common import app, console, err_console
 from starbrain.core.errors import StarbrainError
