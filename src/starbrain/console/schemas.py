@@ -196,6 +196,10 @@ class PassesResponse(BaseModel):
     satellites: int
     total: int = Field(description="Passes found; 'passes' holds the first 'limit' by time.")
     truncated: bool
+    propagator: str = Field(
+        description="What propagated the satellites: 'sgp4', or the registered world model "
+        "(name and registration time)."
+    )
     passes: list[PassRow]
 
 

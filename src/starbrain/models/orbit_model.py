@@ -232,7 +232,8 @@ class OrbitWorldModel(nn.Module):
         if self.config.gate_min > 0:
             x4 = (t / self.config.gate_min) ** 4
             gate = x4 / (1.0 + x4)
-            dgate = 4.0 * x4 / tau.clamp_min(1e-300) / (1.0 + x4) ** 2
+            # d gate / d tau = 4 x4 / (tau (1 + x4)^2), 0 at tau = 0, either sign of tau
+            dgate = 4.0 * x4 / torch.where(tau == 0, 1.0, tau) / (1.0 + x4) ** 2
         powers = torch.stack([gate * tau**p for p in ps], -1)  # (n, nt, P), gated
         dpow = torch.stack([dgate * tau**p + gate * p * tau ** (p - 1) for p in ps], -1)
         if self.config.element_corrections:

@@ -14,6 +14,7 @@ from starbrain.console.deps import (
     FleetDep,
     NoradList,
     SettingsDep,
+    StoreDep,
     compute,
     instant,
     require_ids,
@@ -21,17 +22,18 @@ from starbrain.console.deps import (
 from starbrain.console.fleet import Fleet
 from starbrain.console.schemas import PassesResponse, PassRow, Station, Stations
 from starbrain.console.settings import MAX_PASS_ROWS, MAX_SPAN_DAYS, MAX_STATIONS
+from starbrain.core.errors import StarbrainError
 from starbrain.core.timeconv import iso, iso_list
 from starbrain.planners.passes import (
     KNOWN_STATIONS,
     GroundStation,
     Passes,
     find_passes,
-    sgp4_propagator,
 )
 from starbrain.planners.passes import (
     parse_station as parse_station_spec,
 )
+from starbrain.planners.propagator import Propagator, resolve_propagator, utc_propagate
 
 router = APIRouter(tags=["passes"], responses=ERROR_RESPONSES)
 
@@ -62,11 +64,12 @@ def _find(
     t1: np.datetime64,
     min_elevation: float,
     device: str | None,
+    propagator: Propagator,
 ) -> tuple[Passes, np.ndarray]:
     table = fleet.table if index is None else fleet.table.take(pa.array(index))
     ids = table.column("norad_id").to_numpy()
     found = find_passes(
-        sgp4_propagator(table, device=device), ids, stations, t0, t1,
+        utc_propagate(propagator, table, device=device), ids, stations, t0, t1,
         min_elevation_deg=min_elevation,
     )  # fmt: skip
     order = np.argsort(np.where(np.isnat(found.rise), found.culminate, found.rise), kind="stable")
@@ -78,6 +81,7 @@ async def passes(
     request: Request,
     fleet: FleetDep,
     settings: SettingsDep,
+    store: StoreDep,
     station: Annotated[
         list[Annotated[str, Query(min_length=1, max_length=100)]] | None,
         Query(
@@ -107,6 +111,15 @@ async def passes(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PASS_ROWS, description="Passes returned (earliest first).")
     ] = 200,
+    model: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Propagator: a registered world model's name, 'latest', or 'sgp4' "
+            "(default: the latest registered world model, else SGP4), as the CLI's --model.",
+        ),
+    ] = None,
 ) -> PassesResponse:
     """Passes of every stored object (or the listed ones) over the stations: rise, culmination,
     set (UTC) and maximum elevation above the mask, with whether the satellite is sunlit at
@@ -117,6 +130,10 @@ async def passes(
         raise ApiError(422, "station names must be distinct")
     t0 = instant(start, "from")
     t1 = t0 + np.timedelta64(round(hours * 3600e9), "ns")
+    try:
+        propagator = resolve_propagator(store, model)
+    except StarbrainError as exc:
+        raise ApiError(404 if model and "no model named" in str(exc) else 422, str(exc)) from None
     index = require_ids(fleet, norad) if norad else None
     n_sat = len(fleet) if index is None else int(index.size)
     work = n_sat * len(sites) * hours
@@ -133,8 +150,9 @@ async def passes(
     else:
         try:
             found, order = await compute(
-                request, _find, fleet, index, sites, t0, t1, min_elevation, settings.device
-            )
+                request, _find, fleet, index, sites, t0, t1, min_elevation, settings.device,
+                propagator,
+            )  # fmt: skip
         except ValueError as exc:  # the planner's own checks, written for the user
             raise ApiError(422, str(exc)) from None
         total = len(found)
@@ -163,5 +181,6 @@ async def passes(
         satellites=n_sat,
         total=total,
         truncated=total > len(rows),
+        propagator=propagator.name,
         passes=rows,
     )

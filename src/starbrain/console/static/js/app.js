@@ -189,7 +189,8 @@ async function findPasses(event) {
     $("#passes-summary").textContent =
       `${r.total.toLocaleString()} passes of ${r.satellites.toLocaleString()} satellites over ` +
       `${r.stations.map((s) => s.name).join(", ")} above ${r.min_elevation_deg}° ` +
-      `(${fmtTime(r.start, "month")} – ${fmtTime(r.stop, "month")} UTC)` + (r.truncated ? `; first ${r.passes.length} shown` : "");
+      `(${fmtTime(r.start, "month")} – ${fmtTime(r.stop, "month")} UTC)` + (r.truncated ? `; first ${r.passes.length} shown` : "") +
+      `; propagated with ${r.propagator}`;
     if (custom) state.globe.setStations(r.stations);
     $("#passes-table tbody").replaceChildren(
       ...r.passes.map((p) =>
