@@ -4,7 +4,10 @@ Every message is a JSON object published on one of :data:`SUBJECTS`. The in-proc
 :class:`Bus` always receives it (the console's WebSocket ``/ws/live`` forwards it to browsers);
 :class:`NatsPublisher` also publishes it to NATS (to JetStream, acknowledged, when the server
 has JetStream: a stream ``STARBRAIN`` holds ``starbrain.>``), :class:`MqttPublisher` to an MQTT
-broker at QoS 1 on the topic with dots turned into slashes (``starbrain/conjunctions``).
+broker at QoS 1 on the topic with dots turned into slashes (``starbrain/conjunctions``). Both
+use the same clients, and so the same delivery policy, as telemetry
+(:mod:`starbrain.sources.transport`: reconnect with backoff, JetStream stream creation and
+retry with a message id, the MQTT re-send window).
 Closing a publisher waits until the broker has acknowledged what was sent. A message the broker
 cannot take (an outage) is logged and counted in ``failed``; the loop goes on, and the message
 stays in the store's ``loop_events`` log.
@@ -20,9 +23,10 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from starbrain.core.errors import StarbrainError
+from starbrain.sources.transport.mqtt import MqttPublishClient
+from starbrain.sources.transport.nats import JetStreamPublisher
 
 __all__ = [
     "SUBJECTS",
@@ -145,101 +149,96 @@ class Publisher:
 
 
 class NatsPublisher(Publisher):
-    """Publishes to NATS at ``url`` (``nats://host:4222``), through JetStream when available."""
+    """Publishes to NATS at ``url`` (``nats://host:4222``) through the transport's
+    :class:`~starbrain.sources.transport.nats.JetStreamPublisher`: to JetStream (stream
+    ``STARBRAIN`` holding ``starbrain.>``, created when missing), each message acknowledged and
+    retried with the same ``Nats-Msg-Id`` through a reconnect for up to ``give_up_s``; core NATS
+    when the server has no JetStream."""
 
     kind = "nats"
 
-    def __init__(self, url: str, bus: Bus | None = None) -> None:
+    def __init__(self, url: str, bus: Bus | None = None, give_up_s: float = 10.0) -> None:
         super().__init__(bus)
         self.url = url
-        self._nc: Any = None
-        self._js: Any = None
+        self._client = JetStreamPublisher(
+            url,
+            stream=STREAM_NAME,
+            stream_subjects=["starbrain.>"],
+            timeout_s=2.0,
+            give_up_s=give_up_s,
+        )
+        self._started = False
 
     @property
     def target(self) -> str:
-        return f"NATS {self.url}" + (" (JetStream stream STARBRAIN)" if self._js else "")
+        jetstream = self._started and self._client.jetstream
+        return f"NATS {self.url}" + (" (JetStream stream STARBRAIN)" if jetstream else "")
 
     async def start(self) -> None:
-        import nats
-        from nats.js.errors import Error as JsError
-
         try:
-            self._nc = await nats.connect(
-                self.url, connect_timeout=5, max_reconnect_attempts=60, allow_reconnect=True
-            )
-        except Exception as exc:  # nats-py raises several unrelated types here
+            await self._client.connect()
+        except StarbrainError as exc:
             raise StarbrainError(f"cannot connect to NATS at {self.url}: {exc}") from None
-        try:
-            js = self._nc.jetstream(timeout=5)
-            await js.add_stream(name=STREAM_NAME, subjects=["starbrain.>"])
-            self._js = js
-        except (JsError, TimeoutError):
-            self._js = None  # core NATS only (server without -js)
-        except Exception as exc:  # nats.errors.NoRespondersError and friends
-            if type(exc).__module__.startswith("nats"):
-                self._js = None
-            else:
-                raise
+        await self._client.detect_jetstream("starbrain.loop")
+        self._started = True
 
     async def _send(self, subject: str, message: dict[str, Any]) -> None:
-        data = _encode(message)
-        if self._js is not None:
-            await self._js.publish(subject, data, timeout=10)
-        else:
-            await self._nc.publish(subject, data)
+        await self._client.publish(subject, _encode(message))
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            await self._nc.flush(timeout=10)
-            await self._nc.drain()
+        await self._client.close()
 
 
 class MqttPublisher(Publisher):
-    """Publishes to an MQTT broker at ``url`` (``mqtt://[user:pass@]host:1883``) at QoS 1."""
+    """Publishes to an MQTT broker at ``url`` (``mqtt://[user:pass@]host:1883``) at QoS 1 through
+    the transport's :class:`~starbrain.sources.transport.mqtt.MqttPublishClient` (persistent
+    session, at most 100 messages in flight, what was acknowledged just before a disconnect
+    published again). Closing waits up to ``timeout_s`` for the broker's acknowledgements."""
 
     kind = "mqtt"
 
-    def __init__(self, url: str, bus: Bus | None = None, client_id: str = "starbrain-loop") -> None:
+    def __init__(
+        self,
+        url: str,
+        bus: Bus | None = None,
+        client_id: str = "starbrain-loop",
+        timeout_s: float = 10.0,
+    ) -> None:
         super().__init__(bus)
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise StarbrainError(f"cannot use MQTT URL {url!r}: expected mqtt://host[:port]")
-        self.url, self._parts, self.client_id = url, parts, client_id
-        self._client: Any = None
-        self._pending: list[Any] = []
+        self.url, self.client_id = url, client_id
+        self._client = MqttPublishClient(
+            url,
+            client_id=client_id,
+            timeout_s=timeout_s,
+            schemes=("mqtt", "tcp"),
+            problem=f"cannot use MQTT URL {url!r}: expected mqtt://host[:port]",
+        )
+        self._started = False
 
     @property
     def target(self) -> str:
         return f"MQTT {self.url}"
 
     async def start(self) -> None:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
-        if self._parts.username:
-            client.username_pw_set(self._parts.username, self._parts.password)
         try:
-            await asyncio.to_thread(
-                client.connect, str(self._parts.hostname), self._parts.port or 1883, 30
-            )
-        except OSError as exc:
+            await asyncio.to_thread(self._client.connect)
+        except StarbrainError as exc:
             raise StarbrainError(f"cannot connect to MQTT at {self.url}: {exc}") from None
-        client.loop_start()
-        self._client = client
+        self._started = True
 
     async def _send(self, subject: str, message: dict[str, Any]) -> None:
-        info = self._client.publish(mqtt_topic(subject), _encode(message), qos=1)
-        self._pending = [p for p in self._pending if not p.is_published()]
-        self._pending.append(info)
+        await asyncio.to_thread(self._client.send, mqtt_topic(subject), _encode(message))
 
     async def close(self) -> None:
-        if self._client is None:
+        if not self._started:
             return
-        for info in self._pending:
-            await asyncio.to_thread(info.wait_for_publish, 10)
-        self._client.disconnect()
-        self._client.loop_stop()
-        self._client = None
+        self._started = False
+        try:
+            await asyncio.to_thread(self._client.wait_all)
+        except StarbrainError as exc:
+            log.warning("%s", exc)
+        finally:
+            await asyncio.to_thread(self._client.close)
 
 
 def make_publisher(
