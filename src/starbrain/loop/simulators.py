@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.core.timeconv import NS_PER_S
+from starbrain.core.timeconv import NS_PER_S, to_ns
 from starbrain.sources.ccsds import PacketDecoder, encode_packets
 from starbrain.sources.constellation import generate_preset
 from starbrain.sources.packets import load_example_definitions
@@ -30,7 +30,8 @@ __all__ = ["FileCatalog", "PowerSimulator", "PresetCatalog", "injected_anomalies
 
 
 def _ns(t: np.datetime64) -> int:
-    return int(t.astype("datetime64[ns]").astype(np.int64))
+    """One UTC instant as integer nanoseconds (:func:`starbrain.core.timeconv.to_ns`)."""
+    return int(to_ns(t))
 
 
 class PresetCatalog:
