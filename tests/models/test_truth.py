@@ -11,7 +11,10 @@ import torch
 from starbrain.models.truth import (
     BSTAR_TO_BALLISTIC_M2KG,
     generate_truth,
+    leo_strata,
     sample_elements,
+    sample_leo_elements,
+    solar_activity,
     spacecraft_from_bstar,
 )
 from starbrain.physics.sgp4 import sgp4_propagate
@@ -115,3 +118,38 @@ def test_sharded_truth_is_the_same_and_deep_space_is_plausible() -> None:
     r, _, _ = sgp4_propagate(sgp, torch.as_tensor(whole.t_min))
     d = np.linalg.norm(r.numpy() - whole.r_teme, axis=-1)[:, -1]
     assert np.all(d > 0.01) and np.all(d < 100.0), d
+
+
+def test_generic_leo_sample_covers_the_issue_14_ranges() -> None:
+    el = sample_leo_elements(400, seed=4, shell_fraction=0.1)
+    assert el.equals(sample_leo_elements(400, seed=4, shell_fraction=0.1))
+    assert el.num_rows == 400 and len(set(el.column("norad_id").to_pylist())) == 400
+    st = leo_strata(el, solar=False)
+    generic = st["family"] == "generic"
+    assert generic.sum() == 360 and (st["family"] == "shell").sum() == 40
+    n = el.column("mean_motion_rev_per_day").to_numpy()[generic]
+    inc = el.column("inclination_deg").to_numpy()[generic]
+    ecc = el.column("eccentricity").to_numpy()[generic]
+    alt = (398600.4418 * (86400.0 / (2 * np.pi * n)) ** 2) ** (1 / 3) - 6378.135
+    # Kozai vs Brouwer mean motion moves the altitude by < 10 km
+    assert 290.0 < alt.min() < 330.0 and 1170.0 < alt.max() < 1210.0
+    assert inc.min() < 20.0 and inc.max() > 160.0  # all inclinations, retrograde included
+    assert ecc.max() < 0.02 and ecc.min() < 3e-4
+    bc = BSTAR_TO_BALLISTIC_M2KG * el.column("bstar_per_earth_radius").to_numpy()
+    assert 0.002 <= bc.min() < 0.003 and 0.07 < bc.max() <= 0.1
+    for name in ("altitude", "ballistic"):
+        assert len(set(st[name])) == 3 and "outside" not in set(st[name])
+    with pytest.raises(ValueError, match="max_eccentricity"):
+        sample_leo_elements(4, max_eccentricity=0.5)
+
+
+def test_solar_activity_from_the_packaged_space_weather() -> None:
+    pytest.importorskip("brahe", reason="brahe ships the CSSI space-weather file")
+    # NOAA SWPC: the cycle 23/24 minimum (F10.7 ~ 69 in Dec 2008) and the cycle 25 maximum
+    # (monthly F10.7 above 200 in Aug 2024).
+    band, f = solar_activity("2008-12-15T00:00:00")
+    assert band == "low" and 65.0 < f < 75.0
+    band, f = solar_activity("2024-08-15T00:00:00")
+    assert band == "high" and f > 180.0
+    el = sample_leo_elements(3, seed=1, epoch="2008-12-15T00:00:00")
+    assert set(leo_strata(el)["solar"]) == {"low"}

@@ -16,7 +16,13 @@ import torch
 from starbrain.models.orbit_model import OrbitWorldModel, PriorArcs
 from starbrain.physics.sgp4 import sgp4_propagate
 
-__all__ = ["DEFAULT_HORIZONS_MIN", "evaluate_orbit_model", "position_errors"]
+__all__ = [
+    "DEFAULT_HORIZONS_MIN",
+    "evaluate_orbit_model",
+    "evaluate_stratified",
+    "position_errors",
+    "stratified_table",
+]
 
 #: 1 h, 6 h, 1 d, 3 d, 7 d
 DEFAULT_HORIZONS_MIN = (60.0, 360.0, 1440.0, 4320.0, 10080.0)
@@ -69,3 +75,79 @@ def evaluate_orbit_model(
             }
         )
     return rows
+
+
+def stratified_table(
+    e_prior: np.ndarray,
+    e_model: np.ndarray,
+    horizons_min: Sequence[float],
+    strata: dict[str, np.ndarray],
+    ok: np.ndarray | None = None,
+    *,
+    p95_tolerance: float = 0.05,
+) -> list[dict[str, Any]]:
+    """One row per (stratum, label, horizon) from error matrices (n_sat, n_horizon) [km].
+
+    ``strata`` maps a stratum name ('family', 'altitude', 'ballistic', 'solar', ...) to labels
+    (n_sat,); an 'all' row set is always first. Each row: ``stratum``, ``label``,
+    ``horizon_min``, ``n_sat``, ``sgp4_median_km``, ``sgp4_p95_km``, ``model_median_km``,
+    ``model_p95_km``, ``median_ratio`` and ``p95_ratio`` (model / prior), and ``p95_ok``:
+    whether the model's p95 is within ``p95_tolerance`` (default 5 %) of the prior's, the
+    "never worse than physics" check of issue #14. Satellites with ``ok`` False are left out.
+    """
+    e_prior = np.asarray(e_prior, dtype=np.float64)
+    e_model = np.asarray(e_model, dtype=np.float64)
+    if e_prior.shape != e_model.shape or e_prior.shape[1] != len(horizons_min):
+        raise ValueError(
+            f"error matrices must both be (n_sat, {len(horizons_min)}); got {e_prior.shape} "
+            f"and {e_model.shape}"
+        )
+    n = e_prior.shape[0]
+    keep = np.ones(n, bool) if ok is None else np.asarray(ok, bool)
+    groups: list[tuple[str, str, np.ndarray]] = [("all", "all", keep)]
+    for name, labels in strata.items():
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"stratum {name!r} has {labels.shape} labels for {n} satellites")
+        for lab in sorted(set(labels[keep].tolist())):
+            groups.append((name, str(lab), keep & (labels == lab)))
+    rows = []
+    for name, lab, sel in groups:
+        if not sel.any():
+            continue
+        for j, h in enumerate(horizons_min):
+            p, m = e_prior[sel, j], e_model[sel, j]
+            p_med, m_med = float(np.median(p)), float(np.median(m))
+            p95, m95 = float(np.percentile(p, 95)), float(np.percentile(m, 95))
+            rows.append(
+                {
+                    "stratum": name,
+                    "label": lab,
+                    "horizon_min": float(h),
+                    "n_sat": int(sel.sum()),
+                    "sgp4_median_km": p_med,
+                    "sgp4_p95_km": p95,
+                    "model_median_km": m_med,
+                    "model_p95_km": m95,
+                    "median_ratio": m_med / max(p_med, 1e-300),
+                    "p95_ratio": m95 / max(p95, 1e-300),
+                    "p95_ok": bool(m95 <= (1.0 + p95_tolerance) * p95),
+                }
+            )
+    return rows
+
+
+def evaluate_stratified(
+    model: OrbitWorldModel,
+    arcs: PriorArcs,
+    strata: dict[str, np.ndarray],
+    horizons_min: Sequence[float] = DEFAULT_HORIZONS_MIN,
+) -> list[dict[str, Any]]:
+    """:func:`stratified_table` of ``model`` against its SGP4 prior on ``arcs`` (labels per
+    satellite of ``arcs``, e.g. :func:`starbrain.models.truth.leo_strata` of its elements).
+    Horizons beyond the truth arc are left out."""
+    tr = arcs.truth
+    hz = [h for h in horizons_min if h <= tr.t_min[-1] + 1e-9]
+    e_prior, _ = position_errors(None, arcs, hz)
+    e_model, _ = position_errors(model, arcs, hz)
+    return stratified_table(e_prior, e_model, hz, strata, tr.ok)

@@ -37,10 +37,15 @@ from starbrain.sources.records import ELEMENTS_SCHEMA
 __all__ = [
     "BSTAR_TO_BALLISTIC_M2KG",
     "DEFAULT_EPOCH",
+    "LEO_ALTITUDE_BANDS_KM",
+    "SOLAR_ACTIVITY_BANDS_SFU",
     "TruthSet",
     "generate_truth",
+    "leo_strata",
     "orbit_class",
     "sample_elements",
+    "sample_leo_elements",
+    "solar_activity",
     "spacecraft_from_bstar",
 ]
 
@@ -124,6 +129,120 @@ def orbit_class(elements: pa.Table) -> npt.NDArray[np.str_]:
     period_min = 1440.0 / n
     out = np.where(period_min < 225.0, "LEO", np.where(period_min < 1200.0, "MEO", "GEO"))
     return np.where(e > 0.25, "HEO", out)
+
+
+#: Altitude bands [km] of the stratified tables: (lower, upper) edges, upper exclusive.
+LEO_ALTITUDE_BANDS_KM = ((300.0, 500.0), (500.0, 800.0), (800.0, 1200.0))
+#: Cd*A/m bands [m^2/kg]: compact/heavy, typical satellites, high drag (cubesats, panels).
+BALLISTIC_BANDS_M2KG = ((0.0, 0.01), (0.01, 0.03), (0.03, np.inf))
+#: Solar activity from the 81-day centred observed F10.7 [sfu] at the epoch.
+SOLAR_ACTIVITY_BANDS_SFU = (("low", 0.0, 90.0), ("moderate", 90.0, 150.0), ("high", 150.0, np.inf))
+#: Range of Cd*A/m [m^2/kg] of :func:`sample_leo_elements` (log-uniform): from dense, compact
+#: buses (~0.002) to cubesats and large-panel spacecraft (~0.1).
+LEO_BALLISTIC_RANGE_M2KG = (0.002, 0.1)
+
+
+def sample_leo_elements(
+    n_sat: int,
+    seed: int = 0,
+    epoch: Any = DEFAULT_EPOCH,
+    shell_fraction: float = 0.0,
+    first_norad: int = 300_001,
+    *,
+    alt_km: tuple[float, float] = (300.0, 1200.0),
+    max_eccentricity: float = 0.02,
+    ballistic_m2kg: tuple[float, float] = LEO_BALLISTIC_RANGE_M2KG,
+) -> pa.Table:
+    """Generic LEO element sets (ELEMENTS_SCHEMA) for training and evaluation that cannot
+    flatter: mean altitude uniform in ``alt_km`` (default 300-1,200 km), inclination with
+    cos(i) uniform (every plane orientation equally likely, 0-180 deg, retrograde included),
+    eccentricity log-uniform 1e-4..``max_eccentricity`` (default 0.02), and Cd*A/m log-uniform
+    in ``ballistic_m2kg`` [m^2/kg] (default 0.002-0.1, the real range from compact buses to
+    cubesats), stored as B* = Cd*A/m / 12.74 [1/ER]. ``shell_fraction`` of the rows (first)
+    come from the ``starlink-gen1`` preset shells instead, with the same B* law, so tables can
+    report constellation look-alikes apart (:func:`leo_strata`). One common ``epoch``.
+    """
+    if not 0.0 <= shell_fraction <= 1.0:
+        raise ValueError(f"shell_fraction must be in [0, 1], got {shell_fraction}")
+    lo, hi = alt_km
+    if not 150.0 <= lo < hi:
+        raise ValueError(f"alt_km must be increasing and above 150 km, got {alt_km}")
+    if not 1e-4 < max_eccentricity < 0.25:
+        raise ValueError(f"max_eccentricity must be in (1e-4, 0.25), got {max_eccentricity}")
+    rng = np.random.default_rng(seed)
+    n_shell = round(n_sat * shell_fraction)
+    n_gen = n_sat - n_shell
+    base = sample_elements(
+        n_sat, seed=seed, epoch=epoch, starlink_fraction=n_shell / n_sat if n_sat else 0.0,
+        first_norad=first_norad,
+    )  # fmt: skip
+    cols = base.to_pydict()
+    b_lo, b_hi = np.log10(ballistic_m2kg[0]), np.log10(ballistic_m2kg[1])
+    bstar = 10.0 ** rng.uniform(b_lo, b_hi, n_sat) / BSTAR_TO_BALLISTIC_M2KG
+    alt = rng.uniform(lo, hi, n_gen)
+    inc = np.degrees(np.arccos(rng.uniform(-1.0, 1.0, n_gen)))
+    ecc = 10.0 ** rng.uniform(-4.0, np.log10(max_eccentricity), n_gen)
+    n_rev = kozai_mean_motion(alt, np.radians(inc), ecc)
+    sl = slice(n_shell, n_sat)
+    for key, val in (
+        ("mean_motion_rev_per_day", n_rev), ("eccentricity", ecc), ("inclination_deg", inc),
+        ("ra_of_asc_node_deg", rng.uniform(0.0, 360.0, n_gen)),
+        ("arg_of_pericenter_deg", rng.uniform(0.0, 360.0, n_gen)),
+        ("mean_anomaly_deg", rng.uniform(0.0, 360.0, n_gen)),
+    ):  # fmt: skip
+        cols[key][sl] = list(val)
+    cols["bstar_per_earth_radius"] = list(bstar)
+    cols["source"] = [f"generated:leo-sample(seed={seed})"] * n_sat
+    return pa.Table.from_pydict(cols, schema=ELEMENTS_SCHEMA)
+
+
+def solar_activity(epoch: Any, source: str | None = None) -> tuple[str, float]:
+    """(band, F10.7a) at ``epoch``: the 81-day centred observed F10.7 [sfu] from the packaged
+    CSSI space-weather file (:mod:`starbrain.physics.space_weather`) and its
+    :data:`SOLAR_ACTIVITY_BANDS_SFU` label ('low', 'moderate', 'high')."""
+    from starbrain.physics.space_weather import DEFAULT_SPACE_WEATHER, space_weather_provider
+
+    jd, fr = timeconv.datetime64_to_jd(np.atleast_1d(timeconv.to_datetime64(epoch)))
+    mjd = float(np.floor(np.asarray(jd).ravel()[0] - 2400000.5 + np.asarray(fr).ravel()[0]))
+    f107a = float(space_weather_provider(source or DEFAULT_SPACE_WEATHER).get_f107_obs_avg81(mjd))
+    band = next(name for name, a, b in SOLAR_ACTIVITY_BANDS_SFU if a <= f107a < b)
+    return band, f107a
+
+
+def _band_label(x: npt.NDArray[np.float64], bands: Any, fmt: str) -> npt.NDArray[np.str_]:
+    out = np.full(x.shape, "outside", dtype=object)
+    for a, b in bands:
+        out[(x >= a) & (x < b)] = fmt.format(a=a, b=b)
+    return out.astype(str)
+
+
+def leo_strata(elements: pa.Table, *, solar: bool = True) -> dict[str, npt.NDArray[np.str_]]:
+    """Labels (n,) per stratum for the tables of issue #14: ``family`` ('shell' for rows from
+    a constellation preset, 'generic' otherwise; non-LEO rows are their orbit class),
+    ``altitude`` (:data:`LEO_ALTITUDE_BANDS_KM`, from the mean motion), ``ballistic``
+    (:data:`BALLISTIC_BANDS_M2KG` of Cd*A/m = 12.74 B*) and, with ``solar``, ``solar`` (the
+    epoch's activity band, :func:`solar_activity`)."""
+    names = np.asarray(elements.column("object_name").to_pylist(), dtype=object)
+    cls = orbit_class(elements)
+    shell = np.array([str(n).startswith("SIM S") for n in names])
+    family = np.where(cls != "LEO", cls, np.where(shell, "shell", "generic")).astype(str)
+    n_rev = elements.column("mean_motion_rev_per_day").to_numpy()
+    a_km = (398600.4418 * (86400.0 / (2 * np.pi * n_rev)) ** 2) ** (1.0 / 3.0)
+    alt = a_km - RADIUS_EARTH_KM
+    bstar = np.abs(np.nan_to_num(elements.column("bstar_per_earth_radius").to_numpy(
+        zero_copy_only=False).astype(np.float64)))  # fmt: skip
+    out = {
+        "family": family,
+        "altitude": _band_label(alt, LEO_ALTITUDE_BANDS_KM, "{a:.0f}-{b:.0f} km"),
+        "ballistic": _band_label(
+            BSTAR_TO_BALLISTIC_M2KG * bstar, BALLISTIC_BANDS_M2KG, "CdA/m {a:g}-{b:g} m2/kg"
+        ),
+    }
+    if solar:
+        epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
+        labels = {e: solar_activity(e)[0] for e in np.unique(epochs)}
+        out["solar"] = np.array([labels[e] for e in epochs], dtype=str)
+    return out
 
 
 def sample_elements(
