@@ -14,8 +14,18 @@ satellites (all, and LEO / MEO / GEO / HEO apart) for both, the ratio model / SG
 medians (below 1: the model is better), the wall time of each stage, and a summary line per
 seed; writes a PNG plot of the first seed (``--plot``) and all rows as JSON (``--json``).
 
+Issue #14 options (defaults unchanged): ``--sampler leo`` draws generic LEO instead
+(``models.truth.sample_leo_elements``: 300-1,200 km, all inclinations, e < 0.02, Cd*A/m
+0.002-0.1 m^2/kg, ``--shell-fraction`` of constellation-shell look-alikes) and prints the
+stratified tables (family, altitude, ballistic, solar activity: ``models.evaluation.
+evaluate_stratified``) with the p95 ratio; ``--physics full`` makes the truth EGM2008
+``--degree`` x ``--degree`` + NRLMSISE-00 with observed space weather + Sun, Moon, SRP
+(``ForceModel.full``; about 4.5x the cost of the legacy J2-J6 / exponential truth at degree
+30); ``--epoch`` sets the common epoch (space weather follows it).
+
 Run with ``python bench/world_model.py [--sats N] [--test M] [--days D] [--epochs E]
-[--seeds S ...] [--threads T] [--device cpu|cuda] [--plot PATH] [--json PATH]``.
+[--seeds S ...] [--threads T] [--device cpu|cuda] [--plot PATH] [--json PATH]
+[--sampler mixed|leo] [--shell-fraction F] [--physics legacy|full] [--degree N] [--epoch ISO]``.
 """
 
 from __future__ import annotations
@@ -28,18 +38,34 @@ from typing import Any
 import numpy as np
 import torch
 
-from starbrain.models.evaluation import evaluate_orbit_model, plot_errors
+from starbrain.models.evaluation import evaluate_orbit_model, evaluate_stratified
 from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
-from starbrain.models.truth import generate_truth, orbit_class, sample_elements
+from starbrain.models.truth import (
+    DEFAULT_EPOCH,
+    generate_truth,
+    leo_strata,
+    orbit_class,
+    sample_elements,
+    sample_leo_elements,
+)
+from starbrain.physics.forces import ForceModel
+from starbrain.report.orbit_model import plot_errors
 
 
 def run_seed(args: argparse.Namespace, seed: int, plot: str | None) -> dict[str, Any]:
     frac = args.deep_fraction
     t0 = time.perf_counter()
-    elements = sample_elements(
-        args.sats, seed=seed, meo_fraction=frac, geo_fraction=frac, heo_fraction=frac
-    )
-    truth = generate_truth(elements, days=args.days, step_min=20.0)
+    if args.sampler == "leo":
+        elements = sample_leo_elements(
+            args.sats, seed=seed, epoch=args.epoch, shell_fraction=args.shell_fraction
+        )
+    else:
+        elements = sample_elements(
+            args.sats, seed=seed, epoch=args.epoch, meo_fraction=frac, geo_fraction=frac,
+            heo_fraction=frac,
+        )  # fmt: skip
+    fm = ForceModel.full(args.degree) if args.physics == "full" else None
+    truth = generate_truth(elements, days=args.days, step_min=20.0, force_model=fm)
     t1 = time.perf_counter()
     arcs = fit_priors(truth, fit_days=1.0)
     t2 = time.perf_counter()
@@ -67,6 +93,17 @@ def run_seed(args: argparse.Namespace, seed: int, plot: str | None) -> dict[str,
             print(f"  {r['horizon_min'] / 60:8.0f}h {r['sgp4_median_km'] * 1e3:8.0f}m "
                   f"{r['sgp4_p95_km'] * 1e3:8.0f}m {r['model_median_km'] * 1e3:9.0f}m "
                   f"{r['model_p95_km'] * 1e3:9.0f}m {r['median_ratio']:6.2f}")  # fmt: skip
+    strata: list[dict[str, Any]] = []
+    if args.sampler == "leo":
+        strata = evaluate_stratified(model, test, leo_strata(test.truth.elements))
+        print("  stratified (held-out): stratum label n horizon SGP4 med/p95, model med/p95, "
+              "ratios (median, p95), p95 within 5 %")  # fmt: skip
+        for r in strata:
+            print(f"  {r['stratum']:>9} {r['label']:>22} {r['n_sat']:4d} "
+                  f"{r['horizon_min'] / 60:5.0f}h {r['sgp4_median_km'] * 1e3:8.0f} "
+                  f"{r['sgp4_p95_km'] * 1e3:8.0f} {r['model_median_km'] * 1e3:8.0f} "
+                  f"{r['model_p95_km'] * 1e3:8.0f} {r['median_ratio']:5.2f} "
+                  f"{r['p95_ratio']:5.2f} {'ok' if r['p95_ok'] else 'WORSE'}")  # fmt: skip
     if plot:
         print(f"  plot: {plot_errors(model, test, plot)}")
     return {
@@ -76,6 +113,8 @@ def run_seed(args: argparse.Namespace, seed: int, plot: str | None) -> dict[str,
         "train_s": t3 - t2,
         "device": history["device"],
         "held_out": groups,
+        "stratified": strata,
+        "truth_force_model": truth.force_model_json,
     }
 
 
@@ -92,6 +131,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--plot", default="world_model_errors.png")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--sampler", choices=("mixed", "leo"), default="mixed")
+    ap.add_argument("--shell-fraction", type=float, default=0.2)
+    ap.add_argument("--physics", choices=("legacy", "full"), default="legacy")
+    ap.add_argument("--degree", type=int, default=30)
+    ap.add_argument("--epoch", default=DEFAULT_EPOCH)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     results = [run_seed(args, s, args.plot if i == 0 else None) for i, s in enumerate(args.seeds)]
