@@ -254,3 +254,47 @@ def test_scripted_agent_session(store_file: Path) -> None:
     values = [s["value"] for s in window["samples"]]
     assert len(values) == 20 and max(values) == pytest.approx(2.0e6)  # after the drop
     assert plan["verified"] is True and 0 < plan["plan"]["dv_mps"] < 1.0
+
+
+@pytest.mark.slow
+def test_http_off_loopback_needs_a_token_and_the_token_is_checked(store_file: Path) -> None:
+    out = subprocess.run(
+        [*_command(), "mcp", "--transport", "http", "--host", "0.0.0.0"],
+        env=_env(store_file),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "needs --token" in out.stderr
+    import httpx
+
+    port = _free_port()
+    token = "a-long-enough-token-123"
+    proc = subprocess.Popen(
+        [*_command(), "mcp", "--transport", "http", "--port", str(port), "--token", token],
+        env=_env(store_file),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert r.status_code == 401
+        ok = httpx.post(
+            url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
+        assert ok.status_code != 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
