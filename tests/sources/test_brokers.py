@@ -14,7 +14,9 @@ import pyarrow as pa
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.brokers import (
+from starbrain.sources.ccsds import TELEMETRY_SCHEMA, PacketDecoder, pack_primary_header
+from starbrain.sources.packets import PacketSet, load_example_definitions
+from starbrain.sources.transport import (
     BrokerReport,
     RecentKeys,
     message_key,
@@ -22,8 +24,6 @@ from starbrain.sources.brokers import (
     stream_name_for,
     subscribe,
 )
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA, PacketDecoder, pack_primary_header
-from starbrain.sources.packets import PacketSet, load_example_definitions
 from starbrain.store.database import Store
 from tests.servers import MosquittoServer, NatsServer
 from tests.sources.telemetry_helpers import Generated, generate, round_robin

@@ -20,7 +20,7 @@ import pytest
 from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import TELEMETRY_SCHEMA, decode, pack_primary_header
 from starbrain.sources.packets import PacketSet, load_example_definitions
-from starbrain.sources.telemetry_io import (
+from starbrain.sources.transport.tcp import (
     TcpListener,
     listen_tcp,
     merge_stats,
@@ -268,7 +268,7 @@ def test_listen_tcp_stops_at_max_packets_with_a_full_queue(defs: PacketSet):
 def test_udp_and_tcp_stop_when_idle_and_surface_sink_errors(defs: PacketSet):
     """``idle_s`` ends a listener once the stream stops; a failing sink stops it with its error
     instead of hanging (the sink runs in a worker thread)."""
-    from starbrain.sources.telemetry_io import listen, send_udp
+    from starbrain.sources.transport.udp import listen, send_udp
 
     packets = round_robin(generate(defs, 10, seed=2))
 

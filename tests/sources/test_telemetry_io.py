@@ -13,7 +13,8 @@ import pytest
 from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import TELEMETRY_SCHEMA, PacketDecoder
 from starbrain.sources.packets import PacketSet, load_example_definitions
-from starbrain.sources.telemetry_io import UdpListener, listen, replay, replay_file, send_udp
+from starbrain.sources.transport.replay import replay, replay_file
+from starbrain.sources.transport.udp import UdpListener, listen, send_udp
 from tests.sources.telemetry_helpers import generate, round_robin
 
 
@@ -142,7 +143,7 @@ def test_listener_stays_on_loopback(defs: PacketSet):
 def test_definitions_detected_from_the_apids_in_the_file(defs: PacketSet, tmp_path: Path):
     from starbrain.physics.flight_sim import launch_vehicle_definitions
     from starbrain.sources.packets import bundled_definitions
-    from starbrain.sources.telemetry_io import (
+    from starbrain.sources.transport.replay import (
         definitions_sidecar,
         resolve_definitions,
         scan_apids,
@@ -198,7 +199,7 @@ def lv_yaml() -> str:
 
 def test_simulated_flight_file_records_its_definitions(tmp_path: Path):
     from starbrain.physics.flight_sim import FlightConfig, simulate_flight
-    from starbrain.sources.telemetry_io import definitions_sidecar
+    from starbrain.sources.transport.replay import definitions_sidecar
 
     flight = simulate_flight(FlightConfig(duration_s=20, rate_hz=5))
     path = tmp_path / "flight.bin"
@@ -207,3 +208,22 @@ def test_simulated_flight_file_records_its_definitions(tmp_path: Path):
     stats = replay(path)
     assert stats.packets == int(flight.present.sum()) == 500
     assert stats.n_errors == 0 and stats.duplicates == 0
+
+
+def test_the_old_module_paths_forward_to_sources_transport_for_one_release():
+    """sources.telemetry_io and sources.brokers (deprecated) hand out the very objects of
+    sources.transport, and say so for a name that does not exist."""
+    from starbrain.sources import brokers, telemetry_io, transport
+    from starbrain.sources.transport import policy, tcp, udp
+    from starbrain.sources.transport import replay as replay_module
+
+    assert telemetry_io.replay is replay_module.replay is replay
+    assert telemetry_io.UdpListener is udp.UdpListener
+    assert telemetry_io.listen_tcp is tcp.listen_tcp
+    assert brokers.subscribe is transport.subscribe
+    assert brokers.NatsSubscription is transport.NatsSubscription
+    assert brokers.DEFAULT_WINDOW == policy.DEFAULT_WINDOW == 16384
+    with pytest.raises(AttributeError, match=r"telemetry_io.*no_such_name"):
+        telemetry_io.no_such_name  # noqa: B018
+    with pytest.raises(AttributeError, match=r"brokers.*no_such_name"):
+        brokers.no_such_name  # noqa: B018

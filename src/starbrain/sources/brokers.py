@@ -1,35 +1,17 @@
 """Deprecated path (kept for one release): telemetry from message brokers now lives in
 :mod:`starbrain.sources.transport` (``transport.nats``, ``transport.mqtt`` and the shared
-``transport.policy``). Import from there; this module only re-exports."""
+``transport.policy``). Import from there; this module only forwards names to it."""
 
 from __future__ import annotations
 
-from starbrain.sources.transport import (
-    DEFAULT_WINDOW,
-    BatchSink,
-    BrokerReport,
-    MqttSubscription,
-    NatsSubscription,
-    RecentKeys,
-    message_key,
-    publish,
-    publish_mqtt,
-    publish_nats,
-    stream_name_for,
-    subscribe,
-)
+from typing import Any
 
-__all__ = [
-    "DEFAULT_WINDOW",
-    "BatchSink",
-    "BrokerReport",
-    "MqttSubscription",
-    "NatsSubscription",
-    "RecentKeys",
-    "message_key",
-    "publish",
-    "publish_mqtt",
-    "publish_nats",
-    "stream_name_for",
-    "subscribe",
-]
+from starbrain.sources import transport as _transport
+from starbrain.sources.transport import policy as _policy
+
+
+def __getattr__(name: str) -> Any:
+    for module in (_transport, _policy):
+        if hasattr(module, name) and not name.startswith("__"):
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,45 +1,20 @@
 """Deprecated path (kept for one release): file replay, the UDP listener and the TCP listener
 now live in :mod:`starbrain.sources.transport` (``transport.replay``, ``transport.udp``,
-``transport.tcp``). Import from there; this module only re-exports."""
+``transport.tcp``, and ``transport.stream`` for what the listeners share). Import from there;
+this module only forwards names to them."""
 
 from __future__ import annotations
 
-from starbrain.sources.transport.replay import (
-    DefinitionsChoice,
-    definitions_sidecar,
-    replay,
-    replay_file,
-    resolve_definitions,
-    scan_apids,
-)
-from starbrain.sources.transport.stream import LOOPBACK, Sink
-from starbrain.sources.transport.tcp import (
-    TcpListener,
-    TcpReport,
-    listen_tcp,
-    merge_stats,
-    parse_host_port,
-    send_tcp,
-)
-from starbrain.sources.transport.udp import ListenReport, UdpListener, listen, send_udp
+from typing import Any
 
-__all__ = [
-    "LOOPBACK",
-    "DefinitionsChoice",
-    "ListenReport",
-    "Sink",
-    "TcpListener",
-    "TcpReport",
-    "UdpListener",
-    "definitions_sidecar",
-    "listen",
-    "listen_tcp",
-    "merge_stats",
-    "parse_host_port",
-    "replay",
-    "replay_file",
-    "resolve_definitions",
-    "scan_apids",
-    "send_tcp",
-    "send_udp",
-]
+from starbrain.sources.transport import replay as _replay
+from starbrain.sources.transport import stream as _stream
+from starbrain.sources.transport import tcp as _tcp
+from starbrain.sources.transport import udp as _udp
+
+
+def __getattr__(name: str) -> Any:
+    for module in (_replay, _udp, _tcp, _stream):
+        if hasattr(module, name) and not name.startswith("__"):
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,26 +43,39 @@ from pathlib import Path
 from typing import Any, Literal
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import DecodeStats, PacketDecoder
 from starbrain.sources.packets import PacketSet
 from starbrain.sources.transport.policy import (
     DEFAULT_WINDOW,
     BatchSink,
-    BrokerReport,
-    CommitGate,
     ReplayWindow,
+    Subscription,
     backoff,
     host_port,
-    packet_set,
     pause,
     port_of,
     split_url,
 )
 
-__all__ = ["MqttPublishClient", "MqttSubscription", "publish_mqtt"]
+__all__ = ["MqttPublishClient", "MqttSubscription", "publish_mqtt", "session_client"]
 
 
-class MqttSubscription:
+def session_client(client_id: str, *, manual_ack: bool = False, max_delay: int = 2) -> Any:
+    """A paho MQTT 3.1.1 client with a persistent session (``clean_session=False``) under
+    ``client_id``, reconnecting after 1 s to ``max_delay`` s."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=False,
+        protocol=mqtt.MQTTv311,
+        manual_ack=manual_ack,
+    )
+    client.reconnect_delay_set(min_delay=1, max_delay=max_delay)
+    return client
+
+
+class MqttSubscription(Subscription):
     """An MQTT 3.1.1 QoS 1 subscription with a persistent session (fixed ``client_id``,
     ``clean_session=False``), acknowledging each message only after its batch is committed.
 
@@ -97,12 +110,7 @@ class MqttSubscription:
         self.url, self.topic, self.client_id = url, topic, client_id
         self.batch_messages, self.batch_ms = batch_messages, batch_ms
         self.keepalive_s, self.max_backoff_s = keepalive_s, max_backoff_s
-        source = f"{url}/{topic}"
-        self.decoder = PacketDecoder(
-            packet_set(definitions), source=source, layout=layout, max_errors=max_errors
-        )
-        self.report = BrokerReport(self.decoder.stats, url=source)
-        self._gate = CommitGate(self.decoder, self.report, dedup_window)
+        super().__init__(f"{url}/{topic}", definitions, dedup_window, layout, max_errors)
         # (payload, mid, connection): a mid means nothing on a later connection, where the
         # broker may have given it to another message, so only current ones are acknowledged.
         self._queue: queue.Queue[tuple[bytes, int, int]] = queue.Queue(max_queue)
@@ -112,21 +120,10 @@ class MqttSubscription:
         self._disconnected = threading.Event()
         self.subscribed = threading.Event()
 
-    @property
-    def stats(self) -> DecodeStats:
-        return self.decoder.stats
-
     def _client(self) -> Any:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
+        client = session_client(
+            self.client_id, manual_ack=True, max_delay=max(1, int(self.max_backoff_s))
         )
-        client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(self.max_backoff_s)))
         rep = self.report
 
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -189,41 +186,43 @@ class MqttSubscription:
                     break
         return items
 
-    async def run(
-        self,
-        sink: BatchSink | None,
-        *,
-        stop: asyncio.Event | None = None,
-        max_packets: int | None = None,
-        on_ready: Callable[[], object] | None = None,
-    ) -> BrokerReport:
-        """Consume until ``stop`` is set or ``max_packets`` packets were decoded."""
-        stop = stop or asyncio.Event()
-        client = self._client()
+    async def _connect(self, client: Any, stop: asyncio.Event) -> bool:
+        """Connect with backoff (paho itself retries only once connected); False on stop."""
         attempt = 0
         while not stop.is_set():
             try:
                 client.connect(self.host, self.port, keepalive=self.keepalive_s)
-                break
-            except OSError as exc:  # refused: paho retries only once connected
+                return True
+            except OSError as exc:  # refused
                 self.report.connect_errors += 1
                 self.report.note(f"mqtt connect: {exc}")
                 await pause(stop, attempt, self.max_backoff_s)
                 attempt += 1
-        if stop.is_set():
-            return self.report
+        return False
+
+    async def _wait_subscribed(self, stop: asyncio.Event) -> None:
+        ready_deadline = time.monotonic() + 30
+        while not self.subscribed.is_set() and not stop.is_set():
+            if time.monotonic() > ready_deadline:
+                raise StarbrainError(f"{self.url}: the broker did not confirm subscribing")
+            await asyncio.sleep(0.01)
+
+    async def _run(
+        self,
+        sink: BatchSink | None,
+        stop: asyncio.Event,
+        max_packets: int | None,
+        on_ready: Callable[[], object] | None,
+    ) -> None:
+        client = self._client()
+        if not await self._connect(client, stop) or stop.is_set():
+            return
         client.loop_start()
         try:
-            ready_deadline = time.monotonic() + 30
-            while not self.subscribed.is_set() and not stop.is_set():
-                if time.monotonic() > ready_deadline:
-                    raise StarbrainError(f"{self.url}: the broker did not confirm subscribing")
-                await asyncio.sleep(0.01)
+            await self._wait_subscribed(stop)
             if on_ready is not None:
                 on_ready()
-            while not stop.is_set():
-                if max_packets is not None and self.stats.packets >= max_packets:
-                    break
+            while not self.done(stop, max_packets):
                 items = await asyncio.to_thread(self._collect, 0.1)
                 if not items:
                     continue
@@ -233,21 +232,23 @@ class MqttSubscription:
                         if connection == self._connection and client.ack(mid, 1) == 0:
                             self.report.acked += 1
         finally:
-            # mosquitto reads one packet per client per pass of its loop and drops what it has
-            # not read when the socket closes, so the last acknowledgements could be lost and
-            # their messages come again to the next subscriber. It answers in order, so a
-            # SUBACK to repeating our (unchanged) subscription means it has read them all.
-            connected = client.is_connected()
-            self.subscribed.clear()
-            if connected and client.subscribe(self.topic, qos=1)[0] == 0:
-                await asyncio.to_thread(self.subscribed.wait, 2.0)
-            self._closing.set()
-            self._disconnected.clear()
-            client.disconnect()
-            if connected:  # paho writes what it has queued, then reports the disconnection
-                await asyncio.to_thread(self._disconnected.wait, 2.0)
-            client.loop_stop()
-        return self.report
+            await self._close(client)
+
+    async def _close(self, client: Any) -> None:
+        # mosquitto reads one packet per client per pass of its loop and drops what it has
+        # not read when the socket closes, so the last acknowledgements could be lost and
+        # their messages come again to the next subscriber. It answers in order, so a
+        # SUBACK to repeating our (unchanged) subscription means it has read them all.
+        connected = client.is_connected()
+        self.subscribed.clear()
+        if connected and client.subscribe(self.topic, qos=1)[0] == 0:
+            await asyncio.to_thread(self.subscribed.wait, 2.0)
+        self._closing.set()
+        self._disconnected.clear()
+        client.disconnect()
+        if connected:  # paho writes what it has queued, then reports the disconnection
+            await asyncio.to_thread(self._disconnected.wait, 2.0)
+        client.loop_stop()
 
 
 class MqttPublishClient:
@@ -293,17 +294,9 @@ class MqttPublishClient:
         self._client: Any = None
 
     def _make_client(self) -> Any:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-        )
+        client = session_client(self.client_id, max_delay=2)
         if self.user:
             client.username_pw_set(self.user, self.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=2)
         client.max_inflight_messages_set(self.max_in_flight)
         client.max_queued_messages_set(0)
         client.on_publish = self._on_publish

@@ -19,17 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import DecodeStats, PacketDecoder
 from starbrain.sources.packets import PacketSet
 from starbrain.sources.transport.policy import (
     DEFAULT_WINDOW,
     BatchSink,
-    BrokerReport,
-    CommitGate,
+    Subscription,
     backoff,
     ensure_stream,
     host_port,
-    packet_set,
     pause,
 )
 
@@ -40,7 +37,7 @@ async def _quiet(exc: Exception) -> None:
     """nats-py logs every connection error; publishers retry, so they stay quiet."""
 
 
-class NatsSubscription:
+class NatsSubscription(Subscription):
     """A durable JetStream pull consumer feeding packets to a sink, acknowledging after commit.
 
         sub = NatsSubscription("nats://127.0.0.1:4222", "telemetry.flight", defs)
@@ -73,16 +70,7 @@ class NatsSubscription:
         self.url, self.subject, self.durable, self.stream = url, subject, durable, stream
         self.batch_messages, self.batch_ms = batch_messages, batch_ms
         self.ack_wait_s, self.max_backoff_s = ack_wait_s, max_backoff_s
-        source = f"{url}/{subject}"
-        self.decoder = PacketDecoder(
-            packet_set(definitions), source=source, layout=layout, max_errors=max_errors
-        )
-        self.report = BrokerReport(self.decoder.stats, url=source)
-        self._gate = CommitGate(self.decoder, self.report, dedup_window)
-
-    @property
-    def stats(self) -> DecodeStats:
-        return self.decoder.stats
+        super().__init__(f"{url}/{subject}", definitions, dedup_window, layout, max_errors)
 
     async def _connect(self, stop: asyncio.Event) -> Any:
         import nats
@@ -161,29 +149,24 @@ class NatsSubscription:
                 self.report.note(f"nats ack: {type(exc).__name__}: {exc}")
         return True
 
-    async def run(
+    async def _run(
         self,
         sink: BatchSink | None,
-        *,
-        stop: asyncio.Event | None = None,
-        max_packets: int | None = None,
-        on_ready: Callable[[], object] | None = None,
-    ) -> BrokerReport:
-        """Consume until ``stop`` is set or ``max_packets`` packets were decoded."""
-        stop = stop or asyncio.Event()
+        stop: asyncio.Event,
+        max_packets: int | None,
+        on_ready: Callable[[], object] | None,
+    ) -> None:
         nc = await self._connect(stop)
         if nc is None:
-            return self.report
+            return
         try:
             psub = await self._subscribe(nc, stop)
             if psub is None:
-                return self.report
+                return
             if on_ready is not None:
                 on_ready()
             attempt = 0
-            while not stop.is_set():
-                if max_packets is not None and self.stats.packets >= max_packets:
-                    break
+            while not self.done(stop, max_packets):
                 done = await self._consume(psub, sink)
                 if done:
                     attempt = 0
@@ -193,7 +176,6 @@ class NatsSubscription:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), 5)
-        return self.report
 
 
 class JetStreamPublisher:

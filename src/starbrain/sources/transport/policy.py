@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import pyarrow as pa
@@ -43,6 +43,7 @@ __all__ = [
     "CommitGate",
     "RecentKeys",
     "ReplayWindow",
+    "Subscription",
     "backoff",
     "ensure_stream",
     "host_port",
@@ -181,6 +182,53 @@ class CommitGate:
             rep.batches += 1
         for k in keys:  # only once committed: a failed sink leaves them to be redelivered
             self.recent.add(k)
+
+
+class Subscription:
+    """What both broker subscriptions share: one decoder, a report, the commit gate, and
+    :meth:`run` until ``stop`` or ``max_packets``."""
+
+    def __init__(
+        self,
+        source: str,
+        definitions: PacketSet | str | Path | None,
+        dedup_window: int,
+        layout: Literal["long", "wide"],
+        max_errors: int,
+    ) -> None:
+        self.decoder = PacketDecoder(
+            packet_set(definitions), source=source, layout=layout, max_errors=max_errors
+        )
+        self.report = BrokerReport(self.decoder.stats, url=source)
+        self._gate = CommitGate(self.decoder, self.report, dedup_window)
+
+    @property
+    def stats(self) -> DecodeStats:
+        return self.decoder.stats
+
+    def done(self, stop: asyncio.Event, max_packets: int | None) -> bool:
+        return stop.is_set() or (max_packets is not None and self.stats.packets >= max_packets)
+
+    async def run(
+        self,
+        sink: BatchSink | None,
+        *,
+        stop: asyncio.Event | None = None,
+        max_packets: int | None = None,
+        on_ready: Callable[[], object] | None = None,
+    ) -> BrokerReport:
+        """Consume until ``stop`` is set or ``max_packets`` packets were decoded."""
+        await self._run(sink, stop or asyncio.Event(), max_packets, on_ready)
+        return self.report
+
+    async def _run(
+        self,
+        sink: BatchSink | None,
+        stop: asyncio.Event,
+        max_packets: int | None,
+        on_ready: Callable[[], object] | None,
+    ) -> None:
+        raise NotImplementedError
 
 
 # -- JetStream stream creation ------------------------------------------------------------------

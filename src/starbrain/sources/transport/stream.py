@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
 
-__all__ = ["LOOPBACK", "Listener", "Sink", "SinkWorker", "check_bind", "pump", "serve"]
+__all__ = ["LOOPBACK", "Limits", "Listener", "Sink", "SinkWorker", "check_bind", "pump", "serve"]
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 Sink = Callable[[pa.RecordBatch], object]
@@ -26,6 +27,20 @@ def check_bind(host: str, allow_remote: bool) -> None:
             f"refusing to listen on {host}: telemetry listens on loopback "
             "unless allow_remote is set"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """When a listener stops: ``duration_s`` after starting, ``idle_s`` without input after the
+    first (``activity`` counts input: datagrams, bytes), or ``max_packets`` decoded (``packets``
+    counts them). ``on_ready`` gets the bound (host, port) once listening."""
+
+    packets: Callable[[], int]
+    activity: Callable[[], int]
+    duration_s: float | None = None
+    idle_s: float | None = None
+    max_packets: int | None = None
+    on_ready: Callable[[tuple[str, int]], object] | None = None
 
 
 class Listener(Protocol):
@@ -91,16 +106,12 @@ class SinkWorker:
 async def pump(
     listener: Listener,
     sink: Sink | None,
-    packets: Callable[[], int],
-    activity: Callable[[], int],
-    *,
-    duration_s: float | None,
-    idle_s: float | None,
-    max_packets: int | None,
-    on_ready: Callable[[tuple[str, int]], object] | None,
+    limits: Limits,
 ) -> None:
-    """Run a started listener until ``duration_s``, ``idle_s`` without input after the first,
-    ``max_packets`` decoded packets, or cancellation; every decoded batch reaches ``sink``."""
+    """Run a started listener until ``limits`` say so, or cancellation; every decoded batch
+    reaches ``sink``."""
+    duration_s, idle_s, max_packets = limits.duration_s, limits.idle_s, limits.max_packets
+    packets, activity, on_ready = limits.packets, limits.activity, limits.on_ready
     if on_ready is not None:
         on_ready(listener.address)
     loop = asyncio.get_running_loop()
@@ -137,32 +148,13 @@ async def pump(
         await worker.close()
 
 
-def serve(
-    listener: Listener,
-    sink: Sink | None,
-    packets: Callable[[], int],
-    activity: Callable[[], int],
-    *,
-    duration_s: float | None,
-    idle_s: float | None,
-    max_packets: int | None,
-    on_ready: Callable[[tuple[str, int]], object] | None,
-) -> bool:
+def serve(listener: Listener, sink: Sink | None, limits: Limits) -> bool:
     """Start ``listener`` and :func:`pump` it on a new event loop; True when Ctrl-C ended it
     (every batch decoded by then has still reached ``sink``)."""
 
     async def run() -> None:
         async with listener:
-            await pump(
-                listener,
-                sink,
-                packets,
-                activity,
-                duration_s=duration_s,
-                idle_s=idle_s,
-                max_packets=max_packets,
-                on_ready=on_ready,
-            )
+            await pump(listener, sink, limits)
 
     try:
         asyncio.run(run())

@@ -21,7 +21,7 @@ from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import DecodeStats, PacketDecoder
 from starbrain.sources.packets import PacketSet
 from starbrain.sources.transport.policy import packet_set
-from starbrain.sources.transport.stream import Sink, check_bind, serve
+from starbrain.sources.transport.stream import Limits, Sink, check_bind, serve
 
 __all__ = [
     "TcpListener",
@@ -277,16 +277,15 @@ def listen_tcp(
         allow_remote=allow_remote,
     )
 
-    interrupted = serve(
-        listener,
-        sink,
+    limits = Limits(
         lambda: sum(c.packets for c in listener.connections),
         lambda: sum(c.bytes for c in listener.connections),
-        duration_s=duration_s,
-        idle_s=idle_s,
-        max_packets=max_packets,
-        on_ready=on_ready,
+        duration_s,
+        idle_s,
+        max_packets,
+        on_ready,
     )
+    interrupted = serve(listener, sink, limits)
     return TcpReport(listener.stats, list(listener.connections), interrupted)
 
 

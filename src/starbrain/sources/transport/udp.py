@@ -23,7 +23,7 @@ from starbrain.core.errors import StarbrainError
 from starbrain.sources.ccsds import DecodeStats, PacketDecoder
 from starbrain.sources.packets import PacketSet
 from starbrain.sources.transport.policy import packet_set
-from starbrain.sources.transport.stream import Sink, check_bind, serve
+from starbrain.sources.transport.stream import Limits, Sink, check_bind, serve
 
 __all__ = ["ListenReport", "UdpListener", "listen", "send_udp"]
 
@@ -193,16 +193,15 @@ def listen(
         allow_remote=allow_remote,
     )
 
-    interrupted = serve(
-        listener,
-        sink,
+    limits = Limits(
         lambda: decoder.stats.packets,
         lambda: listener.datagrams,
-        duration_s=duration_s,
-        idle_s=idle_s,
-        max_packets=max_packets,
-        on_ready=on_ready,
+        duration_s,
+        idle_s,
+        max_packets,
+        on_ready,
     )
+    interrupted = serve(listener, sink, limits)
     return ListenReport(
         decoder.stats, listener.datagrams, listener.dropped_datagrams, interrupted=interrupted
     )
