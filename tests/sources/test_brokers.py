@@ -195,15 +195,24 @@ def test_nats_kill_and_restart_loses_nothing(nats_server: NatsServer, defs: Pack
         assert_exactly_once(db, packets, defs)
 
 
+def malformed_through(
+    url: str, subject: str, defs: PacketSet, db: Store, seed: int
+) -> tuple[BrokerReport, list[bytes], int]:
+    """Publish good and malformed messages through a broker to a subscriber storing in ``db``;
+    the malformed ones are counted as EXPECTED_BROKER says and the stream goes on."""
+    messages, n_good = malformed_messages(generate(defs, 60, seed=seed))
+    sub = Subscriber(url, subject, defs, db, n_good)
+    sub.start()
+    assert sub.ready.wait(20) and sub.error is None
+    publish(url, subject, messages)
+    report = sub.result()
+    assert counters(report.stats) == EXPECTED_BROKER, report.stats.errors
+    return report, messages, n_good
+
+
 def test_nats_malformed_packets_are_counted(nats_server: NatsServer, defs: PacketSet, tmp_path):
-    messages, n_good = malformed_messages(generate(defs, 60, seed=5))
     with Store(tmp_path / "store.duckdb") as db:
-        sub = Subscriber(nats_server.url, "tm.bad", defs, db, n_good)
-        sub.start()
-        assert sub.ready.wait(20) and sub.error is None
-        publish(nats_server.url, "tm.bad", messages)
-        report = sub.result()
-        assert counters(report.stats) == EXPECTED_BROKER, report.stats.errors
+        report, messages, n_good = malformed_through(nats_server.url, "tm.bad", defs, db, 5)
         assert report.stats.packets == n_good and report.duplicates == 0
         assert report.stats.source == f"{nats_server.url}/tm.bad"
         assert {e.kind for e in report.stats.errors} >= {"crc", "truncated", "unknown_apid"}
@@ -251,14 +260,8 @@ def test_mqtt_restart_loses_nothing(crash: bool, mosquitto_server: MosquittoServ
 
 
 def test_mqtt_malformed_packets_are_counted(mosquitto_server: MosquittoServer, defs, tmp_path):
-    messages, n_good = malformed_messages(generate(defs, 60, seed=6))
     with Store(tmp_path / "store.duckdb") as db:
-        sub = Subscriber(mosquitto_server.url, "tm/bad", defs, db, n_good)
-        sub.start()
-        assert sub.ready.wait(20) and sub.error is None
-        publish(mosquitto_server.url, "tm/bad", messages)
-        report = sub.result()
-        assert counters(report.stats) == EXPECTED_BROKER, report.stats.errors
+        report, messages, n_good = malformed_through(mosquitto_server.url, "tm/bad", defs, db, 6)
         assert report.stats.packets == n_good
         assert_exactly_once(db, messages, defs)
 

@@ -47,6 +47,7 @@ from starbrain.sources.packets import PacketSet
 from starbrain.sources.transport.policy import (
     DEFAULT_WINDOW,
     BatchSink,
+    OnReady,
     ReplayWindow,
     Subscription,
     backoff,
@@ -207,22 +208,16 @@ class MqttSubscription(Subscription):
                 raise StarbrainError(f"{self.url}: the broker did not confirm subscribing")
             await asyncio.sleep(0.01)
 
-    async def _run(
-        self,
-        sink: BatchSink | None,
-        stop: asyncio.Event,
-        max_packets: int | None,
-        on_ready: Callable[[], object] | None,
-    ) -> None:
+    async def _run(self, sink: BatchSink | None, stop: asyncio.Event, ready: OnReady) -> None:
         client = self._client()
         if not await self._connect(client, stop) or stop.is_set():
             return
         client.loop_start()
         try:
             await self._wait_subscribed(stop)
-            if on_ready is not None:
-                on_ready()
-            while not self.done(stop, max_packets):
+            if ready is not None:
+                ready()
+            while not self.done(stop):
                 items = await asyncio.to_thread(self._collect, 0.1)
                 if not items:
                     continue

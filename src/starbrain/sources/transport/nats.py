@@ -23,6 +23,7 @@ from starbrain.sources.packets import PacketSet
 from starbrain.sources.transport.policy import (
     DEFAULT_WINDOW,
     BatchSink,
+    OnReady,
     Subscription,
     backoff,
     ensure_stream,
@@ -149,13 +150,7 @@ class NatsSubscription(Subscription):
                 self.report.note(f"nats ack: {type(exc).__name__}: {exc}")
         return True
 
-    async def _run(
-        self,
-        sink: BatchSink | None,
-        stop: asyncio.Event,
-        max_packets: int | None,
-        on_ready: Callable[[], object] | None,
-    ) -> None:
+    async def _run(self, sink: BatchSink | None, stop: asyncio.Event, ready: OnReady) -> None:
         nc = await self._connect(stop)
         if nc is None:
             return
@@ -163,10 +158,10 @@ class NatsSubscription(Subscription):
             psub = await self._subscribe(nc, stop)
             if psub is None:
                 return
-            if on_ready is not None:
-                on_ready()
+            if ready is not None:
+                ready()
             attempt = 0
-            while not self.done(stop, max_packets):
+            while not self.done(stop):
                 done = await self._consume(psub, sink)
                 if done:
                     attempt = 0

@@ -41,6 +41,7 @@ __all__ = [
     "BatchSink",
     "BrokerReport",
     "CommitGate",
+    "OnReady",
     "RecentKeys",
     "ReplayWindow",
     "Subscription",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 BatchSink = Callable[[list[pa.RecordBatch]], object]
+OnReady = Callable[[], object] | None  # called once subscribed
 DEFAULT_WINDOW = 1 << 14  # messages: see the module docstring
 
 
@@ -201,13 +203,16 @@ class Subscription:
         )
         self.report = BrokerReport(self.decoder.stats, url=source)
         self._gate = CommitGate(self.decoder, self.report, dedup_window)
+        self.max_packets: int | None = None
 
     @property
     def stats(self) -> DecodeStats:
         return self.decoder.stats
 
-    def done(self, stop: asyncio.Event, max_packets: int | None) -> bool:
-        return stop.is_set() or (max_packets is not None and self.stats.packets >= max_packets)
+    def done(self, stop: asyncio.Event) -> bool:
+        """Whether ``stop`` is set or the ``max_packets`` given to :meth:`run` were decoded."""
+        limit = self.max_packets
+        return stop.is_set() or (limit is not None and self.stats.packets >= limit)
 
     async def run(
         self,
@@ -218,16 +223,12 @@ class Subscription:
         on_ready: Callable[[], object] | None = None,
     ) -> BrokerReport:
         """Consume until ``stop`` is set or ``max_packets`` packets were decoded."""
-        await self._run(sink, stop or asyncio.Event(), max_packets, on_ready)
+        self.max_packets = max_packets
+        await self._run(sink, stop or asyncio.Event(), on_ready)
         return self.report
 
-    async def _run(
-        self,
-        sink: BatchSink | None,
-        stop: asyncio.Event,
-        max_packets: int | None,
-        on_ready: Callable[[], object] | None,
-    ) -> None:
+    async def _run(self, sink: BatchSink | None, stop: asyncio.Event, ready: OnReady) -> None:
+        """Connect, subscribe, call ``ready``, then commit and acknowledge until :meth:`done`."""
         raise NotImplementedError
 
 
