@@ -71,9 +71,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "sources/posts/simulator.py::simulate_posts": _TODO,
     "sources/sp3.py::read_sp3": _TODO,
     "sources/tle.py::_parse_groups": _TODO,
-    # owned by the first pass of #13, being split now
-    "planners/contacts.py::_build": _TODO,
-    "planners/contacts.py::check_plan": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason
@@ -88,8 +85,6 @@ MODULE_ALLOW: dict[str, str] = {
     "planners/ascent.py": _TODO,
     "physics/integrators.py": _TODO,
     "planners/passes.py": _TODO,
-    # owned by the first pass of #13, being split now
-    "planners/contacts.py": _TODO,
 }
 
 
