@@ -153,3 +153,29 @@ def test_solar_activity_from_the_packaged_space_weather() -> None:
     assert band == "high" and f > 180.0
     el = sample_leo_elements(3, seed=1, epoch="2008-12-15T00:00:00")
     assert set(leo_strata(el)["solar"]) == {"low"}
+
+
+def test_truth_and_priors_across_epochs_hold_out_by_time() -> None:
+    from starbrain.models.orbit_model import concat_arcs, fit_priors, split_by_epoch
+    from starbrain.models.truth import concat_truth
+
+    epochs = ("2009-01-10T00:00:00", "2014-03-01T00:00:00", "2023-06-01T00:00:00")
+    parts = [
+        generate_truth(sample_leo_elements(2, seed=k, epoch=e, first_norad=400_000 + 10 * k),
+                       days=0.05, step_min=18.0)
+        for k, e in enumerate(epochs)
+    ]  # fmt: skip
+    whole = concat_truth(parts)
+    assert whole.r_teme.shape == (6, parts[0].t_min.size, 3)
+    assert whole.epoch == np.datetime64(epochs[0], "ns")
+    np.testing.assert_array_equal(whole.r_teme[2:4], parts[1].r_teme)
+    assert len(whole.spacecraft["drag_area_m2"]) == 6
+    arcs = concat_arcs([fit_priors(p, fit_days=0.05, max_iter=3) for p in parts])
+    train, test = split_by_epoch(arcs, "2020-01-01")
+    assert len(train.elements) == 4 and len(test.elements) == 2
+    assert set(test.truth.elements.column("norad_id").to_pylist()) == {400_020, 400_021}
+    # each satellite keeps its own epoch in its elements
+    jd = (arcs.elements.jdsatepoch + arcs.elements.jdsatepochF).numpy()
+    assert np.ptp(jd[:2]) < 1e-9 and jd[4] - jd[0] > 5000.0
+    with pytest.raises(ValueError, match="t_min grid"):
+        concat_truth([parts[0], generate_truth(sample_leo_elements(1), days=0.02, step_min=9.0)])

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from starbrain.core import timeconv
 from starbrain.models.fitting import elements_from_state, fit_elements
 from starbrain.models.truth import TruthSet
 from starbrain.physics.sgp4 import sgp4_propagate
@@ -38,10 +39,12 @@ __all__ = [
     "OrbitModelConfig",
     "OrbitWorldModel",
     "PriorArcs",
+    "concat_arcs",
     "element_features",
     "fit_priors",
     "near_earth",
     "predict",
+    "split_by_epoch",
     "sun_right_ascension",
     "train_orbit_model",
     "training_batch",
@@ -299,6 +302,30 @@ class PriorArcs:
         """(train, test): ``n_test`` satellites drawn with ``seed`` are held out."""
         perm = np.random.default_rng(seed).permutation(len(self.elements))
         return self.subset(np.sort(perm[n_test:])), self.subset(np.sort(perm[:n_test]))
+
+
+def concat_arcs(parts: list[PriorArcs]) -> PriorArcs:
+    """Prior arcs of several epochs (e.g. one :func:`fit_priors` per epoch of the solar cycle)
+    as one set; see :func:`starbrain.models.truth.concat_truth`."""
+    if not parts:
+        raise ValueError("no prior arcs to concatenate")
+    if len({p.fit_days for p in parts}) != 1:
+        raise ValueError("prior arcs to concatenate need the same fit_days")
+    from starbrain.models.truth import concat_truth
+
+    keys = parts[0].elements.__dict__.keys()
+    el = Sgp4Elements(**{k: torch.cat([p.elements.__dict__[k] for p in parts]) for k in keys})
+    rms = torch.cat([p.fit_rms_km for p in parts])
+    return PriorArcs(el, rms, concat_truth([p.truth for p in parts]), parts[0].fit_days)
+
+
+def split_by_epoch(arcs: PriorArcs, cutoff: Any) -> tuple[PriorArcs, PriorArcs]:
+    """(train, test) held out by time: satellites whose epoch is before ``cutoff`` (UTC,
+    anything :func:`timeconv.to_datetime64` reads) train, the rest test."""
+    epochs = arcs.truth.elements.column("epoch").to_numpy().astype("datetime64[ns]")
+    cut = np.datetime64(timeconv.to_datetime64(cutoff), "ns")
+    early = epochs < cut
+    return arcs.subset(np.flatnonzero(early)), arcs.subset(np.flatnonzero(~early))
 
 
 def fit_priors(truth: TruthSet, fit_days: float = 1.0, max_iter: int = 40) -> PriorArcs:

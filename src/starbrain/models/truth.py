@@ -40,6 +40,7 @@ __all__ = [
     "LEO_ALTITUDE_BANDS_KM",
     "SOLAR_ACTIVITY_BANDS_SFU",
     "TruthSet",
+    "concat_truth",
     "generate_truth",
     "leo_strata",
     "orbit_class",
@@ -368,6 +369,36 @@ class TruthSet:
             self.r_teme[idx], self.v_teme[idx], self.r_gcrs[idx], self.v_gcrs[idx],
             self.error[idx], self.force_model_json, self.spacecraft,
         )  # fmt: skip
+
+
+def concat_truth(parts: list[TruthSet]) -> TruthSet:
+    """Truth sets of different epochs (same ``t_min`` grid) as one, for training and testing
+    across the solar cycle. ``t_min`` is minutes since each satellite's own epoch (its
+    elements' ``epoch`` column); ``epoch`` and ``times`` are those of the earliest part, so
+    per-satellite absolute times are ``elements.epoch + t_min``. The force models must agree
+    (the space weather follows each epoch)."""
+    if not parts:
+        raise ValueError("no truth sets to concatenate")
+    first = min(parts, key=lambda p: p.epoch)
+    for p in parts:
+        if p.t_min.shape != first.t_min.shape or np.any(p.t_min != first.t_min):
+            raise ValueError("truth sets to concatenate need the same t_min grid (days, step)")
+        if p.force_model_json != first.force_model_json:
+            raise ValueError("truth sets to concatenate need the same force model")
+
+    def cat(attr: str) -> Any:
+        return np.concatenate([getattr(p, attr) for p in parts])
+
+    sc: dict[str, Any] = {}
+    for key in parts[0].spacecraft:
+        vals = [np.broadcast_to(np.asarray(p.spacecraft[key], float), (p.r_teme.shape[0],))
+                for p in parts]  # fmt: skip
+        sc[key] = np.concatenate(vals).tolist()
+    return TruthSet(
+        pa.concat_tables([p.elements for p in parts]), first.epoch, first.times, first.t_min,
+        cat("r_teme"), cat("v_teme"), cat("r_gcrs"), cat("v_gcrs"), cat("error"),
+        first.force_model_json, sc,
+    )  # fmt: skip
 
 
 def _slice_spacecraft(sc: Spacecraft, index: npt.NDArray[np.int64], n_sat: int) -> Spacecraft:
