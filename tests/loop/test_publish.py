@@ -94,3 +94,25 @@ def test_make_publisher_builds_transport_clients_and_checks_urls() -> None:
     )
     with pytest.raises(StarbrainError, match="expected mqtt://host"):
         make_publisher(mqtt_url="http://127.0.0.1")
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_nats_server_is_reported_within_give_up_s() -> None:
+    """nats-py retries a first connection for ever (max_reconnect_attempts=-1); the transport
+    bounds each try, so the loop's publisher and the telemetry publisher give up after
+    give_up_s (1 s here, 5 s allowed for slow shared machines) with a sentence naming the URL."""
+    import time
+
+    from starbrain.core.errors import StarbrainError
+    from starbrain.sources.transport import publish
+    from tests.servers import free_port
+
+    url = f"nats://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(StarbrainError, match=f"cannot connect to NATS at {url}"):
+        asyncio.run(NatsPublisher(url, give_up_s=1.0).start())
+    assert time.monotonic() - started < 5.0
+    started = time.monotonic()
+    with pytest.raises(StarbrainError, match=f"cannot reach {url}"):
+        publish(url, "telemetry.x", [b"\x00"], give_up_s=1.0)
+    assert time.monotonic() - started < 5.0

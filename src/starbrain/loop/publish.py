@@ -178,7 +178,9 @@ class NatsPublisher(Publisher):
         try:
             await self._client.connect()
         except StarbrainError as exc:
-            raise StarbrainError(f"cannot connect to NATS at {self.url}: {exc}") from None
+            raise StarbrainError(
+                f"cannot connect to NATS at {self.url}: {exc.__cause__ or exc}"
+            ) from None
         await self._client.detect_jetstream("starbrain.loop")
         self._started = True
 
@@ -223,7 +225,9 @@ class MqttPublisher(Publisher):
         try:
             await asyncio.to_thread(self._client.connect)
         except StarbrainError as exc:
-            raise StarbrainError(f"cannot connect to MQTT at {self.url}: {exc}") from None
+            raise StarbrainError(
+                f"cannot connect to MQTT at {self.url}: {exc.__cause__ or exc}"
+            ) from None
         self._started = True
 
     async def _send(self, subject: str, message: dict[str, Any]) -> None:

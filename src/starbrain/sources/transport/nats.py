@@ -86,21 +86,24 @@ class NatsSubscription(Subscription):
             rep.connects += 1
 
         while not stop.is_set():
-            try:
-                nc = await nats.connect(
-                    self.url,
-                    connect_timeout=2,
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.2,
-                    error_cb=on_error,
-                    reconnected_cb=on_reconnected,
+            try:  # bounded: nats-py itself would retry a first connection for ever
+                nc = await asyncio.wait_for(
+                    nats.connect(
+                        self.url,
+                        connect_timeout=2,
+                        allow_reconnect=True,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.2,
+                        error_cb=on_error,
+                        reconnected_cb=on_reconnected,
+                    ),
+                    2.0,
                 )
                 rep.connects += 1
                 return nc
             except Exception as exc:  # refused, timed out, no servers: try again
                 rep.connect_errors += 1
-                rep.note(f"nats connect: {type(exc).__name__}: {exc}")
+                rep.note(f"nats connect: {type(exc).__name__}: {exc or 'no answer'}")
                 await pause(stop, attempt, self.max_backoff_s)
                 attempt += 1
         return None
@@ -214,17 +217,24 @@ class JetStreamPublisher:
         deadline = time.monotonic() + self.give_up_s
         attempt = 0
         while self._nc is None:
+            # nats-py retries a first connection for ever with max_reconnect_attempts=-1, so
+            # each try is bounded here and the deadline is ours.
+            left = max(0.1, min(5.0, deadline - time.monotonic()))
             try:
-                self._nc = await nats.connect(
-                    self.url,
-                    connect_timeout=2,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.2,
-                    error_cb=_quiet,
+                self._nc = await asyncio.wait_for(
+                    nats.connect(
+                        self.url,
+                        connect_timeout=2,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.2,
+                        error_cb=_quiet,
+                    ),
+                    left,
                 )
             except Exception as exc:
                 if time.monotonic() > deadline:
-                    raise StarbrainError(f"cannot reach {self.url}: {exc}") from exc
+                    why = str(exc) or f"no answer ({type(exc).__name__})"
+                    raise StarbrainError(f"cannot reach {self.url}: {why}") from exc
                 await asyncio.sleep(backoff(attempt, 2.0))
                 attempt += 1
         self._js = self._nc.jetstream(timeout=self.timeout_s)
