@@ -39,17 +39,17 @@ _EXPORTS = {
     "decode_packets": ("ccsds", "decode"),
     "encode_packets": ("ccsds", "encode_packets"),
     "TELEMETRY_SCHEMA": ("ccsds", "TELEMETRY_SCHEMA"),
-    "replay_telemetry": ("telemetry_io", "replay"),
-    "listen_telemetry": ("telemetry_io", "listen"),
-    "UdpListener": ("telemetry_io", "UdpListener"),
-    "TcpListener": ("telemetry_io", "TcpListener"),
-    "listen_telemetry_tcp": ("telemetry_io", "listen_tcp"),
+    "replay_telemetry": ("transport.replay", "replay"),
+    "listen_telemetry": ("transport.udp", "listen"),
+    "UdpListener": ("transport.udp", "UdpListener"),
+    "TcpListener": ("transport.tcp", "TcpListener"),
+    "listen_telemetry_tcp": ("transport.tcp", "listen_tcp"),
     # brokers
-    "BrokerReport": ("brokers", "BrokerReport"),
-    "NatsSubscription": ("brokers", "NatsSubscription"),
-    "MqttSubscription": ("brokers", "MqttSubscription"),
-    "subscribe_telemetry": ("brokers", "subscribe"),
-    "publish_telemetry": ("brokers", "publish"),
+    "BrokerReport": ("transport", "BrokerReport"),
+    "NatsSubscription": ("transport", "NatsSubscription"),
+    "MqttSubscription": ("transport", "MqttSubscription"),
+    "subscribe_telemetry": ("transport", "subscribe"),
+    "publish_telemetry": ("transport", "publish"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
