@@ -74,3 +74,10 @@ def test_unknown_kind_is_one_clear_error(worn) -> None:
     with pytest.raises(StarbrainError, match="pets"):
         fit_arm_model("lstm", worn)
     assert torch.is_tensor(fit_arm_model("nominal", worn)[0].theta)
+
+
+def test_one_episode_is_enough_to_fit() -> None:
+    # regression: one 200-step episode used to be one trajectory, too few for a validation split
+    table = simulate_arm(WORN_ARM, n_episodes=1, n_steps=200, seed=4)
+    model, info = fit_arm_model("pets", table, config=SMALL)
+    assert model.fitted and info["n_transitions"] == 200

@@ -73,12 +73,13 @@ def _episodes(table: pa.Table) -> list[dict[str, np.ndarray]]:
 def arm_trajectories(table: pa.Table, n_steps: int | None = None, dt: float | None = None,
                      stratum: str | None = None) -> Trajectories:  # fmt: skip
     """Cut every episode of an ``arm`` table into consecutive windows of ``n_steps`` transitions
-    (default: the shortest episode's length). ``dt`` defaults to the rows' time step; strata are
-    ``stratum`` or ``arm_id/episode``."""
+    (default, or when an episode is shorter: the shortest episode's length). ``dt`` defaults
+    to the rows' time step; strata are ``stratum`` or ``arm_id/episode``."""
     eps = _episodes(table)
     if not eps:
         raise StarbrainError("the arm table holds no episode with at least one transition")
-    n = n_steps or min(len(e["u"]) for e in eps)
+    shortest = min(len(e["u"]) for e in eps)
+    n = min(n_steps, shortest) if n_steps else shortest
     if dt is None:
         tt = table.sort_by([("arm_id", "ascending"), ("episode", "ascending"),
                             ("time", "ascending")])["time"]  # fmt: skip
@@ -160,20 +161,22 @@ def fit_arm_model(
     config: FitConfig | None = None,
     estimate: ArmEstimate | None = None,
     n_substeps: int | None = None,
+    window_steps: int = 50,
 ) -> tuple[WorldModel, dict[str, Any]]:
     """A world model of kind ``nominal``, ``pets`` or ``residual`` from an ``arm`` table; returns
     the model and a summary (the fit history, the estimated parameters for ``residual``).
 
     ``n_substeps``: integration substeps of the model's prior per control period (default the
     arm's 10, MuJoCo's own step; 2 makes planning about 5x cheaper, and a residual absorbs the
-    coarser integration). Parameters are always estimated with the full substeps."""
+    coarser integration). Parameters are always estimated with the full substeps. Episodes are
+    cut into ``window_steps``-step windows (1 s), split by window for early stopping."""
     if kind not in MODEL_KINDS:
         raise StarbrainError(f"unknown arm model kind {kind!r}: use one of {MODEL_KINDS}")
     if kind == "nominal":
         prior = ScaraPrior(params, n_substeps)
         wcfg = WorldModelConfig(4, 2, params.dt, n_members=1)
         return WorldModel(prior, wcfg), {"kind": kind, "theta": prior.theta_default().tolist()}
-    data = arm_trajectories(table, None, params.dt)
+    data = arm_trajectories(table, window_steps, params.dt)
     cfg = config or FitConfig(n_members=5, hidden=128, depth=3, epochs=200, patience=25)
     info: dict[str, Any] = {"kind": kind}
     if kind == "pets":
