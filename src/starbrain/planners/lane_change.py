@@ -167,7 +167,7 @@ def track_cost(
     track: DLCTrack,
     length_m: float,
     width_m: float,
-    w_path: float = 1.0,
+    w_path: float = 0.2,
     w_cone: float = 2000.0,
     margin_m: float = 0.1,
     w_slip: float = 200.0,
@@ -231,7 +231,7 @@ def default_mpc_config(
     v_max_radps: float = 0.4,
     max_road_wheel_rad: float = 0.5,
     n_samples: int = 256,
-    horizon: int = 30,
+    horizon: int = 40,
     seed: int = 0,
     cem: bool = True,
 ) -> MPCConfig:
