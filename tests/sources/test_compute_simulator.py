@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.physics.thermal import rc_step, resistance
+from starbrain.physics.thermal import rc_step
 from starbrain.sources.compute import COMPUTE_SCHEMA
 from starbrain.sources.compute.simulator import Fleet, FleetConfig, simulate_fleet
 from starbrain.sources.compute.thermal_truth import ThermalTruth, truth_step
@@ -30,7 +30,7 @@ def test_truth_steady_state_matches_the_resistance_network() -> None:
     tg = tp = tm = np.full(n, 30.0)
     for _ in range(400):
         tg, tp, tm = truth_step(tg, tp, tm, p, tin, flow, k, np.ones(n), 5.0)
-    tp_ss = tin + p * resistance(flow, k.r_conv0, k.r_conv_flow)
+    tp_ss = tin + p * (k.r_conv0 + k.r_conv_flow / flow**0.8)
     np.testing.assert_allclose(tp, tp_ss, atol=1e-6)
     np.testing.assert_allclose(tg, tp_ss + (1 - k.mem_frac) * p * k.r_die, atol=1e-6)
     np.testing.assert_allclose(tm, tp_ss + k.mem_frac * p * k.r_mem, atol=1e-6)

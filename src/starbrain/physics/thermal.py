@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["RCThermalPrior", "rc_step", "resistance"]
+__all__ = ["PlateRCPrior", "RCThermalPrior", "plate_observer", "rc_step", "resistance"]
 
 
 def resistance(flow_lpm: Any, r0: Any, r_flow: Any) -> Any:
@@ -80,3 +80,83 @@ class RCThermalPrior:
 
     def config(self) -> dict[str, Any]:
         return {"theta": self._theta}
+
+
+class PlateRCPrior:
+    """Three-node RC PhysicsPrior: die, HBM and cold plate.
+
+    State ``x = (gpu_temp_c, memory_temp_c, plate_temp_c)`` (the plate is not measured: it comes
+    from :func:`plate_observer` over the stream); input ``u = (power_w, inlet_temp_c,
+    coolant_flow_lpm)``; ``theta = (r_die, c_die, r_mem, c_mem, r_conv0, r_conv_flow, c_plate,
+    mem_frac)`` in K/W, J/K and the HBM share of board power. The die reacts in ~1 s, the plate
+    in ~1 min; each step is ``n_sub`` exact node relaxations (stable for any ``dt``).
+    """
+
+    state_dim = 3
+    input_dim = 3
+    theta_names = (
+        "r_die_k_per_w",
+        "c_die_j_per_k",
+        "r_mem_k_per_w",
+        "c_mem_j_per_k",
+        "r_conv0_k_per_w",
+        "r_conv_flow_k_lpm_per_w",
+        "c_plate_j_per_k",
+        "mem_power_frac",
+    )
+
+    def __init__(self, theta: list[float] | None = None, n_sub: int = 4) -> None:
+        self._theta = (
+            list(theta)
+            if theta is not None
+            else [0.012, 120.0, 0.09, 250.0, 0.01, 0.05, 1200.0, 0.15]
+        )
+        self.n_sub = n_sub
+
+    def theta_default(self) -> Tensor:
+        return torch.tensor(self._theta, dtype=torch.float64)
+
+    def step(self, x: Tensor, u: Tensor, theta: Tensor, dt: float) -> Tensor:
+        th = theta.to(x.dtype)
+        r_d, c_d, r_m, c_m, r0, rf, c_p, fm = (th[..., i] for i in range(8))
+        p, t_in, flow = u[..., 0], u[..., 1], u[..., 2]
+        r_c = resistance(flow, r0, rf)
+        tg, tm, tp = x[..., 0], x[..., 1], x[..., 2]
+        h = dt / self.n_sub
+        for _ in range(self.n_sub):
+            tg = rc_step(tg, (1 - fm) * p, tp, r_d, c_d, h)
+            tm = rc_step(tm, fm * p, tp, r_m, c_m, h)
+            tp = rc_step(tp, (tg - tp) / r_d + (tm - tp) / r_m, t_in, r_c, c_p, h)
+        return torch.stack([tg, tm, tp], -1)
+
+    def config(self) -> dict[str, Any]:
+        return {"theta": self._theta, "n_sub": self.n_sub}
+
+
+def plate_observer(
+    tg: np.ndarray,
+    tm: np.ndarray,
+    t_in: np.ndarray,
+    flow: np.ndarray,
+    theta: Any,
+    dt: float,
+    tp0: np.ndarray | None = None,
+) -> np.ndarray:
+    """The cold-plate temperature ``(n_time, n_gpu)`` inferred from measured die and HBM
+    temperatures, inlet temperature and flow (all ``(n_time, n_gpu)``, sampled every ``dt`` s).
+
+    Integrates the plate node of :class:`PlateRCPrior` with die and HBM held at their measured
+    values: ``C_p dTp/dt = (Tg - Tp)/r_die + (Tm - Tp)/r_mem - (Tp - T_in)/R(F)``. Its error
+    decays with ``C_p / (1/r_die + 1/r_mem + 1/R)`` (~10 s nominal) whatever ``tp0`` (default
+    the mean of die and inlet temperature), so after a minute of stream it is converged.
+    """
+    th = np.asarray(theta, dtype=float)
+    r_d, r_m, r0, rf, c_p = th[0], th[2], th[4], th[5], th[6]
+    tp = np.empty_like(tg)
+    cur = 0.5 * (tg[0] + t_in[0]) if tp0 is None else tp0
+    for k in range(tg.shape[0]):
+        g = 1 / r_d + 1 / r_m + 1 / resistance(flow[k], r0, rf)
+        t_eq = (tg[k] / r_d + tm[k] / r_m + t_in[k] / resistance(flow[k], r0, rf)) / g
+        cur = t_eq + (cur - t_eq) * np.exp(-dt * g / c_p)
+        tp[k] = cur
+    return tp

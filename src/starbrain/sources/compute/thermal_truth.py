@@ -22,9 +22,9 @@ def relax(t: np.ndarray, p_w: np.ndarray, t_ref: np.ndarray, r: np.ndarray, c: f
 
 @dataclass(frozen=True)
 class ThermalTruth:
-    """Three-node truth: die -> plate (``r_die``), plate -> coolant (``r_conv0 + r_conv_flow/F``),
-    HBM -> plate (``r_mem``); HBM dissipates ``mem_frac`` of board power. Per-GPU spread comes
-    from multiplying these by the simulator's manufacturing factors."""
+    """Three-node truth: die -> plate (``r_die``), plate -> coolant
+    (``r_conv0 + r_conv_flow / F**flow_exponent``), HBM -> plate (``r_mem``); HBM dissipates
+    ``mem_frac`` of board power. Per-GPU spread multiplies the resistances (simulator)."""
 
     r_die: float = 0.012
     c_die: float = 120.0
@@ -34,6 +34,9 @@ class ThermalTruth:
     r_mem: float = 0.09
     c_mem: float = 250.0
     mem_frac: float = 0.15
+    # the film coefficient grows as Re^0.8 (Dittus-Boelter), so r_conv ~ F^-0.8; the RC prior
+    # assumes F^-1, which fits near nominal flow and drifts as a pump loses flow
+    flow_exponent: float = 0.8
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -56,7 +59,7 @@ def truth_step(
     ``spread`` ``(n_gpu,)`` scales every resistance (manufacturing and mounting variation)."""
     h = dt / n_sub
     r_die, r_mem = k.r_die * spread, k.r_mem * spread
-    r_conv = (k.r_conv0 + k.r_conv_flow / np.maximum(flow, 0.05)) * spread
+    r_conv = (k.r_conv0 + k.r_conv_flow / np.maximum(flow, 0.05) ** k.flow_exponent) * spread
     p_mem = k.mem_frac * p_w
     p_die = p_w - p_mem
     for _ in range(n_sub):
