@@ -12,10 +12,11 @@ per GPU. Zeus's own optimiser picks per job the limit minimising its cost
 "per-job Zeus-style" baseline here.
 
 starbrain's plan: each job takes the lowest-energy limit whose run time stays within
-``max_slowdown`` of uncapped (and its deadline), then jobs are placed by priority and deadline
-at the earliest slot where the site profile stays under the budget and each start's step stays
-within the ramp limit. Vectorised over jobs and slots; the one Python loop is over jobs.
-Units: W, s, J.
+``max_slowdown`` of the longest uncapped job (and within its deadline), then jobs are placed by
+priority and deadline at the earliest slot where the site profile stays under the budget and
+each start's step stays within the ramp limit; a second pass gives jobs whose start was pushed
+back the limit that still meets their deadline. Vectorised over jobs and slots; the one Python
+loop is over jobs. Units: W, s, J.
 """
 
 from __future__ import annotations
@@ -97,9 +98,16 @@ def zeus_limits(jobs: Jobs, site: Site, eta: float = 0.5) -> np.ndarray:
     return g[np.argmin(cost, 0), np.arange(jobs.n_gpus.size)]
 
 
-def _starbrain_limits(jobs: Jobs, site: Site, max_slowdown: float) -> np.ndarray:
+def _starbrain_limits(
+    jobs: Jobs, site: Site, max_slowdown: float, start_s: np.ndarray | None = None
+) -> np.ndarray:
     g, t, e = _grid(jobs, site)
-    ok = (t <= jobs.work_s * (1 + max_slowdown)) & (t <= jobs.deadline_s)
+    if start_s is not None:  # second pass: the time left after the planned start
+        jobs = Jobs(jobs.n_gpus, jobs.work_s, jobs.demand_w, jobs.alpha,
+                    jobs.deadline_s - start_s - site.slot_s, jobs.priority)  # fmt: skip
+    # a job off the critical path may slow down more than max_slowdown: only the fleet's
+    # makespan (the longest uncapped job, plus max_slowdown) and its deadline bound it
+    ok = (t <= jobs.work_s.max() * (1 + max_slowdown)) & (t <= jobs.deadline_s)
     ok[-1] = True  # the top of the grid is always allowed
     return g[np.argmin(np.where(ok, e, np.inf), 0), np.arange(jobs.n_gpus.size)]
 
@@ -146,6 +154,9 @@ def plan_schedule(
     if policy != "starbrain":
         raise StarbrainError(f"unknown policy {policy!r}: starbrain, nocap, uniform60 or zeus")
     pl = _starbrain_limits(jobs, site, max_slowdown)
+    start = _place(jobs, site, pl)
+    # jobs whose start was pushed back get the limit that still meets their deadline
+    pl = _starbrain_limits(jobs, site, max_slowdown, start)
     return Schedule(pl, _place(jobs, site, pl), policy)
 
 
