@@ -18,6 +18,7 @@ from starbrain import __version__
 from starbrain.cli import (  # noqa: F401  (importing a module registers its commands)
     anomalies,
     catalog,
+    compute,
     conjunctions,
     constellation,
     contacts,
