@@ -141,7 +141,7 @@ def forecast_rmse(cm: ComputeModel, data: Trajectories, horizon_steps: int) -> l
     }
     labels = np.array([(data.strata or ["all"] * data.n_traj)[i] for i in traj.tolist()])
     rows = []
-    for name in ["all", *sorted(set(labels) - {"all"})]:
+    for name in ["all", *sorted({str(v) for v in labels} - {"all"})]:
         m = (
             torch.as_tensor(labels == name)
             if name != "all"
@@ -153,7 +153,7 @@ def forecast_rmse(cm: ComputeModel, data: Trajectories, horizon_steps: int) -> l
             "n_windows": int(m.sum()),
             "ood_fraction": float(ood[m].double().mean()),
         }
-        for k, e in errs.items():
-            row[f"rmse_{k}_c"] = float(e[m].double().pow(2).mean().sqrt())
+        for key, e in errs.items():
+            row[f"rmse_{key}_c"] = float(e[m].double().pow(2).mean().sqrt())
         rows.append(row)
     return rows

@@ -34,7 +34,9 @@ def _load_nvml() -> ModuleType:
     try:
         return importlib.import_module("pynvml")
     except ImportError as exc:  # pragma: no cover - nvidia-ml-py is installed in dev
-        raise StarbrainError("GPU telemetry needs nvidia-ml-py: pip install nvidia-ml-py") from exc
+        raise StarbrainError(
+            "GPU telemetry needs the NVML bindings: pip install nvidia-ml-py"
+        ) from exc
 
 
 def gpu_status(nvml: ModuleType | None = None) -> tuple[int, str]:
