@@ -27,8 +27,8 @@ import pyarrow as pa
 from _timing import median_time
 from starbrain.sources.packets import load_example_definitions
 from starbrain.sources.telemetry_io import replay
-from starbrain.store.telemetry import FileReplaySink
 from starbrain.store.database import Store
+from starbrain.store.telemetry import FileReplaySink
 from telemetry_decode import make_stream
 
 
