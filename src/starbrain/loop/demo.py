@@ -178,6 +178,11 @@ def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float
     )
     console.print(_shell_summary(table, preset))
     timings.update(_physics_steps(console, reloaded.table, epoch))
+    from starbrain.loop.demo_fleets import run_fleets
+
+    with Store(cfg.db_path) as store:
+        fleets = run_fleets(console, store, timeconv.utc_now())
+    timings.update({f"fleet: {name}": s for name, s in fleets.items()})
     console.print(
         "next: [bold]starbrain catalog show[/], [bold]starbrain propagate --norad 200001 "
         '--format oem[/], [bold]starbrain passes --station "Tokyo:35.68,139.77,40"[/], '
