@@ -307,7 +307,10 @@ def test_cli_listen_from_broker(
     else:
         url = request.getfixturevalue("mosquitto_server").url
         # the session must exist before publishing for mosquitto to queue for it
-        subscribe(url, "tm/cli", defs, duration_s=0.2)
+        # (long enough for the broker's CONNACK and SUBACK on a loaded machine: with 0.2 s the
+        # priming client sometimes left before its subscription existed, and nothing was queued)
+        primed = subscribe(url, "tm/cli", defs, duration_s=3.0)
+        assert primed.connects >= 1
         publish(url, "tm/cli", packets)
         args = ["--mqtt", url, "--topic", "tm/cli"]
     out = run("telemetry", "listen", *args, "--max-packets", "40", "--duration", "30", cwd=tmp_path)
