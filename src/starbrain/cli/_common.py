@@ -131,6 +131,16 @@ def _open_store(read_only: bool = False) -> Store:
     return Store(read_only=read_only)
 
 
+def _check_loadable(results: list[LoadResult], strict: bool, what: str) -> None:
+    """The gate every ``load`` command applies before writing: ``--strict`` with any bad record,
+    or no valid ``what`` at all, is one sentence and nothing is written."""
+    n_bad = sum(len(r.errors) for r in results)
+    if strict and n_bad:
+        raise StarbrainError(f"{n_bad} bad record(s) and --strict: nothing was written")
+    if sum(r.n_good for r in results) == 0:
+        raise StarbrainError(f"no valid {what} were found; nothing was written")
+
+
 def _print_errors(result: LoadResult) -> None:
     for err in result.errors[:MAX_ERRORS_SHOWN]:
         err_console.print(f"  [red]bad record[/] {err}", highlight=False, soft_wrap=True)

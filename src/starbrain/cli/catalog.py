@@ -22,6 +22,7 @@ from starbrain.cli._common import (
     FormatOption,
     InputFormat,
     OutputFormat,
+    _check_loadable,
     _emit,
     _notes,
     _open_store,
@@ -102,12 +103,7 @@ def catalog_load(
             )
         results.append(result)
         _print_errors(result)
-    n_bad = sum(len(r.errors) for r in results)
-    n_good = sum(r.n_good for r in results)
-    if strict and n_bad:
-        raise StarbrainError(f"{n_bad} bad record(s) and --strict: nothing was written")
-    if n_good == 0:
-        raise StarbrainError("no valid records were found; nothing was written")
+    _check_loadable(results, strict, "records")
     with _open_store() as store:
         for result in results:
             added = store.append(

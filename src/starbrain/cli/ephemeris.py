@@ -13,6 +13,7 @@ from rich.table import Table
 from starbrain.cli._common import (
     FormatOption,
     OutputFormat,
+    _check_loadable,
     _emit,
     _notes,
     _open_store,
@@ -82,11 +83,7 @@ def ephemeris_load(
             progress.advance(task)
     for result in results:
         _print_errors(result)
-    n_bad = sum(len(r.errors) for r in results)
-    if strict and n_bad:
-        raise StarbrainError(f"{n_bad} bad record(s) and --strict: nothing was written")
-    if sum(r.n_good for r in results) == 0:
-        raise StarbrainError("no valid states were found; nothing was written")
+    _check_loadable(results, strict, "states")
     with _open_store() as store:
         for result in results:
             added = store.append(

@@ -12,6 +12,7 @@ import typer
 from starbrain.cli._common import (
     FormatOption,
     OutputFormat,
+    _check_loadable,
     _emit,
     _notes,
     _open_store,
@@ -73,11 +74,7 @@ def posts_load(
         r = read_posts(f)
         _print_errors(r)
         results.append(r)
-    n_bad = sum(len(r.errors) for r in results)
-    if strict and n_bad:
-        raise StarbrainError(f"{n_bad} bad record(s) and --strict: nothing was written")
-    if sum(r.n_good for r in results) == 0:
-        raise StarbrainError("no valid posts were found; nothing was written")
+    _check_loadable(results, strict, "posts")
     with _open_store() as store, store.transaction():
         for r in results:
             added = store.append("posts", r.table, source=r.source, n_errors=len(r.errors))

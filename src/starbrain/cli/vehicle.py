@@ -10,6 +10,7 @@ import typer
 from starbrain.cli._common import (
     FormatOption,
     OutputFormat,
+    _check_loadable,
     _emit,
     _notes,
     _open_store,
@@ -143,11 +144,7 @@ def vehicle_load(
             raise StarbrainError(f"{p}: expected a comma2k19 segment folder or a .parquet log")
         _print_errors(r)
         results.append(r)
-    n_bad = sum(len(r.errors) for r in results)
-    if strict and n_bad:
-        raise StarbrainError(f"{n_bad} bad record(s) and --strict: nothing was written")
-    if sum(r.n_good for r in results) == 0:
-        raise StarbrainError("no valid vehicle samples were found; nothing was written")
+    _check_loadable(results, strict, "vehicle samples")
     with _open_store() as store, store.transaction():
         for r in results:
             added = store.append("vehicle", r.table, source=r.source, n_errors=len(r.errors))
