@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
+from starbrain.models.dynamics.registry import append_model_row
 from starbrain.models.orbit_model import OrbitModelConfig, OrbitWorldModel
 from starbrain.models.truth import TruthSet
 from starbrain.store.decision_schemas import MODELS_KEY, MODELS_SCHEMA
@@ -68,29 +68,16 @@ def register_model(
     spacecraft, sampling); ``data`` adds to that record (e.g. how the sample was drawn and which
     satellites were held out); ``device`` is where it trained (default: where it is now).
     """
-    if not name or name == LATEST:
-        raise StarbrainError(f"a model cannot be named {name!r}")
     data_json = None
     if truth is not None or data is not None:
         record = json.loads(truth.metadata_json()) if truth is not None else {}
         data_json = json.dumps({**record, **(data or {})}, sort_keys=True)
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-    when = timeconv.utc_now() if created is None else timeconv.to_datetime64(created)
-    row = {
-        "name": [name],
-        "created": pa.array(np.array([when], "datetime64[ns]"), pa.timestamp("ns", tz="UTC")),
-        "kind": [KIND_ORBIT],
-        "config_json": [model.config.to_json()],
-        "data_fingerprint": [truth_fingerprint(truth) if truth is not None else None],
-        "data_json": [data_json],
-        "metrics_json": [json.dumps(metrics, sort_keys=True) if metrics is not None else None],
-        "device": [device or str(next(model.parameters()).device)],
-        "weights": [buf.getvalue()],
-    }
-    table = pa.Table.from_pydict(row, schema=MODELS_SCHEMA)
-    store.append("models", table, source=f"model:{name}")
-    return table
+    return append_model_row(
+        store, name, KIND_ORBIT, model.config.to_json(), model.state_dict(),
+        fingerprint=truth_fingerprint(truth) if truth is not None else None,
+        data_json=data_json, metrics=metrics,
+        device=device or str(next(model.parameters()).device), created=created,
+    )  # fmt: skip
 
 
 def list_models(store: Any) -> list[dict[str, Any]]:

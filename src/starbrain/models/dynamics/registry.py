@@ -40,28 +40,51 @@ def register_world_model(
     data_info: dict[str, Any] | None = None,
 ) -> pa.Table:
     """Append ``model`` to the ``models`` stream under ``name``; returns the row written."""
-    if not name or name == "latest":
-        raise StarbrainError(f"a model cannot be named {name!r}")
     config = {
         "world_model": model.config.to_dict(),
         "prior": {"class": _prior_path(model.prior), "config": model.prior.config()},
     }
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-    when = timeconv.utc_now() if created is None else timeconv.to_datetime64(created)
     info = dict(data_info or {})
     if data is not None:
         info.update({"n_traj": data.n_traj, "n_steps": data.n_steps, "dt_s": data.dt,
                      "strata": sorted(set(data.strata)) if data.strata else None})  # fmt: skip
+    return append_model_row(
+        store, name, KIND_DYNAMICS, json.dumps(config, sort_keys=True), model.state_dict(),
+        fingerprint=data.fingerprint() if data is not None else None,
+        data_json=json.dumps(info, sort_keys=True) if info else None,
+        metrics=metrics, device=str(model.device), created=created,
+    )  # fmt: skip
+
+
+def append_model_row(
+    store: Any,
+    name: str,
+    kind: str,
+    config_json: str,
+    state_dict: dict[str, torch.Tensor],
+    *,
+    fingerprint: str | None,
+    data_json: str | None,
+    metrics: Any,
+    device: str,
+    created: Any = None,
+) -> pa.Table:
+    """One row of the ``models`` stream (any kind of model: orbit, dynamics, ...): the weights
+    serialised with ``torch.save``, ``created`` (default now, UTC); returns the row written."""
+    if not name or name == "latest":
+        raise StarbrainError(f"a model cannot be named {name!r}")
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+    when = timeconv.utc_now() if created is None else timeconv.to_datetime64(created)
     row = {
         "name": [name],
         "created": pa.array(np.array([when], "datetime64[ns]"), pa.timestamp("ns", tz="UTC")),
-        "kind": [KIND_DYNAMICS],
-        "config_json": [json.dumps(config, sort_keys=True)],
-        "data_fingerprint": [data.fingerprint() if data is not None else None],
-        "data_json": [json.dumps(info, sort_keys=True) if info else None],
+        "kind": [kind],
+        "config_json": [config_json],
+        "data_fingerprint": [fingerprint],
+        "data_json": [data_json],
         "metrics_json": [json.dumps(metrics, sort_keys=True) if metrics is not None else None],
-        "device": [str(model.device)],
+        "device": [device],
         "weights": [buf.getvalue()],
     }
     table = pa.Table.from_pydict(row, schema=MODELS_SCHEMA)
