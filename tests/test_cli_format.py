@@ -279,3 +279,17 @@ def test_route_snapshots(tmp_path: Path) -> None:
         else:
             assert got["rtt_ms"] is None
     assert all(math.isfinite(float(c["length_km"])) for c in table if c["length_km"])
+
+
+def test_a_summary_off_a_terminal_is_one_line_however_long_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sgp4_ver_text: str
+) -> None:
+    """A load's summary names its file; off a terminal it was wrapped at 80 columns, so a CI
+    checkout under a longer path split "0 bad" from the rest (and broke grep for users)."""
+    monkeypatch.setenv("STARBRAIN_DB", str(tmp_path / "s.duckdb"))
+    deep = tmp_path / ("a-folder-name-long-enough-to-pass-eighty-columns-" * 2) / "iss.tle"
+    deep.parent.mkdir(parents=True)
+    deep.write_text(sgp4_ver_text)
+    out = invoke("catalog", "load", str(deep)).stdout
+    line = next(x for x in out.splitlines() if "iss.tle" in x)
+    assert len(line) > 100 and " valid" in line and " bad" in line, out

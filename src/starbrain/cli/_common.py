@@ -31,8 +31,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# Off a terminal (a pipe, a file, a test runner) a line is printed whole: wrapping a summary at
+# 80 columns would break it for grep and for whoever parses it.
 console = Console()
 err_console = Console(stderr=True)
+for _c in (console, err_console):
+    _c.soft_wrap = not _c.is_terminal
 MAX_ERRORS_SHOWN = 50
 
 
