@@ -115,3 +115,27 @@ def test_isl_up_is_the_segment_clearance() -> None:
     np.testing.assert_array_equal(isl_up(r_a, r_b)[far], (clearance > 0)[far])
     r_a[0] = np.nan
     assert not isl_up(r_a[:1], r_b[:1])[0]
+
+
+def test_catalog_perigee_and_apogee_are_sgp4s_altp_and_alta() -> None:
+    """The catalogue table's perigee/apogee heights use the shells' convention: python-sgp4's
+    ``Satrec.altp``/``alta`` (SGP4's mean semi-major axis times 1 -/+ e, less one WGS-72 radius),
+    within 1 m, on eccentric orbits too. The two-body WGS-84 heights they replace were 2 km off."""
+    from sgp4.api import WGS72, Satrec
+
+    from starbrain.console.fleet import perigee_apogee_km
+    from starbrain.sources.tle import format_tle
+
+    table = generate_preset("starlink-gen1").slice(0, 30)
+    ecc = np.linspace(0.0, 0.2, table.num_rows)
+    table = table.set_column(
+        table.schema.get_field_index("eccentricity"), "eccentricity", [ecc.astype(np.float64)]
+    )
+    perigee, apogee = perigee_apogee_km(
+        table["mean_motion_rev_per_day"].to_numpy(), table["inclination_deg"].to_numpy(), ecc
+    )
+    lines = format_tle(table)
+    for k in range(table.num_rows):
+        sat = Satrec.twoline2rv(lines[2 * k], lines[2 * k + 1], WGS72)
+        assert perigee[k] == pytest.approx(sat.altp * 6378.135, abs=1e-3)
+        assert apogee[k] == pytest.approx(sat.alta * 6378.135, abs=1e-3)

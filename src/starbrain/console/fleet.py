@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from starbrain.console.schemas import ShellSummary
 from starbrain.core import timeconv
+from starbrain.core.constants import WGS72_RADIUS_KM
 from starbrain.core.timeconv import iso, iso_list  # re-exported: the routes' time writers
-from starbrain.physics.earth import GM_KM3_S2
 from starbrain.store.database import Store
 
 __all__ = [
@@ -81,11 +81,20 @@ class StoreProvider:
             self.shared.close()
 
 
-def semi_major_axis_km(mean_motion_rev_per_day: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Two-body semi-major axis (km) of a mean motion in rev/day (inf/nan for n <= 0)."""
-    n = np.asarray(mean_motion_rev_per_day, dtype=np.float64) * 2.0 * np.pi / 86400.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.cbrt(GM_KM3_S2 / (n * n))
+def perigee_apogee_km(
+    mean_motion_rev_per_day: npt.ArrayLike,
+    inclination_deg: npt.ArrayLike,
+    eccentricity: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Perigee and apogee heights (km) as SGP4 sees them: its mean semi-major axis (the TLE's
+    Kozai mean motion un-Kozai'd, as python-sgp4's ``Satrec.altp``/``alta``) times ``1 -/+ e``,
+    less the WGS-72 radius; the same convention as the shells' altitude, so a 570 km circular
+    shell reads 570 km (a two-body WGS-84 height read 572 km). NaN where n <= 0."""
+    from starbrain.sources.constellation import mean_altitude_km
+
+    e = np.asarray(eccentricity, dtype=np.float64)
+    a = mean_altitude_km(mean_motion_rev_per_day, np.radians(inclination_deg), e) + WGS72_RADIUS_KM
+    return a * (1.0 - e) - WGS72_RADIUS_KM, a * (1.0 + e) - WGS72_RADIUS_KM
 
 
 def classify_shells(

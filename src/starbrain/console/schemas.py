@@ -86,7 +86,9 @@ class ShellSummary(BaseModel):
     id: int = Field(description="Index used by the 'shell' arrays; the last one may be 'other'.")
     label: str
     count: int
-    altitude_km: float | None = Field(description="Mean altitude (semi-major axis less 6378 km).")
+    altitude_km: float | None = Field(
+        description="Mean altitude: SGP4's mean semi-major axis less the WGS-72 radius (km)."
+    )
     inclination_deg: float | None
 
 

@@ -14,7 +14,7 @@ from starbrain.console.fleet import (
     MAX_NAMED_SHELLS,
     Fleet,
     nullable,
-    semi_major_axis_km,
+    perigee_apogee_km,
 )
 from starbrain.console.schemas import (
     CatalogObject,
@@ -25,7 +25,6 @@ from starbrain.console.schemas import (
 )
 from starbrain.console.settings import MAX_PAGE
 from starbrain.core.timeconv import iso, iso_list
-from starbrain.physics.earth import WGS84_A_KM
 from starbrain.store.database import Store
 
 router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
@@ -35,13 +34,10 @@ def _rows(fleet: Fleet, index: np.ndarray) -> list[dict[str, Any]]:
     t = fleet.table.take(pa.array(index, pa.int64()))
     n = t.column("mean_motion_rev_per_day").to_numpy().astype(np.float64)
     e = t.column("eccentricity").to_numpy().astype(np.float64)
-    a = semi_major_axis_km(n)
     with np.errstate(divide="ignore", invalid="ignore"):
         period = nullable(1440.0 / n, 3)
-    perigee, apogee = (
-        nullable(a * (1 - e) - WGS84_A_KM, 1),
-        nullable(a * (1 + e) - WGS84_A_KM, 1),
-    )
+    inc = t.column("inclination_deg").to_numpy().astype(np.float64)
+    perigee, apogee = (nullable(h, 1) for h in perigee_apogee_km(n, inc, e))
     d = t.to_pydict()
     epochs = iso_list(t.column("epoch").to_numpy())
     return [
