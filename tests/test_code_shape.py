@@ -81,7 +81,6 @@ MODULE_ALLOW: dict[str, str] = {
     "planners/transfers.py": _TODO,
     "sources/oem.py": _TODO,
     "planners/routing.py": _TODO,
-    "sources/omm.py": _TODO,
     "planners/ascent.py": _TODO,
     "physics/integrators.py": _TODO,
     "planners/passes.py": _TODO,

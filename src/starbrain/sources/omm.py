@@ -6,6 +6,8 @@ Readers turn each format into rows of raw field values with a locator (line or r
 one shared validator converts the columns at once (fast path) and falls back to field-by-field
 checks only for columns that hold a bad value, so every bad record is reported with its field and
 every good record is kept. Writers emit CelesTrak-style JSON and CSV, CCSDS KVN and XML.
+This module holds the validator and ``parse_omm``; the keywords are in ``omm_keywords``, the
+readers in ``omm_readers`` and the writers in ``omm_write`` (all re-exported here).
 
 What a record must satisfy (each failure is one ``RecordError`` naming the keyword): integers
 are integers (not booleans, not 300000.5), numbers finite; values in the ranges of ``_RANGES``
@@ -22,14 +24,8 @@ standard: degrees, rev/day, rev/day**2, rev/day**3, 1/earth radii for BSTAR.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,30 +33,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from starbrain.core import timeconv
+from starbrain.sources.omm_keywords import METADATA, OMM_FIELDS
+from starbrain.sources.omm_readers import _READERS, _Row, _strip_bom, sniff_omm_format
+from starbrain.sources.omm_write import write_omm
 from starbrain.sources.records import ELEMENTS_SCHEMA, LoadResult, RecordError
 
 __all__ = ["OMM_FIELDS", "parse_omm", "sniff_omm_format", "write_omm"]
 
-# OMM keyword -> (column in ELEMENTS_SCHEMA, kind, required)
-OMM_FIELDS: dict[str, tuple[str, str, bool]] = {
-    "OBJECT_NAME": ("object_name", "str", False),
-    "OBJECT_ID": ("object_id", "str", False),
-    "EPOCH": ("epoch", "time", True),
-    "MEAN_MOTION": ("mean_motion_rev_per_day", "float", True),
-    "ECCENTRICITY": ("eccentricity", "float", True),
-    "INCLINATION": ("inclination_deg", "float", True),
-    "RA_OF_ASC_NODE": ("ra_of_asc_node_deg", "float", True),
-    "ARG_OF_PERICENTER": ("arg_of_pericenter_deg", "float", True),
-    "MEAN_ANOMALY": ("mean_anomaly_deg", "float", True),
-    "EPHEMERIS_TYPE": ("ephemeris_type", "int", False),
-    "CLASSIFICATION_TYPE": ("classification", "str", False),
-    "NORAD_CAT_ID": ("norad_id", "int", True),
-    "ELEMENT_SET_NO": ("element_set_no", "int", False),
-    "REV_AT_EPOCH": ("rev_at_epoch", "int", False),
-    "BSTAR": ("bstar_per_earth_radius", "float", True),
-    "MEAN_MOTION_DOT": ("mean_motion_dot_rev_per_day2", "float", False),
-    "MEAN_MOTION_DDOT": ("mean_motion_ddot_rev_per_day3", "float", False),
-}
 # Sane ranges checked after conversion: keyword -> (lower, upper, lower inclusive, upper
 # inclusive, why). Angles and eccentricity are what SGP4 mean elements can be; the catalogue
 # number, ephemeris type and element-set number are what the TLE columns (and so every export)
@@ -91,15 +70,6 @@ _RANGES: dict[str, tuple[float, float, bool, bool, str]] = {
 # nanosecond timestamps end in April 2262). Checked on the year before conversion, so an epoch
 # outside never wraps around the int64 nanosecond range.
 EPOCH_YEARS = (1957, 2261)
-# Metadata an SGP4 element set must carry when the keyword is present at all (CelesTrak JSON and
-# CSV leave them out; KVN and XML always have them). SGP4-XP elements are rejected: they need a
-# different propagator, and SGP4 would silently give wrong positions from them.
-METADATA: dict[str, tuple[str, ...]] = {
-    "CENTER_NAME": ("EARTH",),
-    "REF_FRAME": ("TEME",),
-    "TIME_SYSTEM": ("UTC",),
-    "MEAN_ELEMENT_THEORY": ("SGP4", "SGP/SGP4"),
-}
 _METADATA_WHY = {
     "CENTER_NAME": "SGP4 elements are Earth-centred",
     "REF_FRAME": "SGP4 mean elements are in TEME",
@@ -107,284 +77,9 @@ _METADATA_WHY = {
     "MEAN_ELEMENT_THEORY": "only SGP4 mean elements can be propagated here "
     "(SGP4-XP and other theories need their own propagator)",
 }
-_BOM = "\ufeff"
 _INT_RE = re.compile(r"\s*[+-]?\d+\s*")
 _FLOAT_RE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _YEAR_RE = re.compile(r"\s*([+-]?\d+)")
-_LEADING_SPACE = re.compile(r"\s*")
-
-
-@dataclass(slots=True)
-class _Row:
-    values: dict[str, Any]
-    line: int | None = None  # 1-based line of the record (CSV, KVN)
-    record: int | None = None  # 0-based record index (JSON, XML)
-    field_lines: dict[str, int] | None = None  # KVN: the line of each keyword
-    problem: tuple[str, str, int | None] | None = None  # (field, reason, line) found by a reader
-
-
-def _strip_bom(text: str) -> str:
-    return text[1:] if text.startswith(_BOM) else text
-
-
-def sniff_omm_format(text: str) -> str | None:
-    """'json', 'xml', 'kvn', 'csv', or None when the text does not look like an OMM."""
-    start = _LEADING_SPACE.match(text, 1 if text.startswith(_BOM) else 0).end()  # type: ignore[union-attr]
-    head = text[start : start + 4096]
-    if head.startswith(("[", "{")):
-        return "json"
-    if head.startswith("<"):
-        return "xml"
-    if head.startswith("CCSDS_OMM_VERS") or "\nCCSDS_OMM_VERS" in head:
-        return "kvn"
-    first = head.splitlines()[0] if head else ""
-    if "NORAD_CAT_ID" in first.upper() and "," in first:
-        return "csv"
-    return None
-
-
-# --- readers ---------------------------------------------------------------------------------
-
-_DUPLICATE = object()  # key under which the JSON object hook notes a repeated keyword
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
-    """A JSON object with upper-cased keys; a keyword given twice is noted, not overwritten."""
-    out: dict[Any, Any] = {}
-    for key, value in pairs:
-        upper = key.upper()
-        if upper in out and _DUPLICATE not in out:
-            out[_DUPLICATE] = upper
-        out[upper] = value
-    return out
-
-
-def _json_int(digits: str) -> int | str:
-    """JSON integers; one too long for Python's int() (4300 digits) stays a digit string, which
-    the field checks then report, instead of a ValueError that would abort the file."""
-    return int(digits) if len(digits) <= 4000 else digits
-
-
-def _skip_json_value(text: str, pos: int) -> int:
-    """End of the JSON array/object starting at ``pos``, found without recursion (for values
-    nested too deeply for the decoder). Strings are skipped with their escapes."""
-    depth, k, n = 0, pos, len(text)
-    while k < n:
-        c = text[k]
-        if c == '"':
-            k += 1
-            while k < n and text[k] != '"':
-                k += 2 if text[k] == "\\" else 1
-        elif c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-            if depth == 0:
-                return k + 1
-        k += 1
-    raise ValueError("unterminated JSON value")
-
-
-def _json_items(text: str) -> tuple[list[Any], list[int]]:
-    """Decode a top-level JSON array element by element: (items, indices of the elements nested
-    too deeply for the decoder, which are None in items). Raises JSONDecodeError."""
-    decoder = json.JSONDecoder(object_pairs_hook=_json_object, parse_int=_json_int)
-    ws = re.compile(r"[ \t\n\r]*")
-    pos = ws.match(text, 0).end()  # type: ignore[union-attr]
-    if not text.startswith("[", pos):
-        raise json.JSONDecodeError("expected '['", text, pos)
-    pos = ws.match(text, pos + 1).end()  # type: ignore[union-attr]
-    items: list[Any] = []
-    too_deep: list[int] = []
-    if text.startswith("]", pos):
-        return items, too_deep
-    while True:
-        try:
-            item, pos = decoder.raw_decode(text, pos)
-        except RecursionError:
-            try:
-                pos = _skip_json_value(text, pos)
-            except ValueError:
-                raise json.JSONDecodeError("unterminated value", text, pos) from None
-            too_deep.append(len(items))
-            item = None
-        items.append(item)
-        pos = ws.match(text, pos).end()  # type: ignore[union-attr]
-        if text.startswith("]", pos):
-            if text[pos + 1 :].strip(" \t\n\r"):
-                raise json.JSONDecodeError("Extra data", text, pos + 1)
-            return items, too_deep
-        if not text.startswith(",", pos):
-            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
-        pos = ws.match(text, pos + 1).end()  # type: ignore[union-attr]
-
-
-def _read_json(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
-    too_deep: list[int] = []
-    try:
-        data = json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int)
-    except json.JSONDecodeError as exc:
-        return [], [RecordError(source, f"not valid JSON: {exc.msg}", line=exc.lineno)]
-    except RecursionError:
-        # nested too deeply for the decoder somewhere: decode the records one by one
-        if not text.lstrip(" \t\n\r").startswith("["):
-            return [], [RecordError(source, "JSON nested too deeply to be an OMM", record=0)]
-        try:
-            data, too_deep = _json_items(text)
-        except json.JSONDecodeError as exc:
-            return [], [RecordError(source, f"not valid JSON: {exc.msg}", line=exc.lineno)]
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        kind = type(data).__name__ if data is not None else "null"
-        return [], [RecordError(source, f"the JSON is a single {kind}, not OMM records (objects)")]
-    rows, errors = [], []
-    deep = set(too_deep)
-    for k, item in enumerate(data):
-        if k in deep:
-            errors.append(RecordError(source, "record is nested too deeply", record=k))
-        elif isinstance(item, dict):
-            repeated = item.pop(_DUPLICATE, None)
-            row = _Row(item, record=k)
-            if repeated is not None:
-                row.problem = (repeated, "keyword appears twice in the record", None)
-            rows.append(row)
-        else:
-            errors.append(RecordError(source, "record is not a JSON object", record=k))
-    return rows, errors
-
-
-def _csv_field(raw: str, header: list[str], bad: Callable[[str], bool]) -> str | None:
-    """The header name of the first comma-separated cell of ``raw`` for which ``bad`` holds."""
-    cells = raw.split(",")
-    if len(cells) != len(header):
-        return None
-    return next((h for h, c in zip(header, cells, strict=True) if bad(c)), None)
-
-
-def _longer(cell: str, limit: int) -> bool:
-    return len(cell) > limit
-
-
-def _read_csv(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
-    # split on LF only (a CR before it is part of the terminator), so a bare CR inside a field
-    # is that record's error, not a record break; csv.Error is caught per record (the field
-    # size limit, a bare CR) and the reader goes on with the next line
-    raw_lines = io.StringIO(text).readlines()
-    reader = csv.reader(raw_lines)
-    try:
-        header = [h.strip().upper() for h in next(reader)]
-    except StopIteration:
-        return [], []
-    except csv.Error as exc:
-        return [], [RecordError(source, f"CSV header cannot be read: {exc}", line=1)]
-    repeated = sorted({h for h in header if h and header.count(h) > 1})
-    if repeated:
-        return [], [
-            RecordError(
-                source, f"header names {', '.join(repeated)} more than once", line=1, field=None
-            )
-        ]
-    rows, errors = [], []
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            line = reader.line_num
-            raw = raw_lines[line - 1] if 0 < line <= len(raw_lines) else ""
-            if "field larger" in str(exc):
-                limit = csv.field_size_limit()
-                field = _csv_field(raw, header, partial(_longer, limit=limit))
-                reason = f"a field is longer than {limit} characters"
-            else:
-                field = _csv_field(raw.rstrip("\r\n"), header, lambda c: "\r" in c)
-                reason = "a field holds a bare carriage return"
-            errors.append(RecordError(source, reason, line=line, field=field))
-            continue
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            errors.append(
-                RecordError(
-                    source, f"has {len(cells)} cells, the header has {len(header)}", line=line
-                )
-            )
-            continue
-        rows.append(_Row(dict(zip(header, cells, strict=True)), line=line))
-    return rows, errors
-
-
-_XML_KEYS = set(OMM_FIELDS) | set(METADATA)
-
-
-def _read_xml(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        return [], [RecordError(source, f"not well-formed XML: {exc}", line=exc.position[0])]
-    rows = []
-    for k, omm in enumerate(el for el in root.iter() if _local(el.tag) == "omm"):
-        row = _Row({}, record=k)
-        for el in omm.iter():
-            tag = _local(el.tag).upper()
-            if tag in _XML_KEYS and el.text is not None:
-                if tag in row.values and row.problem is None:
-                    row.problem = (tag, "keyword appears twice in the record", None)
-                row.values[tag] = el.text.strip()
-        rows.append(row)
-    if not rows:
-        return [], [RecordError(source, "the XML holds no <omm> element", line=1)]
-    return rows, []
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _read_kvn(text: str, source: str) -> tuple[list[_Row], list[RecordError]]:
-    rows: list[_Row] = []
-    errors: list[RecordError] = []
-    current: _Row | None = None
-    # lines end at LF (CRLF too); other characters str.splitlines() breaks on stay in the line,
-    # so line numbers are the ones an editor shows
-    for i, raw in enumerate(text.split("\n"), start=1):
-        s = raw.removesuffix("\r").strip()
-        if not s or s.startswith("COMMENT"):
-            continue
-        if "=" not in s:
-            errors.append(RecordError(source, "not a KEY = value line", line=i))
-            continue
-        key, _, value = s.partition("=")
-        key, value = key.strip().upper(), value.strip()
-        if key == "CCSDS_OMM_VERS":
-            current = _Row({}, line=i, field_lines={})
-            rows.append(current)
-            continue
-        if current is None:
-            errors.append(RecordError(source, "keyword before CCSDS_OMM_VERS", line=i))
-            continue
-        if "[" in value:  # units, e.g. "15.5 [rev/day]"
-            value = value.split("[", 1)[0].strip()
-        assert current.field_lines is not None
-        if key in current.values:
-            if current.problem is None:
-                first = current.field_lines[key]
-                current.problem = (key, f"keyword appears twice (first on line {first})", i)
-            continue
-        current.values[key] = value
-        current.field_lines[key] = i
-    return rows, errors
-
-
-_READERS: dict[str, Callable[[str, str], tuple[list[_Row], list[RecordError]]]] = {
-    "json": _read_json,
-    "csv": _read_csv,
-    "xml": _read_xml,
-    "kvn": _read_kvn,
-}
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -657,98 +352,3 @@ def parse_omm(text: str, source: str = "<text>", fmt: str | None = None) -> Load
     result = _rows_to_table(rows, source)
     result.errors = errors + result.errors
     return result
-
-
-# --- writers -----------------------------------------------------------------------------------
-
-
-def _omm_records(table: pa.Table) -> list[dict[str, Any]]:
-    epochs = table.column("epoch").to_numpy().astype("datetime64[us]")
-    cols = table.to_pydict()
-    out = []
-    for k in range(table.num_rows):
-        rec: dict[str, Any] = {}
-        for key, (column, kind, _) in OMM_FIELDS.items():
-            if kind == "time":
-                rec[key] = str(epochs[k])
-            else:
-                rec[key] = cols[column][k]
-        out.append(rec)
-    return out
-
-
-_XML_GROUPS = {
-    "meanElements": (
-        "EPOCH",
-        "MEAN_MOTION",
-        "ECCENTRICITY",
-        "INCLINATION",
-        "RA_OF_ASC_NODE",
-        "ARG_OF_PERICENTER",
-        "MEAN_ANOMALY",
-    ),
-    "tleParameters": (
-        "EPHEMERIS_TYPE",
-        "CLASSIFICATION_TYPE",
-        "NORAD_CAT_ID",
-        "ELEMENT_SET_NO",
-        "REV_AT_EPOCH",
-        "BSTAR",
-        "MEAN_MOTION_DOT",
-        "MEAN_MOTION_DDOT",
-    ),
-}
-
-
-def write_omm(table: pa.Table, fmt: str = "json") -> str:
-    """Element sets as OMM text: 'json' (CelesTrak style), 'csv', 'kvn' or 'xml'."""
-    records = _omm_records(table)
-    if fmt == "json":
-        return json.dumps(records, indent=1) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(OMM_FIELDS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in records)
-        return buf.getvalue()
-    if fmt == "kvn":
-        lines = []
-        for r in records:
-            lines += [
-                "CCSDS_OMM_VERS = 2.0",
-                "CREATION_DATE = " + str(timeconv.utc_now().astype("datetime64[s]")),
-                "ORIGINATOR = starbrain",
-            ]
-            lines += [f"{k} = {v}" for k, v in r.items() if v is not None]
-            lines += [
-                "MEAN_ELEMENT_THEORY = SGP4",
-                "CENTER_NAME = EARTH",
-                "REF_FRAME = TEME",
-                "TIME_SYSTEM = UTC",
-                "",
-            ]
-        return "\n".join(lines)
-    if fmt == "xml":
-        root = ET.Element("ndm")
-        for r in records:
-            omm = ET.SubElement(root, "omm", id="CCSDS_OMM_VERS", version="2.0")
-            segment = ET.SubElement(ET.SubElement(omm, "body"), "segment")
-            meta = ET.SubElement(segment, "metadata")
-            for k, v in (
-                ("OBJECT_NAME", r["OBJECT_NAME"]),
-                ("OBJECT_ID", r["OBJECT_ID"]),
-                ("CENTER_NAME", "EARTH"),
-                ("REF_FRAME", "TEME"),
-                ("TIME_SYSTEM", "UTC"),
-                ("MEAN_ELEMENT_THEORY", "SGP4"),
-            ):
-                if v is not None:
-                    ET.SubElement(meta, k).text = str(v)
-            data = ET.SubElement(segment, "data")
-            for group, keys in _XML_GROUPS.items():
-                el = ET.SubElement(data, group)
-                for k in keys:
-                    if r[k] is not None:
-                        ET.SubElement(el, k).text = str(r[k])
-        return ET.tostring(root, encoding="unicode") + "\n"
-    raise ValueError(f"unknown OMM format {fmt!r}; use json, csv, kvn or xml")
