@@ -79,7 +79,6 @@ MODULE_ALLOW: dict[str, str] = {
     "planners/landing.py": _TODO,
     "physics/forces.py": _TODO,
     "planners/transfers.py": _TODO,
-    "sources/oem.py": _TODO,
     "planners/routing.py": _TODO,
     "planners/ascent.py": _TODO,
     "physics/integrators.py": _TODO,
