@@ -42,7 +42,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "cli/orbits.py::propagate": _TODO,
     "cli/route.py::route_command": _TODO,
     "cli/service.py::run": _TODO,
-    "console/app.py::create_app": _TODO,
     "console/routes/live.py::live": _TODO,
     "console/routes/passes.py::passes": _TODO,
     "models/fitting.py::fit_elements": _TODO,

@@ -25,7 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starbrain import __version__
 from starbrain.console.fleet import FleetCache, StoreProvider
 from starbrain.console.routes import (
+    arm,
     catalog,
+    compute,
     conjunctions,
     health,
     links,
@@ -34,7 +36,9 @@ from starbrain.console.routes import (
     models,
     passes,
     positions,
+    posts,
     telemetry,
+    vehicles,
 )
 from starbrain.console.security import LOOPBACK_NAMES, GuardMiddleware, RedactTokenFilter
 from starbrain.console.settings import ConsoleSettings, check_bind
@@ -155,6 +159,56 @@ def _security_headers(app: FastAPI) -> None:
         return response
 
 
+ROUTERS = (
+    health, catalog, positions, passes, conjunctions, telemetry, models, mars, live, links,
+    vehicles, arm, compute, posts,
+)  # fmt: skip
+
+DESCRIPTION = (
+    "Catalogue, positions, ground tracks, passes, conjunctions, telemetry and anomalies, "
+    "the world-model registry, the live loop's status, inter-satellite links and "
+    "city-to-city routes, Earth-Mars transfers, and the other fleets (vehicle tracks, model "
+    "error and lane changes; robot-arm joint tracking; the GPU hall's power, temperatures and "
+    "power-capped schedule; public posts, bursts, search and `POST /api/posts` ingest) from "
+    "the starbrain store; live positions (and, under `starbrain run`, every message the loop "
+    "publishes) over the WebSocket `/ws/live`. Every error is JSON: `{error, message, "
+    "details}`. When the server has a token, send `Authorization: Bearer TOKEN`."
+)
+
+
+def _settings(
+    store_path: str | Path | None,
+    token: str | None,
+    store: Store | None,
+    settings: ConsoleSettings | None,
+) -> ConsoleSettings:
+    """``settings`` (default :class:`ConsoleSettings`) with ``store_path``/``token`` (or the
+    shared ``store``'s path) put in when given."""
+    base = settings or ConsoleSettings()
+    overrides: dict[str, Any] = {}
+    if store_path is not None:
+        overrides["store_path"] = Path(store_path)
+    elif store is not None:
+        overrides["store_path"] = store.path
+    if token is not None:
+        overrides["token"] = token
+    if not overrides:
+        return base
+    from dataclasses import replace
+
+    return replace(base, **overrides)
+
+
+def _init_state(app: FastAPI, cfg: ConsoleSettings, stores: StoreProvider) -> None:
+    app.state.settings = cfg
+    app.state.stores = stores
+    app.state.fleet_cache = FleetCache(stores, cfg.fleet_refresh_s, cfg.device)
+    app.state.compute_limiter = anyio.CapacityLimiter(cfg.compute_slots)
+    app.state.live_clients = 0
+    app.state.bus = None  # the live loop's in-process bus, when it runs in this process
+    app.state.loop = None  # the live loop itself (its status), likewise
+
+
 def create_app(
     store_path: str | Path | None = None,
     token: str | None = None,
@@ -174,19 +228,7 @@ def create_app(
         settings: every other knob (:class:`ConsoleSettings`); ``store_path`` and ``token``
             override its fields when given.
     """
-    base = settings or ConsoleSettings()
-    overrides: dict[str, Any] = {}
-    if store_path is not None:
-        overrides["store_path"] = Path(store_path)
-    elif store is not None:
-        overrides["store_path"] = store.path
-    if token is not None:
-        overrides["token"] = token
-    if overrides:
-        from dataclasses import replace
-
-        base = replace(base, **overrides)
-    cfg = base
+    cfg = _settings(store_path, token, store, settings)
     stores = StoreProvider(cfg.store_path, shared=store)
 
     @asynccontextmanager
@@ -198,28 +240,13 @@ def create_app(
     app = FastAPI(
         title="starbrain console API",
         version=__version__,
-        description=(
-            "Catalogue, positions, ground tracks, passes, conjunctions, telemetry and anomalies, "
-            "the world-model registry, the live loop's status, inter-satellite links and "
-            "city-to-city routes, and Earth-Mars transfers from the starbrain store; live "
-            "positions (and, under `starbrain run`, every message the loop publishes) over the "
-            "WebSocket `/ws/live`. Every error is "
-            "JSON: `{error, message, details}`. When the server has a token, send "
-            "`Authorization: Bearer TOKEN`."
-        ),
+        description=DESCRIPTION,
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.settings = cfg
-    app.state.stores = stores
-    app.state.fleet_cache = FleetCache(stores, cfg.fleet_refresh_s, cfg.device)
-    app.state.compute_limiter = anyio.CapacityLimiter(cfg.compute_slots)
-    app.state.live_clients = 0
-    app.state.bus = None  # the live loop's in-process bus, when it runs in this process
-    app.state.loop = None  # the live loop itself (its status), likewise
-
+    _init_state(app, cfg, stores)
     _install_error_handlers(app)
     _security_headers(app)
     app.add_middleware(
@@ -227,9 +254,7 @@ def create_app(
         token=cfg.token,
         allowed_hosts=None if cfg.token else LOOPBACK_NAMES,
     )
-    for module in (
-        health, catalog, positions, passes, conjunctions, telemetry, models, mars, live, links
-    ):  # fmt: skip
+    for module in ROUTERS:
         app.include_router(module.router)
     _install_docs(app)
     if cfg.token:

@@ -26,25 +26,35 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TCA_TOLERANCE_S",
+    "LANE_CHANGES_TABLE",
     "LOOP_EVENTS_TABLE",
     "LOOP_STATE_TABLE",
     "SCREENINGS_TABLE",
     "anomalies",
+    "arm_episodes",
+    "arm_series",
+    "compute_gpus",
+    "compute_site",
     "conjunction",
     "ensure_loop_tables",
     "ephemeris_summary",
     "has_table",
+    "lane_changes",
     "latest_conjunctions",
     "loop_done_until",
     "loop_events",
     "loop_tasks",
     "models",
+    "recent_posts",
+    "record_lane_change",
     "record_screening",
     "save_loop_task",
     "telemetry_count",
     "telemetry_parameters",
     "telemetry_series",
     "telemetry_span",
+    "vehicle_logs",
+    "vehicle_track",
 ]
 
 # Two rows of one pair whose TCAs are at most this far apart are one encounter. Refinements of
@@ -381,4 +391,186 @@ def loop_events(store: Store, limit: int = 50) -> pa.Table:
         f"SELECT subject, epoch_ns(sim_time) AS sim_time_ns, payload FROM {LOOP_EVENTS_TABLE} "
         "ORDER BY published_at DESC, sim_time DESC LIMIT ?",
         [int(limit)],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The other fleets: vehicles, the robot arm, the GPU hall and public posts (console panels)
+
+
+def _thinned(
+    store: Store, table: str, cols: str, where: str, params: list[Any], order: str, max_points: int
+) -> tuple[int, int, pa.Table]:
+    """Every ``stride``-th row (by ``order``) of ``table`` matching ``where`` so that at most
+    ``max_points`` come back: ``(matching rows, stride, rows)``."""
+    n = int(_scalar(store.query(f"SELECT count(*) AS n FROM {table} WHERE {where}", params)))
+    stride = max(1, -(-n // max(1, int(max_points))))
+    t = store.query(
+        f"SELECT {cols} FROM {table} WHERE {where} "
+        f"QUALIFY (row_number() OVER (ORDER BY {order}) - 1) % ? = 0 ORDER BY {order}",
+        [*params, stride],
+    )
+    return n, stride, t
+
+
+def vehicle_logs(store: Store, limit: int = 200) -> pa.Table:
+    """One row per stored (vehicle, log): ``vehicle_id``, ``log_id``, ``n`` (samples),
+    ``first_ns``/``last_ns`` (ns since 1970 UTC), ``friction`` (sim truth, null on a real car),
+    ``driver``, ``x_extent_m``/``y_extent_m`` (the track's extent, m); by vehicle, then log."""
+    return store.query(
+        "SELECT vehicle_id, log_id, count(*) AS n, epoch_ns(min(time)) AS first_ns, "
+        "epoch_ns(max(time)) AS last_ns, any_value(friction) AS friction, "
+        "any_value(driver) AS driver, max(x_m) - min(x_m) AS x_extent_m, "
+        "max(y_m) - min(y_m) AS y_extent_m FROM vehicle GROUP BY vehicle_id, log_id "
+        "ORDER BY vehicle_id, log_id LIMIT ?",
+        [int(limit)],
+    )
+
+
+def vehicle_track(
+    store: Store, vehicle_id: str, log_id: str | None = None, max_points: int = 2000
+) -> tuple[int, int, pa.Table]:
+    """A vehicle's driven track, thinned to at most ``max_points``: ``(samples, stride,
+    rows)``; rows ``log_id``, ``segment``, ``t_ns`` (ns since 1970 UTC), ``x_m``/``y_m`` (m, the
+    log's local east/north), ``yaw_rad``, ``speed_mps``, by log then time."""
+    where, params = "vehicle_id = ?", list[Any]([vehicle_id])
+    if log_id is not None:
+        where += " AND log_id = ?"
+        params.append(log_id)
+    cols = "log_id, segment, epoch_ns(time) AS t_ns, x_m, y_m, yaw_rad, speed_mps"
+    return _thinned(store, "vehicle", cols, where, params, "log_id, time", max_points)
+
+
+def arm_episodes(store: Store, limit: int = 200) -> pa.Table:
+    """One row per stored (arm, episode): ``arm_id``, ``episode``, ``n`` (rows),
+    ``first_ns``/``last_ns`` (ns since 1970 UTC), ``task``, ``payload_kg`` (sim truth)."""
+    return store.query(
+        "SELECT arm_id, episode, count(*) AS n, epoch_ns(min(time)) AS first_ns, "
+        "epoch_ns(max(time)) AS last_ns, any_value(task) AS task, "
+        "max(payload_kg) AS payload_kg FROM arm GROUP BY arm_id, episode "
+        "ORDER BY arm_id, episode LIMIT ?",
+        [int(limit)],
+    )
+
+
+def arm_series(
+    store: Store, arm_id: str, episode: int | None = None, max_points: int = 2000
+) -> tuple[int, int, pa.Table]:
+    """An arm's telemetry, thinned to at most ``max_points``: ``(rows, stride, rows)``; columns
+    ``episode``, ``t_ns`` (ns since 1970 UTC), joint angles ``q1_rad``/``q2_rad``, commanded and
+    measured torques ``tau_cmd_*_nm``/``tau_meas_*_nm`` (N m), ``ee_x_m``/``ee_y_m`` (m, base
+    frame), by episode then time."""
+    where, params = "arm_id = ?", list[Any]([arm_id])
+    if episode is not None:
+        where += " AND episode = ?"
+        params.append(int(episode))
+    cols = (
+        "episode, epoch_ns(time) AS t_ns, q1_rad, q2_rad, tau_cmd_1_nm, tau_cmd_2_nm, "
+        "tau_meas_1_nm, tau_meas_2_nm, ee_x_m, ee_y_m"
+    )
+    return _thinned(store, "arm", cols, where, params, "episode, time", max_points)
+
+
+def compute_site(store: Store, max_points: int = 2000) -> tuple[int, int, pa.Table]:
+    """The GPU hall over time, one row per sample time (thinned to at most ``max_points``):
+    ``(sample times, stride, rows)``; columns ``t_ns`` (ns since 1970 UTC), ``n_gpus``,
+    ``site_power_w`` (sum of board power, W), ``power_limit_w`` (sum of the enforced limits,
+    W), ``gpu_temp_mean_c``/``gpu_temp_max_c`` and ``memory_temp_max_c`` (deg C), by time."""
+    cols = (
+        "epoch_ns(time) AS t_ns, count(*) AS n_gpus, sum(power_w) AS site_power_w, "
+        "sum(power_limit_w) AS power_limit_w, avg(gpu_temp_c) AS gpu_temp_mean_c, "
+        "max(gpu_temp_c) AS gpu_temp_max_c, max(memory_temp_c) AS memory_temp_max_c"
+    )
+    grouped = f"(SELECT {cols} FROM compute GROUP BY time)"
+    return _thinned(store, grouped, "*", "TRUE", [], "t_ns", max_points)
+
+
+def compute_gpus(store: Store, limit: int = 20) -> pa.Table:
+    """The ``limit`` hottest GPUs by their peak die temperature: ``gpu_id``, ``rack_id``,
+    ``n`` (samples), ``gpu_temp_max_c``, ``memory_temp_max_c`` (deg C), ``power_mean_w`` (W)."""
+    return store.query(
+        "SELECT gpu_id, any_value(rack_id) AS rack_id, count(*) AS n, "
+        "max(gpu_temp_c) AS gpu_temp_max_c, max(memory_temp_c) AS memory_temp_max_c, "
+        "avg(power_w) AS power_mean_w FROM compute GROUP BY gpu_id "
+        "ORDER BY gpu_temp_max_c DESC, gpu_id LIMIT ?",
+        [int(limit)],
+    )
+
+
+def recent_posts(store: Store, limit: int = 50) -> tuple[int, pa.Table]:
+    """The newest ``limit`` stored posts: ``(posts stored, rows)``; rows ``id``, ``t_ns`` (ns
+    since 1970 UTC), ``author``, ``lang``, ``text``, ``entities`` (JSON), newest first."""
+    t = store.query(
+        "SELECT id, epoch_ns(time) AS t_ns, author, lang, text, entities, "
+        "count(*) OVER () AS total FROM posts ORDER BY time DESC, id LIMIT ?",
+        [int(limit)],
+    )
+    total = int(t.column("total")[0].as_py()) if t.num_rows else 0
+    return total, t.drop_columns(["total"])
+
+
+LANE_CHANGES_TABLE = "lane_changes"
+_LANE_CHANGES_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {LANE_CHANGES_TABLE} (ran_at TIMESTAMP_NS NOT NULL, "
+    "vehicle_id VARCHAR NOT NULL, model VARCHAR NOT NULL, friction DOUBLE NOT NULL, "
+    "speed_mps DOUBLE NOT NULL, passed BOOLEAN NOT NULL, spun BOOLEAN NOT NULL, "
+    "max_sideslip_deg DOUBLE, cones_struck VARCHAR NOT NULL, width_m DOUBLE NOT NULL, "
+    "length_m DOUBLE NOT NULL, path_json VARCHAR NOT NULL)"
+)
+
+
+def record_lane_change(
+    store: Store,
+    *,
+    vehicle_id: str,
+    model: str,
+    friction: float,
+    summary: dict[str, Any],
+    width_m: float,
+    length_m: float,
+    x_m: Any,
+    y_m: Any,
+    ran_at: Any = None,
+) -> None:
+    """Store one ISO 3888-2 double-lane-change run in ``lane_changes`` (created when missing):
+    ``summary`` as :meth:`DLCResult.summary` gives it (``speed_mps`` entry speed, ``passed``,
+    ``spun``, ``max_sideslip_deg``, ``cones`` struck), the car's ``width_m``/``length_m`` (the
+    cone layout follows from the width) and its centre's path ``x_m``/``y_m`` (m, track frame:
+    x along the track from section 1's entry, y left of section 1's right cone line), run at
+    ``ran_at`` (UTC, default now)."""
+    import json
+
+    store.execute(_LANE_CHANGES_DDL)
+    at = timeconv.utc_now() if ran_at is None else ran_at
+    path = {"x_m": np.round(np.asarray(x_m, float), 3).tolist(),
+            "y_m": np.round(np.asarray(y_m, float), 3).tolist()}  # fmt: skip
+    store.execute(
+        f"INSERT INTO {LANE_CHANGES_TABLE} VALUES (make_timestamp_ns(?), ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?)",
+        [
+            int(np.asarray(timeconv.to_ns(at)).reshape(())),
+            vehicle_id,
+            model,
+            float(friction),
+            float(summary["speed_mps"]),
+            bool(summary["passed"]),
+            bool(summary["spun"]),
+            float(summary["max_sideslip_deg"]),
+            json.dumps(list(summary["cones"])),
+            float(width_m),
+            float(length_m),
+            json.dumps(path),
+        ],
+    )
+
+
+def lane_changes(store: Store, vehicle_id: str | None = None, limit: int = 10) -> pa.Table:
+    """Stored double-lane-change runs, newest first (see :func:`record_lane_change`; the
+    store must hold the table, :func:`has_table`): ``ran_at_ns`` (ns since 1970 UTC) and every
+    other column as stored."""
+    where, params = ("vehicle_id = ?", [vehicle_id]) if vehicle_id else ("TRUE", [])
+    return store.query(
+        f"SELECT epoch_ns(ran_at) AS ran_at_ns, * EXCLUDE (ran_at) FROM {LANE_CHANGES_TABLE} "
+        f"WHERE {where} ORDER BY ran_at DESC LIMIT ?",
+        [*params, int(limit)],
     )
