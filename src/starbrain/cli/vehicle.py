@@ -271,6 +271,9 @@ def vehicle_drive(
     trajectory: Annotated[
         Path | None, typer.Option(help="Write the last run's trajectory (.csv) here.")
     ] = None,
+    record: Annotated[
+        bool, typer.Option(help="Store the last run (the console's lane-change plot).")
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """ISO 3888-2 double lane change on the multi-body plant, MPC over a world model."""
@@ -316,7 +319,24 @@ def vehicle_drive(
             comments="",
             header="x_m,y_m,yaw_rad,vx_mps,vy_mps,yaw_rate_radps",
         )
+    if record and runs:
+        _record_lane_change(vehicle_id, model_name, friction, plant, runs[-1])
     _emit(rows, fmt, title=f"ISO 3888-2 double lane change, {vehicle_id}, mu {friction}")
+
+
+def _record_lane_change(
+    vehicle_id: str, model_name: str | None, friction: float, plant: Any, run: Any
+) -> None:
+    """Store one lane-change run in the store's ``lane_changes`` table (GET
+    /api/vehicles/lane-change; the console's vehicles panel)."""
+    from starbrain.store import queries
+
+    with _open_store() as store:
+        queries.record_lane_change(
+            store, vehicle_id=vehicle_id, model=model_name or "single-track (spec)",
+            friction=friction, summary=run.summary(), width_m=float(plant.w),
+            length_m=float(plant.l), x_m=run.trajectory[:, 0], y_m=run.trajectory[:, 1],
+        )  # fmt: skip
 
 
 def _drive_model(model_name: str | None, vehicle_id: str) -> tuple[Any, float]:
