@@ -6,6 +6,7 @@ import { loadLand, shellColour } from "./earthmap.js";
 import { createGlobe } from "./globe.js";
 import { installLinks } from "./links.js";
 import { addEvent, loadConjunctions, loadLoop, loadModels, loadParameters, loadSeries } from "./panels.js";
+import { drawArm, loadArm, loadCompute, loadPosts, loadVehicles, searchPosts } from "./fleets.js";
 import { PorkchopPlot } from "./porkchop.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -53,6 +54,8 @@ function showTab(name) {
   if (name === "conjunctions") loadConjunctions(state, toast).catch((err) => toast(err.message));
   if (name === "telemetry") loadParameters(state, toast).catch((err) => toast(err.message));
   if (name === "loop") Promise.all([loadModels(), loadLoop(state)]).catch((err) => toast(err.message));
+  const fleets = { vehicles: loadVehicles, arm: loadArm, compute: loadCompute, posts: loadPosts };
+  if (fleets[name]) fleets[name](state).catch((err) => toast(err.message));
   if (name === "mars" && !state.marsLoaded) {
     state.marsLoaded = true;
     loadWindows();
@@ -334,6 +337,14 @@ async function main() {
   $("#tm-parameter").addEventListener("change", () => loadSeries(state, toast));
   $("#tm-minutes").addEventListener("change", () => loadSeries(state, toast));
   $("#tm-refresh").addEventListener("click", () => loadParameters(state, toast).catch((err) => toast(err.message)));
+  const reload = (fn) => () => fn(state).catch((err) => toast(err.message));
+  $("#veh-select").addEventListener("change", reload(loadVehicles));
+  $("#veh-refresh").addEventListener("click", reload(loadVehicles));
+  $("#arm-refresh").addEventListener("click", reload(loadArm));
+  $("#arm-time").addEventListener("input", () => drawArm(state));
+  $("#cmp-policy").addEventListener("change", reload(loadCompute));
+  $("#cmp-refresh").addEventListener("click", reload(loadCompute));
+  $("#posts-search-form").addEventListener("submit", (e) => searchPosts(state, e).catch((err) => toast(err.message)));
   $("#speed").addEventListener("change", () => {
     if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ speed: Number($("#speed").value) }));
   });
