@@ -10,7 +10,10 @@ Power follows the job each GPU runs: training iterations (compute at full activi
 collective wait at 40%), and every few minutes a checkpoint stall near idle, synchronised over
 all GPUs of the job so thousands swing together. A per-GPU power limit caps the draw (and slows
 the clock). Faults: a pump degrading (its loop's flow falls linearly from a start time) and a
-fan/cold-plate degrading on one node (its resistances grow).
+fan/cold-plate degrading on one node (its resistances grow, optionally with a step at
+``fan_fault_start_s``: a fan that stops). :func:`fault_labels` writes them as a fault table
+(``sources.faults.FAULT_SCHEMA``, kinds ``pump_degrading`` and ``fan_failure``, one row per
+affected GPU).
 
 Everything is vectorised over GPUs (numpy, float64); the only Python loop is over time steps.
 Units as in the ``compute`` schema: W, deg C, L/min, MHz, %, mJ; time in s from the start.
@@ -25,10 +28,11 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.compute.schema import COMPUTE_SCHEMA, THROTTLE_SW_POWER_CAP
+from starbrain.core.schemas.compute import COMPUTE_SCHEMA, THROTTLE_SW_POWER_CAP
 from starbrain.sources.compute.thermal_truth import ThermalTruth, truth_step
+from starbrain.sources.faults import Fault, fault_rows, fault_table
 
-__all__ = ["Fleet", "FleetConfig", "Recording", "simulate_fleet"]
+__all__ = ["Fleet", "FleetConfig", "Recording", "fault_labels", "simulate_fleet"]
 
 ACTIVITY_COMPUTE, ACTIVITY_COMM, ACTIVITY_CKPT = 1.0, 0.4, 0.12
 SM_CLOCK_MAX_MHZ, MEM_CLOCK_MHZ = 1980.0, 2619.0
@@ -38,7 +42,8 @@ SM_CLOCK_MAX_MHZ, MEM_CLOCK_MHZ = 1980.0, 2619.0
 class FleetConfig:
     """The simulated site. ``pump_fault_loop``: the loop whose pump degrades from
     ``pump_fault_start_s``, losing ``pump_fault_per_h`` of its flow per hour (floored at 20%);
-    ``fan_fault_node``: a node whose cooling resistances grow ``fan_fault_per_h`` per hour."""
+    ``fan_fault_node``: a node whose cooling resistances grow ``fan_fault_per_h`` per hour
+    from ``fan_fault_start_s``, after a step of ``fan_fault_step`` (fraction) there."""
 
     n_racks: int = 8
     nodes_per_rack: int = 4
@@ -57,6 +62,8 @@ class FleetConfig:
     pump_fault_per_h: float = 0.6
     fan_fault_node: int | None = None
     fan_fault_per_h: float = 0.5
+    fan_fault_start_s: float = 0.0
+    fan_fault_step: float = 0.0
     thermal: ThermalTruth = field(default_factory=ThermalTruth)
     seed: int = 0
 
@@ -138,7 +145,9 @@ class Fleet:
         t_in = self.t_supply[self.loop] + self.inlet_offset
         spread = self.spread.copy()
         if c.fan_fault_node is not None:
-            grow = 1.0 + c.fan_fault_per_h * self.t_s / 3600.0
+            on = self.t_s >= c.fan_fault_start_s
+            since = max(0.0, self.t_s - c.fan_fault_start_s)  # == t_s when the start is 0
+            grow = 1.0 + c.fan_fault_step * on + c.fan_fault_per_h * since / 3600.0
             spread[self.node == c.fan_fault_node] *= grow
         self.tg, self.tp, self.tm = truth_step(
             self.tg, self.tp, self.tm, power, t_in, flow, c.thermal, spread, c.dt_s
@@ -222,3 +231,27 @@ def simulate_fleet(
     metrics = {k: np.stack(v) for k, v in out.items()}
     t = cfg.dt_s * np.arange(1, n + 1)
     return Recording(cfg, t, metrics, fleet.job, fleet.node, fleet.rack, fleet.loop)
+
+
+def fault_labels(rec: Recording, start_ns: int = 0) -> pa.Table:
+    """The recording's faults as a fault table: ``pump_degrading`` on every GPU of the pump's
+    loop (magnitude: flow fraction lost per hour) and ``fan_failure`` on every GPU of the fan's
+    node (magnitude: the resistance step), from their start to the last sample; ``start_ns`` as
+    in :meth:`Recording.to_table`."""
+    c, ids = rec.cfg, rec.gpu_ids()
+    last = start_ns + round(float(rec.time_s[-1]) * 1e9)
+    t0 = start_ns + round(float(rec.time_s[0] - c.dt_s) * 1e9)  # the recording's time zero
+    rows: list[dict[str, object]] = []
+    faults: list[tuple[np.ndarray, Fault]] = []
+    if c.pump_fault_loop is not None:
+        f = Fault("pump_degrading", c.pump_fault_start_s, magnitude=c.pump_fault_per_h)
+        faults.append((np.flatnonzero(rec.loop == c.pump_fault_loop), f))
+    if c.fan_fault_node is not None:
+        f = Fault("fan_failure", c.fan_fault_start_s, magnitude=c.fan_fault_step,
+                  channel="cold_plate")  # fmt: skip
+        faults.append((np.flatnonzero(rec.node == c.fan_fault_node), f))
+    for gpus, f in faults:
+        for g in gpus.tolist():
+            rows += fault_rows([f], stream="compute", object_id=ids[g], run_id=None, t0_ns=t0,
+                               last_ns=last, source=f"sim:seed{c.seed}")  # fmt: skip
+    return fault_table(rows)

@@ -7,10 +7,18 @@ SciPy's LSODA between 20 Hz samples, the driver's inputs (steering-angle rate, l
 acceleration) held over each interval. The reference model is scalar Python, so logs are
 simulated one after another (about 0.3 s of CPU per simulated second); everything downstream is
 batched. Friction scales the tyres' peak longitudinal and lateral friction (``p_dx1``, ``p_dy1``).
+
+Faults (:func:`simulate_faulty_log`, labels in ``sources.faults.FAULT_SCHEMA``): ``grip_loss``
+(while active, every tyre's peak friction and slip stiffnesses, ``p_dx1 p_dy1 p_kx1 p_ky1``, are
+multiplied by ``magnitude``, e.g. 0.4: a tyre losing grip on a wet or icy stretch; the driver does
+not notice) and ``sensor_bias`` (``magnitude`` added to the logged column ``channel``, e.g.
+``yaw_rate_radps`` +0.03 rad/s: an IMU gyro bias, or ``steering_wheel_angle_rad``). Without
+faults the logs are bit-identical to :func:`simulate_log`'s.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import zlib
 from collections.abc import Sequence
@@ -26,13 +34,17 @@ from vehiclemodels.parameters_vehicle2 import parameters_vehicle2
 from vehiclemodels.parameters_vehicle3 import parameters_vehicle3
 from vehiclemodels.vehicle_dynamics_mb import vehicle_dynamics_mb
 
-from starbrain.sources.driving.schema import VEHICLE_SCHEMA
+from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.vehicle import VEHICLE_SCHEMA
+from starbrain.sources.faults import Fault, fault_rows, fault_table
 
-__all__ = ["DRIVERS", "FLEET", "FRICTIONS", "Driver", "VehicleSpec", "simulate_fleet",
-           "simulate_log", "vehicle_parameters"]  # fmt: skip
+__all__ = ["DRIVERS", "FAULT_KINDS", "FLEET", "FRICTIONS", "Driver", "VehicleSpec",
+           "simulate_faulty_log", "simulate_fleet", "simulate_log",
+           "vehicle_parameters"]  # fmt: skip
 
 RATE_HZ = 20.0
 G = 9.81  # m/s^2, as in vehiclemodels
+FAULT_KINDS = ("grip_loss", "sensor_bias")
 
 
 @dataclass(frozen=True)
@@ -91,9 +103,15 @@ def simulate_log(
     duration_s: float = 20.0,
     seed: int = 0,
     start: str = "2026-01-01T00:00:00",
+    faults: Sequence[Fault] = (),
 ) -> pa.Table:
-    """One simulated log at 20 Hz in ``VEHICLE_SCHEMA`` (segment 0; truth columns filled)."""
+    """One simulated log at 20 Hz in ``VEHICLE_SCHEMA`` (segment 0; truth columns filled), with
+    ``faults`` injected (see the module docstring; labels: :func:`simulate_faulty_log`)."""
     p = vehicle_parameters(vehicle, friction)
+    grips = [f for f in faults if f.kind == "grip_loss"]
+    unknown = {f.kind for f in faults} - set(FAULT_KINDS)
+    if unknown:
+        raise StarbrainError(f"unknown vehicle fault kinds {sorted(unknown)}: use {FAULT_KINDS}")
     key = f"{vehicle.vehicle_id}|{friction}|{driver.name}|{seed}"
     rng = np.random.default_rng(zlib.crc32(key.encode()))
     ph = rng.uniform(0, 2 * np.pi, 3)
@@ -104,8 +122,10 @@ def simulate_log(
     states = np.empty((n, x.size))
     inputs = np.zeros((n, 2))
     states[0] = x
+    p_rows = [p] * n if grips else None
     for k in range(n - 1):
         t = k * dt
+        pk = _grip_params(p, grips, t) if grips else p
         v_ref = v0 + driver.speed_swing_mps * math.sin(2 * math.pi * t / 15.0 + ph[0])
         d_ref = driver.steer_amp_rad * (
             math.sin(2 * math.pi * t / driver.steer_period_s + ph[1])
@@ -116,25 +136,81 @@ def simulate_log(
         u_str = float(np.clip(driver.steer_gain_per_s * (d_ref - x[2]), -0.4, 0.4))
         u = [u_str, u_acc]
         with np.errstate(all="ignore"):
-            sol = solve_ivp(lambda _t, s, u=u: vehicle_dynamics_mb(s, u, p), (0.0, dt), x,
-                            method="LSODA", rtol=1e-6, atol=1e-8)  # fmt: skip
+            sol = solve_ivp(lambda _t, s, u=u, pk=pk: vehicle_dynamics_mb(s, u, pk), (0.0, dt),
+                            x, method="LSODA", rtol=1e-6, atol=1e-8)  # fmt: skip
         if not sol.success or not np.isfinite(sol.y[:, -1]).all() or sol.y[3, -1] < 1.0:
             n = k + 1  # the car spun or stopped: the log ends here (rare; not below 1 m/s)
             states, inputs = states[:n], inputs[:n]
+            p_rows = p_rows[:n] if p_rows is not None else None
             break
         x = sol.y[:, -1]
         states[k + 1], inputs[k] = x, u
+        if p_rows is not None:
+            p_rows[k] = pk
     if n > 1:
         inputs[-1] = inputs[-2]
-    return _table(states, inputs, p, vehicle, friction, driver, seed, start, key)
+    table = _table(states, inputs, p, vehicle, friction, driver, seed, start, key, p_rows)
+    return _with_sensor_bias(table, faults) if faults else table
+
+
+def _grip_params(p: Any, grips: Sequence[Fault], t_s: float) -> Any:
+    """``p`` with the tyres' friction and slip stiffnesses scaled by every active grip loss."""
+    scale = math.prod(f.magnitude for f in grips if f.active(t_s))
+    if scale == 1.0:
+        return p
+    q = copy.deepcopy(p)
+    for name in ("p_dx1", "p_dy1", "p_kx1", "p_ky1"):
+        setattr(q.tire, name, float(getattr(q.tire, name)) * scale)
+    return q
+
+
+def _with_sensor_bias(table: pa.Table, faults: Sequence[Fault]) -> pa.Table:
+    """The log with each ``sensor_bias`` fault's magnitude added to its column while active."""
+    t_ns = table["time"].cast(pa.int64()).to_numpy()
+    t_s = (t_ns - t_ns[0]) / 1e9
+    for f in faults:
+        if f.kind != "sensor_bias":
+            continue
+        if f.channel is None or f.channel not in table.column_names:
+            raise StarbrainError(f"sensor_bias needs a logged float column, got {f.channel!r}")
+        col = table[f.channel].to_numpy(zero_copy_only=False).astype(np.float64)
+        col = np.where(f.active(t_s), col + f.magnitude, col)
+        i = table.schema.get_field_index(f.channel)
+        table = table.set_column(i, table.schema.field(i), pa.array(col, pa.float64()))
+    return table
+
+
+def simulate_faulty_log(
+    vehicle: VehicleSpec,
+    friction: float,
+    driver: Driver,
+    faults: Sequence[Fault],
+    duration_s: float = 20.0,
+    seed: int = 0,
+    start: str = "2026-01-01T00:00:00",
+) -> tuple[pa.Table, pa.Table]:
+    """:func:`simulate_log` with ``faults`` (the same drive: same driver, phases and speed), its
+    ``log_id`` suffixed with the fault kinds; returns the log and its fault table."""
+    table = simulate_log(vehicle, friction, driver, duration_s, seed, start, faults)
+    kinds = "+".join(f.kind for f in faults)
+    log_id = f"{table['log_id'][0].as_py()}-{kinds}" if faults else table["log_id"][0].as_py()
+    i = table.schema.get_field_index("log_id")
+    table = table.set_column(i, table.schema.field(i), pa.array([log_id] * table.num_rows))
+    t_ns = table["time"].cast(pa.int64()).to_numpy()
+    rows = fault_rows(faults, stream="vehicle", object_id=vehicle.vehicle_id, run_id=log_id,
+                      t0_ns=int(t_ns[0]), last_ns=int(t_ns[-1]),
+                      source=table["source"][0].as_py())  # fmt: skip
+    return table, fault_table(rows)
 
 
 def _table(
     states: np.ndarray, inputs: np.ndarray, p: Any, vehicle: VehicleSpec, friction: float,
-    driver: Driver, seed: int, start: str, key: str,
+    driver: Driver, seed: int, start: str, key: str, p_rows: Sequence[Any] | None = None,
 ) -> pa.Table:  # fmt: skip
     n = states.shape[0]
-    f = np.array([vehicle_dynamics_mb(s, list(u), p) for s, u in zip(states, inputs, strict=True)])
+    ps = p_rows or [p] * n  # the parameters in force at each sample (a grip loss changes them)
+    f = np.array([vehicle_dynamics_mb(s, list(u), pk)
+                  for s, u, pk in zip(states, inputs, ps, strict=True)])  # fmt: skip
     vx, vy, r = states[:, 3], states[:, 10], states[:, 5]
     t0 = np.datetime64(start, "ns").astype(np.int64)
     time_ns = t0 + np.round(np.arange(n) / RATE_HZ * 1e9).astype(np.int64)

@@ -5,11 +5,18 @@ A policy is ``policy(k, state) -> torque_cmd_nm (2,)``; :class:`Excitation` is t
 policy (a joint-space PD pull toward random targets plus band-limited noise, which keeps the rates
 within a few rad/s while exciting inertia, damping and friction). Sensors: joint state is MuJoCo's
 (plus optional encoder noise), the measured torque is the delivered torque plus Gaussian noise.
+
+Faults (``faults=``; labels from :func:`simulate_faulty_arm` in ``sources.faults.FAULT_SCHEMA``):
+``payload_change`` (``magnitude`` kg added at the tool flange while active: a part picked up or
+a tool swapped) and ``joint_fault`` (joint ``channel`` ``"j1"`` or ``"j2"``: its viscous damping
+and dry friction multiplied by ``magnitude`` while active, a failing bearing or gearbox). The
+policy and the noise draw the same numbers with or without faults; without faults the episode
+is bit-identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,13 +24,16 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.arm import ARM_SCHEMA
+from starbrain.sources.faults import Fault, fault_rows, fault_table
 from starbrain.sources.robots.arm import WORN_ARM, ArmParams, MujocoArm
-from starbrain.sources.robots.schema import ARM_SCHEMA
 
-__all__ = ["Excitation", "Policy", "simulate_arm", "simulate_episode"]
+__all__ = ["FAULT_KINDS", "Excitation", "Policy", "simulate_arm", "simulate_episode",
+           "simulate_faulty_arm"]  # fmt: skip
 
 Policy = Callable[[int, np.ndarray], npt.ArrayLike]
 EPOCH = np.datetime64("2026-01-01T00:00:00", "ns")
+FAULT_KINDS = ("payload_change", "joint_fault")
 
 
 @dataclass
@@ -60,16 +70,23 @@ def simulate_episode(
     rng: np.random.Generator | None = None,
     torque_noise_nm: float = 0.01,
     q_noise_rad: float = 0.0,
+    faults: Sequence[Fault] = (),
 ) -> dict[str, np.ndarray]:
     """Run ``n_steps`` control periods from ``x0`` (default rest at zero). Returns arrays:
     ``x`` ``(n_steps + 1, 4)``, ``u`` ``(n_steps, 2)`` commanded, ``tau`` ``(n_steps, 2)``
     measured, ``ee`` ``(n_steps + 1, 3)`` and ``payload_kg`` ``(n_steps + 1,)`` (changes when
-    the policy calls ``arm.set_payload``)."""
+    the policy calls ``arm.set_payload`` or a ``payload_change`` fault is active)."""
     rng = rng or np.random.default_rng(0)
+    unknown = {f.kind for f in faults} - set(FAULT_KINDS)
+    if unknown:
+        raise StarbrainError(f"unknown arm fault kinds {sorted(unknown)}: use {FAULT_KINDS}")
+    base = arm.params
     arm.reset(x0)
     xs, ee, pay = [arm.state], [arm.ee_pose()], [arm.params.payload_kg]
     us, taus = [], []
     for k in range(n_steps):
+        if faults:
+            _apply_faults(arm, base, faults, k * arm.params.dt)
         u = np.asarray(policy(k, xs[-1]), np.float64).reshape(2)
         if not np.isfinite(u).all():
             raise StarbrainError(f"the policy returned a non-finite torque {u} at step {k}")
@@ -83,6 +100,25 @@ def simulate_episode(
         pay.append(arm.params.payload_kg)
     return {"x": np.array(xs), "u": np.array(us), "tau": np.array(taus), "ee": np.array(ee),
             "payload_kg": np.array(pay)}  # fmt: skip
+
+
+def _apply_faults(arm: MujocoArm, base: ArmParams, faults: Sequence[Fault], t_s: float) -> None:
+    """Set the arm's payload, damping and friction to ``base`` changed by the faults active at
+    ``t_s`` (s from the episode's start)."""
+    on = [f for f in faults if bool(f.active(t_s))]
+    payload = base.payload_kg + sum(f.magnitude for f in on if f.kind == "payload_change")
+    if payload != arm.params.payload_kg:
+        arm.set_payload(payload)
+    damping, friction = list(base.damping_nms), list(base.friction_nm)
+    for f in on:
+        if f.kind == "joint_fault":
+            if f.channel not in ("j1", "j2"):
+                raise StarbrainError(f"joint_fault needs channel 'j1' or 'j2', got {f.channel!r}")
+            j = int(f.channel[1]) - 1
+            damping[j] *= f.magnitude
+            friction[j] *= f.magnitude
+    arm.model.dof_damping[:] = damping
+    arm.model.dof_frictionloss[:] = friction
 
 
 def episode_table(
@@ -125,9 +161,11 @@ def simulate_arm(
     arm_id: str = "arm-1",
     start: np.datetime64 = EPOCH,
     first_episode: int = 0,
+    faults: Mapping[int, Sequence[Fault]] | None = None,
 ) -> pa.Table:
     """``n_episodes`` excitation episodes of ``n_steps`` steps (``params.dt`` each) of the arm,
-    from random rest poses, as one ``arm`` table (episodes back to back in time)."""
+    from random rest poses, as one ``arm`` table (episodes back to back in time). ``faults``:
+    episode index (from 0 in this call) -> the faults injected into it."""
     if n_episodes < 1 or n_steps < 1:
         raise StarbrainError("simulate at least one episode of at least one step")
     rng = np.random.default_rng(seed)
@@ -135,8 +173,34 @@ def simulate_arm(
     tables = []
     for e in range(n_episodes):
         x0 = np.concatenate([rng.uniform(-1.5, 1.5, 2), np.zeros(2)])
-        ep = simulate_episode(arm, Excitation(params, rng), n_steps, x0, rng)
+        ep_faults = (faults or {}).get(e, ())
+        run = MujocoArm(params) if ep_faults else arm  # a fault leaves its own plant changed
+        ep = simulate_episode(run, Excitation(params, rng), n_steps, x0, rng, faults=ep_faults)
         t0 = start + np.timedelta64(round(e * (n_steps + 1) * params.dt * 1e9), "ns")
         src = f"sim:mujoco payload={params.payload_kg}kg"
         tables.append(episode_table(ep, arm_id, first_episode + e, params.dt, t0, source=src))
     return pa.concat_tables(tables)
+
+
+def simulate_faulty_arm(
+    faults: Mapping[int, Sequence[Fault]],
+    params: ArmParams = WORN_ARM,
+    n_episodes: int = 8,
+    n_steps: int = 200,
+    seed: int = 0,
+    arm_id: str = "arm-1",
+    start: np.datetime64 = EPOCH,
+    first_episode: int = 0,
+) -> tuple[pa.Table, pa.Table]:
+    """:func:`simulate_arm` with ``faults`` (episode index -> faults); returns the ``arm`` table
+    and its fault table (``run_id`` is the episode number)."""
+    table = simulate_arm(params, n_episodes, n_steps, seed, arm_id, start, first_episode, faults)
+    rows = []
+    for e, fs in sorted(faults.items()):
+        t0 = int((start + np.timedelta64(round(e * (n_steps + 1) * params.dt * 1e9), "ns"))
+                 .astype("datetime64[ns]").astype(np.int64))  # fmt: skip
+        last = t0 + round(n_steps * params.dt * 1e9)
+        src = f"sim:mujoco payload={params.payload_kg}kg"
+        rows += fault_rows(fs, stream="arm", object_id=arm_id, run_id=str(first_episode + e),
+                           t0_ns=t0, last_ns=last, source=src)  # fmt: skip
+    return table, fault_table(rows)
