@@ -28,6 +28,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
+from starbrain.cli._propagator import ModelOption
 
 conjunctions_app = typer.Typer(
     help="Conjunction screening, CCSDS CDMs and avoidance manoeuvres.", no_args_is_help=True
@@ -251,13 +252,17 @@ def conjunctions_avoid(
     store_plan: Annotated[
         bool, typer.Option("--store/--no-store", help="Store the plan and the new element set.")
     ] = True,
+    model: ModelOption = None,
 ) -> None:
-    """Minimum-Δv impulsive avoidance burn for a stored conjunction, verified by re-screening."""
+    """Minimum-Δv impulsive avoidance burn for a stored conjunction, verified by re-screening
+    (with the propagator ``--model`` names, as ``passes``, ``contacts plan`` and ``route``)."""
+    from starbrain.cli._propagator import _propagator
     from starbrain.planners.avoidance import avoid
 
     with _open_store() as store:
         conj = _latest_screening(store)
         elements = _elements_for(store, None)
+        propagator = _propagator(store, model)
         with err_console.status("planning (sensitivity, burn search, re-screening)"):
             try:
                 plan = avoid(
@@ -272,6 +277,7 @@ def conjunctions_avoid(
                     max_dv_mps=max_dv_mps,
                     three_d=three_d,
                     verify=verify,
+                    propagator=propagator,
                 )
             except ValueError as exc:
                 raise StarbrainError(str(exc)) from None

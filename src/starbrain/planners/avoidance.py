@@ -35,6 +35,13 @@ Method:
    depend on the burn (the no-burn trajectory and its element fit, the baseline screening) is
    computed once per plan.
 
+**Propagator.** ``propagator`` (:class:`~starbrain.planners.propagator.Propagator`, default
+SGP4, as for the other planners) decides how the objects move: the manoeuvring object's state at
+the burn and its no-burn trajectory (steps 1 and 3), and every screening of step 4. The element
+set fitted in step 3 is an SGP4 mean-element set in every case (the world models correct element
+sets; see :mod:`starbrain.planners.avoidance_elements`). ``propagator=None`` computes exactly
+what the planner computed before it took a propagator.
+
 Steps 1 and 3 (J2 propagation, element fit) live in :mod:`starbrain.planners.avoidance_elements`,
 step 2 (the burn search) in :mod:`starbrain.planners.avoidance_burns`.
 """
@@ -43,7 +50,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +58,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.decisions import CONJUNCTIONS_SCHEMA, MANOEUVRES_KEY, MANOEUVRES_SCHEMA
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.planners.avoidance_burns import Geometry as _Geometry
 from starbrain.planners.avoidance_burns import burn_candidates as _burn_candidates
 from starbrain.planners.avoidance_burns import geometry as _geometry
@@ -65,8 +74,9 @@ from starbrain.planners.collision_probability import (
     rtn_basis,
 )
 from starbrain.planners.conjunctions import _call_model, screen_conjunctions
-from starbrain.sources.records import ELEMENTS_SCHEMA
-from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA, MANOEUVRES_KEY, MANOEUVRES_SCHEMA
+
+if TYPE_CHECKING:
+    from starbrain.planners.propagator import Propagator
 
 __all__ = [
     "MANOEUVRES_KEY",
@@ -98,7 +108,7 @@ class AvoidancePlan:
     Pc the burn raised above both ``pc_max`` and its value before. ``verified``: the target ends
     under ``pc_max``, no new conjunction exceeds it and none is worsened. Conjunctions that were
     already above ``pc_max`` without the burn are other decisions (``max_pc_after_burn`` shows
-    them).
+    them). ``propagator``: the name of the propagator that planned and verified it.
     """
 
     norad_id: int
@@ -124,6 +134,7 @@ class AvoidancePlan:
     max_pc_after_burn: float = float("nan")
     verified: bool = False
     attempts: list[str] = field(default_factory=list)
+    propagator: str = "sgp4"
     planned_at: np.datetime64 = field(default_factory=timeconv.utc_now)
 
     @property
@@ -174,6 +185,7 @@ class AvoidancePlan:
             f"{self.miss_after_km * 1e3:.0f} m; {self.n_new_conjunctions} new conjunctions "
             f"(max Pc {self.max_pc_new:.2e}), {self.n_worsened} worsened; fit RMS "
             f"{self.fit_rms_km * 1e3:.1f} m; {ok}"
+            + ("" if self.propagator == "sgp4" else f" (propagated with {self.propagator})")
         )
 
 
@@ -204,6 +216,7 @@ def plan_avoidance(
     verify_until: Any = None,
     covariance: Any = None,
     max_attempts: int = 8,
+    propagator: Propagator | None = None,
 ) -> AvoidancePlan:
     """Plan the smallest impulsive burn for conjunction ``index`` of ``conjunctions``.
 
@@ -221,6 +234,8 @@ def plan_avoidance(
             until ``verify_until`` (default: the end of the original screening window).
         covariance: as in :func:`screen_conjunctions` (default model when None).
         max_attempts: burns fitted and verified at most.
+        propagator: how the objects move (:mod:`starbrain.planners.propagator`; default SGP4):
+            the state at the burn, the trajectory fitted and every verification screening.
     """
     if manoeuvring not in (1, 2):
         raise ValueError(f"manoeuvring must be 1 or 2, not {manoeuvring!r}")
@@ -235,7 +250,7 @@ def plan_avoidance(
     tca = c["tca"]
     period_s = 86400.0 / float(own["mean_motion_rev_per_day"][0].as_py())
     t_b, lead = _burn_time(tca, c.get("screen_start"), period_s, lead_time_s, lead_orbits)
-    rtn, sens = _sensitivity(own, t_b, lead)
+    rtn, sens = _sensitivity(own, t_b, lead, propagator)
     geo = _geometry(c, k)
     cands = _burn_candidates(geo, sens, margin * pc_max, min_miss_km, max_dv_mps / 1e3, three_d)
     if not cands:
@@ -248,7 +263,7 @@ def plan_avoidance(
         stop = tca + np.timedelta64(86400, "s")
     problem = _Problem(
         elements, c, k, own, t_b, lead, lead + period_s,
-        np.datetime64(timeconv.to_datetime64(stop), "ns"), rtn, sens, geo,
+        np.datetime64(timeconv.to_datetime64(stop), "ns"), rtn, sens, geo, propagator,
     )  # fmt: skip
     return _try_burns(
         problem,
@@ -269,7 +284,7 @@ class _Problem:
     object ``k`` (1 or 2) whose element set is ``own``; the burn at ``t_b``, ``lead`` s before
     TCA; the element fit over ``fit_span_s`` from the burn; verification until ``stop``; the
     burn's RTN axes ``rtn`` (rows), the sensitivity ``sens`` (3, 3) of the TCA position to a
-    burn (km per km/s) and the encounter geometry."""
+    burn (km per km/s), the encounter geometry and the propagator (None: SGP4)."""
 
     elements: pa.Table
     c: dict[str, Any]
@@ -282,6 +297,7 @@ class _Problem:
     rtn: FloatArray
     sens: FloatArray
     geo: _Geometry
+    propagator: Propagator | None = None
 
 
 def _try_burns(
@@ -314,7 +330,7 @@ def _try_burns(
         dv_rtn = dv_next
         p_pred, m_pred = _pc_of(p.geo, p.sens, dv_rtn)
         if nominal is None:
-            nominal = _nominal(p.own, p.t_b, p.fit_span_s, 60.0)
+            nominal = _nominal(p.own, p.t_b, p.fit_span_s, 60.0, p.propagator)
         row, rms = manoeuvred_elements(
             p.own, p.t_b, p.rtn.T @ dv_rtn, p.fit_span_s, nominal=nominal
         )
@@ -333,17 +349,15 @@ def _try_burns(
             elements=row,
             fit_rms_km=rms,
             attempts=attempts,
+            propagator="sgp4" if p.propagator is None else p.propagator.name,
         )
         if not verify:
             plan.verified = bool(p_pred <= pc_max)
             attempts.append(f"{name} {plan.dv_mps * 1e3:.2f} mm/s: not verified (verify=False)")
             return plan
         if baseline is None:
-            baseline = _baseline(p.elements, p.c, p.k, p.t_b, p.stop, covariance)
-        _verify(
-            plan, p.elements, p.own, p.c, p.k, p.t_b, p.stop, pc_max, min_miss_km, covariance,
-            baseline,
-        )  # fmt: skip
+            baseline = _baseline(p, covariance)
+        _verify(plan, p, pc_max, min_miss_km, covariance, baseline)
         attempts.append(
             f"{name} {plan.dv_mps * 1e3:.2f} mm/s: target Pc {plan.pc_after:.2e}, "
             f"{plan.n_new_conjunctions} new (max Pc {plan.max_pc_new:.2e}), "
@@ -380,11 +394,14 @@ def _burn_time(
     return t_b, lead
 
 
-def _sensitivity(own: pa.Table, t_b: np.datetime64, lead: float) -> tuple[FloatArray, FloatArray]:
+def _sensitivity(
+    own: pa.Table, t_b: np.datetime64, lead: float, propagator: Propagator | None = None
+) -> tuple[FloatArray, FloatArray]:
     """The burn's RTN axes (rows R, T, N; unit, TEME) at ``t_b`` and the sensitivity
     ``d r(TCA) / d dv_rtn`` (3, 3) (km per km/s) of the position ``lead`` seconds later, by
-    central differences of +-1 cm/s burns under point-mass + J2 gravity."""
-    r_b, v_b = _state_at(own, t_b)
+    central differences of +-1 cm/s burns under point-mass + J2 gravity, from the state at the
+    burn by ``propagator`` (None: SGP4)."""
+    r_b, v_b = _state_at(own, t_b, propagator)
     rtn = rtn_basis(r_b, v_b)  # rows R, T, N
     dvs = np.concatenate([np.zeros((1, 3)), _SENS_DV_KMPS * rtn, -_SENS_DV_KMPS * rtn])
     r_j2, _ = _j2_propagate(np.repeat(r_b[None], 7, 0), v_b + dvs, np.array([lead]))
@@ -423,34 +440,23 @@ def _covariance_with_age(covariance: Any, extra_days: FloatArray) -> Any:
     return model
 
 
-def _baseline(
-    elements: pa.Table,
-    c: dict[str, Any],
-    k: int,
-    t_b: np.datetime64,
-    stop: np.datetime64,
-    covariance: Any,
-) -> pa.Table:
-    """The manoeuvring object's conjunctions without the burn, from ``t_b`` to ``stop``."""
+def _baseline(p: _Problem, covariance: Any) -> pa.Table:
+    """The manoeuvring object's conjunctions without the burn, from the burn to ``p.stop``."""
     return screen_conjunctions(
-        elements,
-        t_b,
-        stop,
-        threshold_km=float(c["screening_threshold_km"]),
-        primaries=[int(c[f"norad_id_{k}"])],
-        object_radius_km=0.5 * c["hard_body_radius_km"],
-        covariance=_covariance_with_age(covariance, np.zeros(elements.num_rows)),
+        p.elements,
+        p.t_b,
+        p.stop,
+        threshold_km=float(p.c["screening_threshold_km"]),
+        primaries=[int(p.c[f"norad_id_{p.k}"])],
+        object_radius_km=0.5 * p.c["hard_body_radius_km"],
+        covariance=_covariance_with_age(covariance, np.zeros(p.elements.num_rows)),
+        propagator=p.propagator,
     ).to_arrow()
 
 
 def _verify(
     plan: AvoidancePlan,
-    elements: pa.Table,
-    own: pa.Table,
-    c: dict[str, Any],
-    k: int,
-    t_b: np.datetime64,
-    stop: np.datetime64,
+    p: _Problem,
     pc_max: float,
     min_miss_km: float | None,
     covariance: Any,
@@ -458,6 +464,7 @@ def _verify(
 ) -> None:
     """Screen the manoeuvred element set after the burn and compare with ``before``
     (:func:`_baseline`: the old element set's conjunctions over the same window)."""
+    elements, own, c, k, t_b = p.elements, p.own, p.c, p.k, p.t_b
     new = plan.elements.set_column(
         0, ELEMENTS_SCHEMA.field("norad_id"), pa.array([_TEMP_NORAD], pa.int32())
     )
@@ -469,17 +476,18 @@ def _verify(
     radius = 0.5 * c["hard_body_radius_km"]
     thr = float(c["screening_threshold_km"])
     target_other = int(c[f"norad_id_{3 - k}"])
-    _screen_target(plan, elements, new, target_other, t_b, extra[n - 1], radius, thr, covariance)
+    _screen_target(plan, p, new, extra[n - 1], radius, thr, covariance)
     # everything after the burn: the new element set against the population (the old one,
     # still in it, excluded)
     result = screen_conjunctions(
         population,
         t_b,
-        stop,
+        p.stop,
         threshold_km=thr,
         primaries=[_TEMP_NORAD],
         object_radius_km=radius,
         covariance=_covariance_with_age(covariance, extra),
+        propagator=p.propagator,
     ).to_arrow()
     own_id = int(c[f"norad_id_{k}"])
     ids1, ids2 = result["norad_id_1"], result["norad_id_2"]
@@ -499,32 +507,32 @@ def _verify(
 
 def _screen_target(
     plan: AvoidancePlan,
-    elements: pa.Table,
+    p: _Problem,
     new: pa.Table,
-    target_other: int,
-    t_b: np.datetime64,
     extra_days: float,
     radius_km: float,
     threshold_km: float,
     covariance: Any,
 ) -> None:
     """The targeted pair alone after the burn: the manoeuvred element set ``new`` (its
-    covariance aged ``extra_days`` more) against ``target_other`` within an hour of the planned
+    covariance aged ``extra_days`` more) against the other object within an hour of the planned
     TCA, with a threshold wide enough (10x, at least 50 km) to always see the closest approach.
     Sets ``plan.pc_after``, ``miss_after_km`` and ``tca_after`` (0 and inf when none is found)."""
+    elements, target_other = p.elements, int(p.c[f"norad_id_{3 - p.k}"])
     o_rows = np.nonzero(np.asarray(elements["norad_id"].to_numpy()) == target_other)[0]
     pair = pa.concat_tables([elements.slice(int(o_rows[-1]), 1), new])
     pair_extra = np.array([0.0, extra_days])
     half = np.timedelta64(3600, "s")
     target = screen_conjunctions(
         pair,
-        max(t_b, plan.tca - half),
+        max(p.t_b, plan.tca - half),
         plan.tca + half,
         threshold_km=max(50.0, 10.0 * threshold_km),
         step_s=30.0,
         object_radius_km=radius_km,
         covariance=_covariance_with_age(covariance, pair_extra),
         workers=1,
+        propagator=p.propagator,
     )
     if len(target):
         best = int(np.argmin(np.abs((target.tca - plan.tca).astype(np.int64))))
@@ -593,9 +601,11 @@ def avoid(
     max_dv_mps: float = 1.0,
     three_d: bool = False,
     verify: bool = True,
+    propagator: Propagator | None = None,
 ) -> AvoidancePlan:
     """Plan an avoidance burn for ``norad_id`` (the object that burns) against the riskiest of
-    its conjunctions in ``conjunctions`` (or the one with ``other`` nearest ``tca``)."""
+    its conjunctions in ``conjunctions`` (or the one with ``other`` nearest ``tca``), with
+    ``propagator`` (default SGP4; see :func:`plan_avoidance`)."""
     t = conjunctions
     ids1 = np.asarray(t["norad_id_1"].to_numpy())
     ids2 = np.asarray(t["norad_id_2"].to_numpy())
@@ -625,4 +635,5 @@ def avoid(
         max_dv_mps=max_dv_mps,
         three_d=three_d,
         verify=verify,
+        propagator=propagator,
     )

@@ -3,13 +3,21 @@ J2 propagation of the burn's effect, and SGP4 mean elements fitted to the manoeu
 (steps 1 and 3 of the method in :mod:`starbrain.planners.avoidance`).
 
 Positions are km and velocities km/s in TEME; times are s after the burn unless stated.
+
+The trajectories without the burn (the state at the burn, the no-burn trajectory the fit starts
+from) come from a :class:`~starbrain.planners.propagator.Propagator` when one is given (a world
+model's corrected orbit), from SGP4 otherwise (``propagator=None``: :func:`starbrain.physics.
+sgp4.propagate`, bit for bit what this module computed before it took a propagator). The fitted
+element set is always an SGP4 mean-element set: fitted to the propagator's trajectory plus the
+burn, it is a fresh element set of the best-known orbit, which the same propagator then carries
+on from its new epoch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +25,12 @@ import pyarrow as pa
 import torch
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics import earth
 from starbrain.physics.sgp4 import Sgp4Elements, propagate, sgp4_init, sgp4_propagate
-from starbrain.sources.records import ELEMENTS_SCHEMA
+
+if TYPE_CHECKING:
+    from starbrain.planners.propagator import Propagator
 
 __all__ = ["Nominal", "j2_propagate", "manoeuvred_elements", "nominal_fit", "state_at"]
 
@@ -55,12 +66,32 @@ def j2_propagate(r0: FloatArray, v0: FloatArray, t_s: FloatArray) -> tuple[Float
 # Element sets: SGP4 mean elements fitted to a trajectory
 
 
-def state_at(row: pa.Table, t: np.datetime64) -> tuple[FloatArray, FloatArray]:
-    """SGP4 position (km) and velocity (km/s), TEME, of the element set ``row`` at ``t``."""
+def _trajectory(
+    row: pa.Table, jd: FloatArray, fr: FloatArray, propagator: Propagator | None
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    """TEME r (km), v (km/s) ``(1, m, 3)`` of the element set ``row`` at the UTC split Julian
+    dates ``(jd, fr)`` ``(m,)``, and an error code per sample ``(1, m)`` (0: valid): SGP4's own
+    codes without a propagator, 1 where ``propagator`` gives no finite state."""
+    if propagator is None:
+        r, v, err = propagate(row, jd, fr, device="cpu")
+        return r, v, np.asarray(err, dtype=np.int64)
+    from starbrain.planners.propagator import utc_propagate
+
+    r, v = utc_propagate(propagator, row, device="cpu")(jd, fr)
+    ok = np.isfinite(r).all(-1) & np.isfinite(v).all(-1)
+    return r, v, np.where(ok, 0, 1).astype(np.int64)
+
+
+def state_at(
+    row: pa.Table, t: np.datetime64, propagator: Propagator | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Position (km) and velocity (km/s), TEME, of the element set ``row`` at ``t``, by
+    ``propagator`` (default SGP4)."""
     jd, fr = timeconv.datetime64_to_jd(np.array([t], "datetime64[ns]"))
-    r, v, err = propagate(row, jd, fr, device="cpu")
+    r, v, err = _trajectory(row, jd, fr, propagator)
     if err[0, 0] != 0:
-        raise ValueError(f"SGP4 cannot propagate {row['norad_id'][0]} to {t} (error {err[0, 0]})")
+        who = "SGP4" if propagator is None else propagator.name
+        raise ValueError(f"{who} cannot propagate {row['norad_id'][0]} to {t} (error {err[0, 0]})")
     return r[0, 0], v[0, 0]
 
 
@@ -170,19 +201,27 @@ class Nominal:
     fr: float
 
 
-def nominal_fit(row: pa.Table, t_b: np.datetime64, fit_span_s: float, step_s: float) -> Nominal:
-    """The no-burn trajectory of ``row`` from ``t_b`` over ``fit_span_s`` seconds, sampled every
-    ``step_s``, and the SGP4 elements fitted to it (:class:`Nominal`)."""
+def nominal_fit(
+    row: pa.Table,
+    t_b: np.datetime64,
+    fit_span_s: float,
+    step_s: float,
+    propagator: Propagator | None = None,
+) -> Nominal:
+    """The no-burn trajectory of ``row`` by ``propagator`` (default SGP4) from ``t_b`` over
+    ``fit_span_s`` seconds, sampled every ``step_s``, and the SGP4 elements fitted to it
+    (:class:`Nominal`)."""
     t_s = np.arange(0.0, fit_span_s + step_s / 2, step_s)
     jd_b, fr_b = timeconv.datetime64_to_jd(np.array([t_b]))
     jd_s, fr_s = timeconv.datetime64_to_jd(t_b + (t_s * 1e9).astype("timedelta64[ns]"))
-    r_old, _, err = propagate(row, jd_s, fr_s, device="cpu")
+    r_old, _, err = _trajectory(row, jd_s, fr_s, propagator)
     if np.any(err != 0):
-        raise ValueError("SGP4 fails over the fit window of the manoeuvred element set")
+        who = "SGP4" if propagator is None else propagator.name
+        raise ValueError(f"{who} fails over the fit window of the manoeuvred element set")
     bstar = float(np.asarray(row["bstar_per_earth_radius"].to_numpy())[0])
     jd, fr = float(jd_b[0]), float(fr_b[0])
     q_nom, _ = _fit(_guess_at(row, t_b), bstar, jd, fr, t_s / 60.0, r_old[0])
-    v_b = state_at(row, t_b)[1]
+    v_b = state_at(row, t_b, propagator)[1]
     return Nominal(t_b, t_s, r_old[0], r_old[0, 0], v_b, q_nom, bstar, jd, fr)
 
 
@@ -194,6 +233,7 @@ def manoeuvred_elements(
     *,
     step_s: float = 60.0,
     nominal: Nominal | None = None,
+    propagator: Propagator | None = None,
 ) -> tuple[pa.Table, float]:
     """An element set (one ``ELEMENTS_SCHEMA`` row, epoch ``burn_time``) for the object of
     ``row`` after an impulsive ``dv_kmps`` (inertial TEME, km/s) at ``burn_time``.
@@ -201,12 +241,13 @@ def manoeuvred_elements(
     The trajectory fitted over ``[burn_time, burn_time + fit_span_s]`` is the old SGP4
     trajectory plus the point-mass + J2 difference the burn makes (see the module docstring).
     ``nominal``: the no-burn trajectory and fit of the same row, burn time, span and step when
-    already computed (a planner trying several burns computes it once). Returns the row and the
-    fit's position RMS in km.
+    already computed (a planner trying several burns computes it once); ``propagator``: how the
+    object moves without the burn when ``nominal`` is not given (default SGP4; see the module
+    docstring). Returns the row and the fit's position RMS in km.
     """
     t_b = np.datetime64(timeconv.to_datetime64(burn_time), "ns")
     dv = np.asarray(dv_kmps, dtype=np.float64).reshape(3)
-    nom = nominal if nominal is not None else nominal_fit(row, t_b, fit_span_s, step_s)
+    nom = nominal if nominal is not None else nominal_fit(row, t_b, fit_span_s, step_s, propagator)
     r_b, v_b = nom.r_b, nom.v_b
     r_j2, _ = j2_propagate(np.stack([r_b, r_b]), np.stack([v_b, v_b + dv]), nom.t_s)
     target = nom.r_old + (r_j2[1] - r_j2[0])
