@@ -49,7 +49,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "physics/numerical.py::propagate_numerical": _TODO,
     "planners/ascent.py::_result": _TODO,
     "planners/ascent.py::optimize_ascent": _TODO,
-    "planners/cdm.py::conjunction_cdm": _TODO,
     "planners/landing.py::_CvxpySolver.solve": _TODO,
     "planners/landing.py::_assemble": _TODO,
     "planners/landing.py::solve_landing": _TODO,

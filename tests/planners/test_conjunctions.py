@@ -25,7 +25,7 @@ import pyarrow as pa
 import pytest
 from scipy import integrate
 
-from starbrain.planners.cdm import conjunction_cdm, write_cdms
+from starbrain.planners.cdm import conjunction_cdm
 from starbrain.planners.collision_probability import (
     RtnCovarianceModel,
     encounter_plane,
@@ -38,6 +38,7 @@ from starbrain.planners.conjunctions import (
     screen,
     screen_conjunctions,
 )
+from starbrain.report.cdm import write_cdms
 from starbrain.report.conjunctions import show
 from starbrain.sources.constellation import WalkerShell, generate, generate_preset
 from starbrain.sources.debris import generate_debris

@@ -109,9 +109,9 @@ def conjunctions_screen(
 
     The table shows the ten most probable; csv/json carry every conjunction found (most
     probable first) with the conjunctions schema's fields."""
-    from starbrain.planners.cdm import write_cdms
     from starbrain.planners.conjunctions import screen, select_conjunctions
     from starbrain.planners.propagator import resolve_propagator
+    from starbrain.report.cdm import write_cdms
     from starbrain.report.conjunctions import show
 
     if not 0 < days <= 14:

@@ -51,7 +51,8 @@ _EXPORTS = {
     "pc_circle": ("collision_probability", "pc_circle"),
     "RtnCovarianceModel": ("collision_probability", "RtnCovarianceModel"),
     "conjunction_cdm": ("cdm", "conjunction_cdm"),
-    "write_cdms": ("cdm", "write_cdms"),
+    "conjunction_cdms": ("cdm", "conjunction_cdms"),
+    "write_cdms": ("cdm", "write_cdms"),  # deprecated forwarder: starbrain.report.cdm
     "AscentResult": ("ascent", "AscentResult"),
     "FALCON9_LIKE": ("ascent", "FALCON9_LIKE"),
     "optimize_ascent": ("ascent", "optimize_ascent"),
