@@ -47,8 +47,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "models/fitting.py::fit_elements": _TODO,
     "physics/integrators.py::dop853_batch": _TODO,
     "physics/numerical.py::propagate_numerical": _TODO,
-    "planners/ascent.py::_result": _TODO,
-    "planners/ascent.py::optimize_ascent": _TODO,
     "planners/landing.py::_CvxpySolver.solve": _TODO,
     "planners/landing.py::_assemble": _TODO,
     "planners/landing.py::solve_landing": _TODO,
@@ -78,7 +76,6 @@ MODULE_ALLOW: dict[str, str] = {
     "physics/forces.py": _TODO,
     "planners/transfers.py": _TODO,
     "planners/routing.py": _TODO,
-    "planners/ascent.py": _TODO,
     "physics/integrators.py": _TODO,
     "planners/passes.py": _TODO,
 }
