@@ -34,12 +34,19 @@ def write_landing_outputs(result: LandingResult, out_dir: str | Path) -> list[Pa
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - plots are optional
         return paths
+    paths.append(_trajectory_png(result, out / "landing_trajectory.png", Figure, FigureCanvasAgg))
+    paths.append(_thrust_png(result, out / "landing_thrust.png", Figure, FigureCanvasAgg))
+    return paths
+
+
+def _trajectory_png(result: LandingResult, p: Path, figure: Any, canvas: Any) -> Path:
+    """Altitude against downrange and crossrange (m), the plume direction (-T) along the
+    path, the glide-slope cone when constrained and the target; written at 120 dpi."""
     c = result.config
     assert c is not None
     r, t = result.r_m, result.t_s
-
-    fig = Figure(figsize=(10, 4.5))
-    FigureCanvasAgg(fig)
+    fig = figure(figsize=(10, 4.5))
+    canvas(fig)
     for idx, (col, name) in enumerate(((2, "downrange z"), (1, "crossrange y"))):
         ax = fig.add_subplot(1, 2, idx + 1)
         ax.plot(r[:, col], r[:, 0], "-o", ms=2.5, label="trajectory")
@@ -75,12 +82,18 @@ def write_landing_outputs(result: LandingResult, out_dir: str | Path) -> list[Pa
         ax.legend(fontsize=7)
     fig.suptitle(f"{result.objective}: tf {result.tf_s:.2f} s, fuel {result.fuel_kg:.2f} kg")
     fig.tight_layout()
-    p = out / "landing_trajectory.png"
     fig.savefig(p, dpi=120)
-    paths.append(p)
+    return p
 
-    fig = Figure(figsize=(8, 8))
-    FigureCanvasAgg(fig)
+
+def _thrust_png(result: LandingResult, p: Path, figure: Any, canvas: Any) -> Path:
+    """Thrust magnitude with its bounds and the slack ``Gamma`` (N), tilt from vertical (deg)
+    and mass (kg) against time (s); written at 120 dpi."""
+    c = result.config
+    assert c is not None
+    t = result.t_s
+    fig = figure(figsize=(8, 8))
+    canvas(fig)
     ax1, ax2, ax3 = (fig.add_subplot(3, 1, i) for i in (1, 2, 3))
     tnorm = np.linalg.norm(result.thrust_n, axis=1)
     ax1.plot(t, tnorm, "-o", ms=2.5, label="||T||")
@@ -101,10 +114,8 @@ def write_landing_outputs(result: LandingResult, out_dir: str | Path) -> list[Pa
     for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    p = out / "landing_thrust.png"
     fig.savefig(p, dpi=120)
-    paths.append(p)
-    return paths
+    return p
 
 
 def _json_default(obj: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,44 @@ __all__ = ["write_porkchop_html", "write_porkchop_png"]
 def _nice_levels(vmin: float, vmax: float, steps: tuple[float, ...]) -> list[float]:
     levels = [s for s in steps if vmin <= s <= vmax]
     return levels or [vmin]
+
+
+def _mark_minima(ax: Any, grid: TransferGrid, mdates: Any) -> None:
+    """Mark the minimum-C3 type I (circle) and type II (square) transfers of ``grid`` on
+    ``ax`` (dates as matplotlib numbers), each with a legend entry; a type with no transfer away
+    from the 180-degree ridge is left out."""
+    for kind, marker in ((1, "o"), (2, "s")):
+        try:
+            opt = grid.best("c3", transfer_type=kind, ridge_margin_deg=RIDGE_MARGIN_DEG)
+        except ValueError:
+            continue
+        ax.plot(
+            mdates.date2num(opt.launch.astype("datetime64[s]")),
+            mdates.date2num(opt.arrival.astype("datetime64[s]")),
+            marker=marker,
+            color="k",
+            markersize=6,
+            linestyle="none",
+            label=f"type {'I' if kind == 1 else 'II'} min C3 {opt.c3_km2_s2:.2f} km²/s²",
+        )
+
+
+def _dress_axes(fig: Any, ax: Any, grid: TransferGrid, title: str | None, mdates: Any) -> None:
+    """Legend of the three contour families, date axes (UTC), labels, grid and title."""
+    ax.plot([], [], color="tab:blue", label="C3 (km²/s²)")
+    ax.plot([], [], color="tab:red", linestyle="--", label="arrival v∞ (km/s)")
+    ax.plot([], [], color="0.5", linestyle=":", label="time of flight (days)")
+    ax.legend(loc="upper left", fontsize=8)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(mdates.AutoDateLocator())
+        axis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    fig.autofmt_xdate()
+    ax.set_xlabel("launch date (UTC)")
+    ax.set_ylabel("arrival date (UTC)")
+    ax.grid(True, color="0.9", linewidth=0.5)
+    ax.set_title(
+        title or f"{grid.departure.capitalize()} to {grid.target.capitalize()}: ballistic transfers"
+    )
 
 
 def write_porkchop_png(
@@ -77,34 +116,8 @@ def write_porkchop_png(
                 x, y, tof_pos, levels=tof_levels, colors="0.5", linewidths=0.6, linestyles=":"
             )
             ax.clabel(ct, fmt="%d d", fontsize=6)
-    for kind, marker in ((1, "o"), (2, "s")):
-        try:
-            opt = grid.best("c3", transfer_type=kind, ridge_margin_deg=RIDGE_MARGIN_DEG)
-        except ValueError:
-            continue
-        ax.plot(
-            mdates.date2num(opt.launch.astype("datetime64[s]")),
-            mdates.date2num(opt.arrival.astype("datetime64[s]")),
-            marker=marker,
-            color="k",
-            markersize=6,
-            linestyle="none",
-            label=f"type {'I' if kind == 1 else 'II'} min C3 {opt.c3_km2_s2:.2f} km²/s²",
-        )
-    ax.plot([], [], color="tab:blue", label="C3 (km²/s²)")
-    ax.plot([], [], color="tab:red", linestyle="--", label="arrival v∞ (km/s)")
-    ax.plot([], [], color="0.5", linestyle=":", label="time of flight (days)")
-    ax.legend(loc="upper left", fontsize=8)
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_locator(mdates.AutoDateLocator())
-        axis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    fig.autofmt_xdate()
-    ax.set_xlabel("launch date (UTC)")
-    ax.set_ylabel("arrival date (UTC)")
-    ax.grid(True, color="0.9", linewidth=0.5)
-    ax.set_title(
-        title or f"{grid.departure.capitalize()} to {grid.target.capitalize()}: ballistic transfers"
-    )
+    _mark_minima(ax, grid, mdates)
+    _dress_axes(fig, ax, grid, title, mdates)
     out = Path(path)
     fig.savefig(out, dpi=dpi)
     return out
