@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 import starbrain
 from starbrain.cli import app
-from starbrain.store.database import Store
+from starbrain.core.errors import StarbrainError
 from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
+from starbrain.store.database import Store
 
 
 @pytest.mark.usefixtures("store_path")
@@ -85,3 +86,19 @@ def test_simulate_train_detect_report(tmp_path: Path, store_path: Path) -> None:
 
     bad = runner.invoke(app, ["telemetry", "simulate", str(packets), "--anomaly", "melt@1+1"])
     assert bad.exit_code != 0 and "unknown anomaly kind" in str(bad.exception)
+
+
+@pytest.mark.parametrize("command", ["train", "report"])
+@pytest.mark.parametrize("stream", ["vehicle", "arm", "compute", "elements"])
+def test_other_streams_say_not_yet(command: str, stream: str) -> None:
+    """Every fleet's stream is accepted by --stream; those whose scorers have not landed give
+    one clear sentence (a StarbrainError, exit 1), not a silent launch-telemetry run."""
+    result = CliRunner().invoke(app, ["anomalies", command, "--stream", stream])
+    assert result.exit_code == 1 and isinstance(result.exception, StarbrainError)
+    message = str(result.exception)
+    assert f"--stream {stream}` is not wired yet" in message and "\n" not in message
+
+
+def test_unknown_stream_is_refused() -> None:
+    result = CliRunner().invoke(app, ["anomalies", "train", "--stream", "orbit"])
+    assert result.exit_code == 2 and "orbit" in result.output

@@ -106,7 +106,11 @@ def trained() -> AnomalyDetector:
     ]
     cfg = DetectorConfig()
     cfg = dataclasses.replace(
-        cfg, forecaster=dataclasses.replace(cfg.forecaster, epochs=3, windows_per_epoch=4096)
+        cfg,
+        forecaster=dataclasses.replace(cfg.forecaster, epochs=3, windows_per_epoch=4096),
+        sigma_forecaster=dataclasses.replace(
+            cfg.sigma_forecaster, epochs=3, windows_per_epoch=4096
+        ),
     )
     return AnomalyDetector.train(frames[:2], frames[2:], cfg)
 
@@ -132,7 +136,9 @@ def test_detectors_find_thrust_loss_and_stuck_sensor(trained, faulty, tmp_path) 
     frame = frame_from_packets(path, source="f.bin")  # through the encoder and decoder
     dets = trained.detect(frame)
     t0 = int(faulty.times_ns[0])
-    assert _hits(dets, 30.0, 35.0, t0) == {"telemanom-lstm", "robust-z", "isolation-forest"}
+    assert _hits(dets, 30.0, 35.0, t0) == {
+        "residual-sigma", "telemanom-lstm", "robust-z", "isolation-forest"
+    }  # fmt: skip
     assert "rules" in _hits(dets, 12.0, 18.0, t0)  # the flat-line rule names the channel
     assert any(d.method == "rules" and d.parameter == "lox_level" for d in dets)
     # at most one false alarm by the LSTM outside the two anomalies (two minutes of training)
@@ -173,3 +179,60 @@ def test_online_scoring_adds_under_100_ms_per_packet(trained, faulty) -> None:
     t0 = int(faulty.times_ns[0])
     first = min(d.start_ns for d in dets if _hits([d], 30.0, 35.0, t0))
     assert 30.0 <= (first - t0) / 1e9 < 31.0
+
+
+def test_variance_head_sigma_is_calibrated_on_an_unseen_nominal_flight(trained) -> None:
+    """The world model's predicted sigma matches its own residuals on a nominal flight it never
+    saw: |residual| / sigma has the half-normal's quantiles (median 0.674, 95 % 1.960; scipy's
+    norm.ppf, not ours) within 0.15 and 0.5 on the scored samples."""
+    from scipy.stats import norm
+
+    from starbrain.models.anomaly.detector import scoring_mask
+
+    frame = frame_from_flight(simulate_flight(FlightConfig(seed=104, duration_s=DURATION)))
+    assert trained.sigma_model is not None
+    r, sd = trained.sigma_model.residuals(frame.filled())
+    keep = scoring_mask(frame, 1.0, 5.0)
+    z = np.abs(r / sd)[keep][:, trained.monitored]
+    assert np.median(z) == pytest.approx(norm.ppf(0.75), abs=0.15)
+    assert np.quantile(z, 0.95) == pytest.approx(norm.ppf(0.975), abs=0.5)
+    assert (sd[keep][:, trained.monitored] > 0).all()
+
+
+def test_residual_sigma_alert_names_model_channel_sigmas_and_link(trained, faulty) -> None:
+    """A residual-sigma event on the thrust loss says which model and channel, how many
+    predicted sigmas out (above the calibrated threshold floor) and links to the console view
+    of that flight and time."""
+    frame = frame_from_flight(faulty)
+    t0 = int(faulty.times_ns[0])
+    dets = [d for d in trained.detect(frame, methods=["residual-sigma"], rules=False)
+            if _hits([d], 30.0, 35.0, t0)]  # fmt: skip
+    assert dets
+    d = max(dets, key=lambda d: d.sigma or 0.0)
+    a = d.alert()
+    assert a["model"] == "lstm-variance-forecaster" and a["method"] == "residual-sigma"
+    floor = trained.floors["residual-sigma"][trained.channels.index(d.parameter)]
+    assert a["channel"] == d.parameter and a["sigma"] > floor * trained.config.floor_margin
+    assert a["link"].startswith(f"/#telemetry?flight={faulty.config.flight_id}&t=")
+    when = np.datetime64(a["link"].split("&t=")[1].split("&")[0].rstrip("Z"), "ns")
+    assert 29.0 <= (when.astype(np.int64) - t0) / 1e9 <= 35.0  # within the error buffer
+    assert a["link"].endswith(f"&channel={d.parameter}")
+    # a telemanom-lstm event has no sigma: its model carries no uncertainty
+    other = trained.detect(frame, methods=["telemanom-lstm"], rules=False)
+    assert other and all(x.sigma is None and x.alert()["sigma"] is None for x in other)
+
+
+def test_online_residual_sigma_raises_the_thrust_loss_with_its_sigmas(trained, faulty) -> None:
+    """Fed live, residual-sigma alone flags the thrust loss (30-35 s) within its first second,
+    naming how many predicted sigmas out it went, and nothing in the nominal 20-29 s before."""
+    scorer = OnlineScorer(trained, source="live", rate_hz=RATE, methods=["residual-sigma"])
+    mats = [m for _, m in faulty.packet_matrices()]
+    dets = []
+    for i in range(int(20 * RATE), int(38 * RATE)):
+        dets += scorer.feed(b"".join(m[i].tobytes() for m in mats))
+    dets += scorer.flush()
+    t0 = int(faulty.times_ns[0])
+    hit = [d for d in dets if _hits([d], 30.0, 35.0, t0)]
+    assert hit and all(d.method == "residual-sigma" and (d.sigma or 0) > 1.0 for d in hit)
+    assert 30.0 <= (min(d.start_ns for d in hit) - t0) / 1e9 < 31.0
+    assert not [d for d in dets if (d.end_ns - t0) / 1e9 < 29.0]

@@ -1,7 +1,13 @@
-"""``starbrain anomalies``: train launch-vehicle telemetry anomaly detectors, detect, report."""
+"""``starbrain anomalies``: train anomaly detectors, detect, report, on any stream.
+
+``--stream`` picks the fleet: ``telemetry`` (launch-vehicle packets, the detectors of
+:mod:`starbrain.models.anomaly.detector`) is wired; ``vehicle``, ``arm``, ``compute`` and
+``elements`` dispatch to the per-fleet residual scorers of issue #19 part B
+(``models/anomaly/residual.py``) once their public API lands, and until then say so clearly."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,12 +31,43 @@ if TYPE_CHECKING:
     from starbrain.models.anomaly.detector import AnomalyDetector
 
 anomalies_app = typer.Typer(
-    help="Anomaly detection on launch-vehicle telemetry (LSTM + dynamic thresholds, baselines).",
+    help="Anomaly detection from the world models' residuals (launch telemetry now; "
+    "--stream picks the fleet).",
     no_args_is_help=True,
 )
 app.add_typer(anomalies_app, name="anomalies")
 
 DETECTOR_FILE = "anomaly-detector.pt"
+
+
+class AnomalyStream(StrEnum):
+    telemetry = "telemetry"
+    vehicle = "vehicle"
+    arm = "arm"
+    compute = "compute"
+    elements = "elements"
+
+
+StreamOption = Annotated[
+    AnomalyStream,
+    typer.Option(
+        "--stream",
+        help="Which fleet's stream: telemetry (launch vehicle), vehicle, arm, compute, elements.",
+        case_sensitive=False,
+    ),
+]
+
+
+def _dispatch(stream: AnomalyStream, command: str) -> None:
+    """Return for the launch-telemetry stream; for another fleet raise the one-sentence "not
+    yet" error (the per-fleet scorers are issue #19 part B's, not wired into the CLI yet)."""
+    if stream is AnomalyStream.telemetry:
+        return
+    raise StarbrainError(
+        f"`starbrain anomalies {command} --stream {stream.value}` is not wired yet: the per-fleet "
+        "residual scorers (models/anomaly/residual.py, issue #19 part B) have not landed; "
+        "only --stream telemetry works now"
+    )
 
 
 def _default_detector_path() -> Path:
@@ -83,6 +120,7 @@ def anomalies_train(
         ),
     ] = False,
     name: Annotated[str, typer.Option(help="Registry name.")] = "launch-vehicle-anomalies",
+    stream: StreamOption = AnomalyStream.telemetry,
 ) -> None:
     """Train the detectors on simulated nominal flights (anomalies are never seen in training)."""
     import dataclasses
@@ -90,15 +128,20 @@ def anomalies_train(
 
     from starbrain.models.anomaly.detector import AnomalyDetector, DetectorConfig
 
+    _dispatch(stream, "train")
     if flights < 1 or calibration < 1:
         raise StarbrainError("need at least one training and one calibration flight")
     seeds = list(range(seed, seed + flights + calibration))
     frames = [f for f, _ in _simulate_frames(seeds, duration, rate, 0, "simulating")]
     cfg = DetectorConfig()
-    cfg = dataclasses.replace(cfg, forecaster=dataclasses.replace(cfg.forecaster, epochs=epochs))
+    cfg = dataclasses.replace(
+        cfg,
+        forecaster=dataclasses.replace(cfg.forecaster, epochs=epochs),
+        sigma_forecaster=dataclasses.replace(cfg.sigma_forecaster, epochs=epochs),
+    )
     started = time.perf_counter()
-    n_groups = 5
-    with _progress("training", cfg.forecaster.epochs * n_groups) as (progress, task):
+    n_groups, n_forecasters = 5, 2  # telemanom-lstm and residual-sigma
+    with _progress("training", epochs * n_groups * n_forecasters) as (progress, task):
         det = AnomalyDetector.train(
             frames[:flights],
             frames[flights:],
@@ -125,8 +168,8 @@ def _register(det: AnomalyDetector, name: str) -> None:
     import pyarrow as pa
 
     from starbrain.core import timeconv
-    from starbrain.models.anomaly.detector import KIND
     from starbrain.store.decision_schemas import MODELS_SCHEMA
+    from starbrain.models.anomaly.detector import KIND
 
     device = str(det.forecaster.device) if det.forecaster is not None else "cpu"
     row = {
@@ -160,12 +203,16 @@ def anomalies_detect(
     store: Annotated[bool, typer.Option(help="Append detections to the anomalies stream.")] = True,
     output: Annotated[Path | None, typer.Option(help="Also write them (CSV or .parquet).")] = None,
     fmt: FormatOption = OutputFormat.table,
+    stream: StreamOption = AnomalyStream.telemetry,
 ) -> None:
     """Detect anomalies in a packet file; print and store them.
 
     csv/json: the anomalies schema (source, parameter, start, end, score, method, detected_at,
-    label), ordered by start and method."""
+    label), ordered by start and method. The table view adds, for residual-sigma, how many
+    predicted sigmas out each event went."""
     from rich.table import Table
+
+    _dispatch(stream, "detect")
 
     from starbrain.cli._common import _emit, _notes, _write_table
     from starbrain.models.anomaly.data import frame_from_packets
@@ -180,7 +227,7 @@ def anomalies_detect(
         found = label_detections(found, read_labels(labels))
     table = detections_table(found)
     view = Table(title=f"{len(found)} anomalies in {packets.name}")
-    for col in ("method", "parameter", "start", "end", "score", "label"):
+    for col in ("method", "parameter", "start", "end", "score", "sigma", "label"):
         view.add_column(col)
     for d in sorted(found, key=lambda d: (d.start_ns, d.method)):
         import numpy as np
@@ -191,6 +238,7 @@ def anomalies_detect(
             str(np.datetime64(d.start_ns, "ns"))[:23],
             str(np.datetime64(d.end_ns, "ns"))[:23],
             f"{d.score:.3g}",
+            "" if d.sigma is None else f"{d.sigma:.1f}",
             d.label or "",
         )
     _emit(table.sort_by([("start", "ascending"), ("method", "ascending")]), fmt, view)
@@ -212,6 +260,7 @@ def anomalies_report(
     detector: Annotated[Path | None, typer.Option(help="Detector file.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write the Markdown tables here.")] = None,
     fmt: FormatOption = OutputFormat.table,
+    stream: StreamOption = AnomalyStream.telemetry,
 ) -> None:
     """Event-wise precision, recall and F0.5 per method on held-out simulated flights whose
     anomalies were never seen in training.
@@ -220,6 +269,7 @@ def anomalies_report(
     found_KIND / total_KIND per anomaly kind)."""
     from starbrain.models.anomaly.detector import evaluate
 
+    _dispatch(stream, "report")
     det = _load_detector(detector)
     used = set(det.metadata.get("train_seeds", [])) | set(det.metadata.get("calibration_seeds", []))
     seeds = list(range(seed, seed + flights))

@@ -3,6 +3,13 @@ their calibration, persistence and event-wise evaluation.
 
 Methods (``METHODS``):
 
+* ``residual-sigma``: the world model's residual over its own predicted uncertainty. Group
+  LSTM forecasters with a variance head (:mod:`.forecaster`, Gaussian NLL) predict each
+  channel's next normalised difference and its standard deviation; the score is
+  ``|d - d_hat| / sigma_hat`` (in sigmas), EWMA-smoothed over ``sigma_smoothing_s`` and
+  thresholded per channel by telemanom's dynamic threshold, never below ``floor_margin`` x the
+  largest score on nominal calibration flights (both tuned on the labelled calibration
+  flights, seeds 3000-3009, never on the held-out 5000+);
 * ``telemanom-lstm``: group LSTM forecasters (:mod:`.forecaster`), errors smoothed by an EWMA
   and thresholded per channel by telemanom's nonparametric dynamic threshold
   (:mod:`.thresholds`; Hundman et al., KDD 2018);
@@ -51,7 +58,8 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-METHODS = ("telemanom-lstm", "robust-z", "isolation-forest")
+METHODS = ("residual-sigma", "telemanom-lstm", "robust-z", "isolation-forest")
+SIGMA = "residual-sigma"
 RULES = "rules"
 MODE_CHANNELS = ("stage", "engine_state")
 KIND = "anomaly-detector/1"
@@ -60,7 +68,8 @@ KIND = "anomaly-detector/1"
 @dataclass(frozen=True)
 class Detection:
     """One detected anomaly: the channel (or group) that triggered it, its time span (UTC ns),
-    a score (larger = more anomalous) and the method."""
+    a score (larger = more anomalous) and the method; ``sigma``: for ``residual-sigma``, the
+    peak smoothed ``|residual| / predicted sigma`` (how far outside the model's uncertainty)."""
 
     source: str
     parameter: str
@@ -69,11 +78,42 @@ class Detection:
     score: float
     method: str
     label: str | None = None
+    sigma: float | None = None
+
+    @property
+    def model(self) -> str:
+        """The model that raised it: the world model for ``residual-sigma``, else the method."""
+        return {SIGMA: "lstm-variance-forecaster"}.get(self.method, self.method)
+
+    @property
+    def link(self) -> str:
+        """The console view of the event: the telemetry tab at the source and start time."""
+        from urllib.parse import quote
+
+        when = str(np.datetime64(self.start_ns, "ns"))[:23] + "Z"
+        return f"/#telemetry?flight={quote(self.source)}&t={when}&channel={quote(self.parameter)}"
+
+    def alert(self) -> dict[str, Any]:
+        """What an alert says: model, channel, span, how many sigmas out, the console link."""
+        return {
+            "model": self.model,
+            "method": self.method,
+            "source": self.source,
+            "channel": self.parameter,
+            "start": str(np.datetime64(self.start_ns, "ns"))[:23] + "Z",
+            "end": str(np.datetime64(self.end_ns, "ns"))[:23] + "Z",
+            "score": round(self.score, 3),
+            "sigma": None if self.sigma is None else round(self.sigma, 2),
+            "link": self.link,
+        }
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
     forecaster: ForecasterConfig = field(default_factory=ForecasterConfig)
+    sigma_forecaster: ForecasterConfig = field(
+        default_factory=lambda: ForecasterConfig(variance_head=True)
+    )
     smoothing_s: float = 0.5  # EWMA span of the LSTM errors
     error_buffer: int = 3  # samples either side of a flagged error (telemanom's buffer)
     p: float = 0.13  # minimum percent decrease in pruning
@@ -84,6 +124,8 @@ class DetectorConfig:
     flatline_s: float = 1.0
     rolling_window: int = 20
     seed: int = 0
+    sigma_smoothing_s: float = 0.25  # EWMA span of |residual| / sigma (calibration-tuned)
+    floor_margin: float = 1.3  # residual-sigma threshold >= this x the nominal maximum
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -92,6 +134,8 @@ class DetectorConfig:
     def from_dict(cls, d: dict[str, Any]) -> DetectorConfig:
         d = dict(d)
         d["forecaster"] = ForecasterConfig(**d["forecaster"])
+        if d.get("sigma_forecaster") is not None:
+            d["sigma_forecaster"] = ForecasterConfig(**d["sigma_forecaster"])
         return cls(**d)
 
 
@@ -123,6 +167,7 @@ class AnomalyDetector:
     groups: dict[str, tuple[str, ...]]
     config: DetectorConfig = DetectorConfig()
     forecaster: Forecaster | None = None
+    sigma_model: Forecaster | None = None
     robust_z: RobustZScorer | None = None
     iforest: IsolationForestScorer | None = None
     floors: dict[str, FloatArray] = field(default_factory=dict)
@@ -154,9 +199,13 @@ class AnomalyDetector:
         xs = [f.filled() for f in train]
         masks = [scoring_mask(f, config.mask_before_s, config.mask_after_s) for f in train]
         mon = det.monitored
+        inputs = {g: [det.channels.index(c) for c in chans] for g, chans in det.groups.items()}
+        outputs = {g: [i for i in idx if i in mon] for g, idx in inputs.items()}
+        if SIGMA in methods:
+            det.sigma_model = Forecaster(inputs, outputs, config.sigma_forecaster).fit(
+                xs, masks, progress
+            )
         if "telemanom-lstm" in methods:
-            inputs = {g: [det.channels.index(c) for c in chans] for g, chans in det.groups.items()}
-            outputs = {g: [i for i in idx if i in mon] for g, idx in inputs.items()}
             det.forecaster = Forecaster(inputs, outputs, config.forecaster).fit(xs, masks, progress)
         if "robust-z" in methods:
             det.robust_z = RobustZScorer(config.rolling_window).fit(xs, masks)
@@ -176,6 +225,8 @@ class AnomalyDetector:
     @property
     def methods(self) -> list[str]:
         out = []
+        if self.sigma_model is not None:
+            out.append(SIGMA)
         if self.forecaster is not None:
             out.append("telemanom-lstm")
         if self.robust_z is not None:
@@ -199,6 +250,10 @@ class AnomalyDetector:
         x = frame.filled()
         mask = scoring_mask(frame, cfg.mask_before_s, cfg.mask_after_s)[:, None]
         out: dict[str, FloatArray] = {}
+        if self.sigma_model is not None:
+            r, sd = self.sigma_model.residuals(x)
+            span = max(1.0, cfg.sigma_smoothing_s / (frame.dt_s or 1.0))
+            out[SIGMA] = ewma(np.abs(r) / sd * mask, span)
         if self.forecaster is not None:
             span = max(1.0, cfg.smoothing_s / (frame.dt_s or 1.0))
             out["telemanom-lstm"] = ewma(self.forecaster.errors(x) * mask, span)
@@ -227,26 +282,30 @@ class AnomalyDetector:
         gap = max(1, round(cfg.merge_gap_s / (frame.dt_s or 1.0)))
         out: list[Detection] = []
 
-        def add(method: str, name: str, seqs: npt.NDArray[np.int64], vals: FloatArray) -> None:
+        def add(
+            method: str, c: int, seqs: npt.NDArray[np.int64], vals: FloatArray, sig: bool = False
+        ) -> None:
             for (a, b), v in zip(_merge_runs(seqs, gap), _merge_vals(seqs, vals, gap), strict=True):
+                peak = float(scores[method][a : b + 1, c].max()) if sig else None
                 out.append(
-                    Detection(frame.source, name, int(t[a]), int(t[b]) + dt_ns, float(v), method)
-                )
+                    Detection(frame.source, self.channels[c], int(t[a]), int(t[b]) + dt_ns,
+                              float(v), method, sigma=peak)
+                )  # fmt: skip
 
         for m in methods:
             s = scores[m]
-            floor = self.floors[m]
-            if m == "telemanom-lstm":
+            floor = self.floors[m] * (cfg.floor_margin if m == SIGMA else 1.0)
+            if m in ("telemanom-lstm", SIGMA):
                 for c in self.monitored:
                     th = dynamic_threshold(
                         s[:, c], error_buffer=cfg.error_buffer, p=cfg.p, floor=float(floor[c])
                     )
-                    add(m, self.channels[c], th.sequences, th.scores)
+                    add(m, c, th.sequences, th.scores, sig=m == SIGMA)
             elif m == "robust-z":
                 for c in self.monitored:
                     thr = max(cfg.z_min, float(floor[c]))
                     seqs = runs(s[:, c] > thr)
-                    add(m, self.channels[c], seqs, _seq_max(s[:, c], seqs) / thr)
+                    add(m, c, seqs, _seq_max(s[:, c], seqs) / thr)
             else:
                 assert self.iforest is not None
                 thr = float(floor[0])
@@ -301,6 +360,7 @@ class AnomalyDetector:
             "groups": self.groups,
             "config": asdict(self.config),
             "forecaster": self.forecaster.state() if self.forecaster else None,
+            "sigma_model": self.sigma_model.state() if self.sigma_model else None,
             "robust_z": self.robust_z.state() if self.robust_z else None,
             "iforest": pickle.dumps(self.iforest) if self.iforest else None,
             "floors": self.floors,
@@ -329,6 +389,8 @@ class AnomalyDetector:
         )
         if state["forecaster"] is not None:
             det.forecaster = Forecaster.from_state(state["forecaster"], device)
+        if state.get("sigma_model") is not None:
+            det.sigma_model = Forecaster.from_state(state["sigma_model"], device)
         if state["robust_z"] is not None:
             det.robust_z = RobustZScorer.from_state(state["robust_z"])
         if state["iforest"] is not None:

@@ -65,22 +65,34 @@ class ForecasterConfig:
     clip: float = 20.0
     seed: int = 0
     cpu_threads: int = 1  # torch intra-op threads while training and scoring on CPU
+    variance_head: bool = False  # also predict each output's log-variance (Gaussian NLL loss)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-class GroupLSTM(nn.Module):
-    """``(B, L, n_in)`` normalised differences -> ``(B, n_out)`` next normalised differences."""
+LOGVAR_RANGE = (-8.0, 8.0)  # clamp of the predicted log-variance (noise units squared)
 
-    def __init__(self, n_in: int, n_out: int, hidden: int, layers: int) -> None:
+
+class GroupLSTM(nn.Module):
+    """``(B, L, n_in)`` normalised differences -> ``(B, n_out)`` next normalised differences;
+    with ``variance_head`` ``(B, 2 n_out)``: the means, then their log-variances."""
+
+    def __init__(
+        self, n_in: int, n_out: int, hidden: int, layers: int, variance_head: bool = False
+    ) -> None:
         super().__init__()
         self.lstm = nn.LSTM(n_in, hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Linear(hidden, n_out)
+        self.head = nn.Linear(hidden, n_out * (2 if variance_head else 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x)
         return self.head(out[:, -1])
+
+
+def _split(y: torch.Tensor, n_out: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means and variances ``(B, n_out)`` from a variance-head output ``(B, 2 n_out)``."""
+    return y[:, :n_out], torch.exp(torch.clamp(y[:, n_out:], *LOGVAR_RANGE))
 
 
 class Forecaster:
@@ -100,7 +112,9 @@ class Forecaster:
         self.device = torch.device(device) if device is not None else default_device()
         torch.manual_seed(config.seed)
         self.models = {
-            g: GroupLSTM(len(self.inputs[g]), len(o), config.hidden, config.layers).to(self.device)
+            g: GroupLSTM(
+                len(self.inputs[g]), len(o), config.hidden, config.layers, config.variance_head
+            ).to(self.device)
             for g, o in self.outputs.items()
         }
         self.scale = np.ones(0)
@@ -146,7 +160,14 @@ class Forecaster:
         targets = torch.as_tensor(np.concatenate(valid), device=self.device)
         ar = torch.arange(-L, 0, device=self.device)
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-        loss_fn = nn.HuberLoss(delta=3.0)
+        huber, nll = nn.HuberLoss(delta=3.0), nn.GaussianNLLLoss()
+
+        def loss_fn(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            if not cfg.variance_head:
+                return huber(y, target)
+            mu, var = _split(y, target.shape[1])
+            return nll(mu, target, var)
+
         for g, model in self.models.items():
             cin = torch.as_tensor(self.inputs[g], device=self.device)
             cout = torch.as_tensor(self.outputs[g], device=self.device)
@@ -179,16 +200,23 @@ class Forecaster:
     def errors(self, x: FloatArray, chunk: int = 8192) -> FloatArray:
         """``(n, C)`` absolute prediction errors in noise units (0 for channels no group
         predicts and for the first ``window`` rows)."""
-        with cpu_threads(self.config.cpu_threads if self.device.type == "cpu" else None):
-            return self._errors(x, chunk)
+        return np.abs(self.residuals(x, chunk)[0])
 
     @torch.no_grad()
-    def _errors(self, x: FloatArray, chunk: int) -> FloatArray:
+    def residuals(self, x: FloatArray, chunk: int = 8192) -> tuple[FloatArray, FloatArray]:
+        """Signed prediction errors ``d - d_hat`` ``(n, C)`` in noise units and their predicted
+        standard deviations ``(n, C)`` (1 without a variance head); 0 and 1 for channels no
+        group predicts and for the first ``window`` rows."""
+        with cpu_threads(self.config.cpu_threads if self.device.type == "cpu" else None):
+            return self._residuals(x, chunk)
+
+    @torch.no_grad()
+    def _residuals(self, x: FloatArray, chunk: int) -> tuple[FloatArray, FloatArray]:
         L = self.config.window
         n = len(x)
-        out = np.zeros(x.shape)
+        out, sd = np.zeros(x.shape), np.ones(x.shape)
         if n <= L:
-            return out
+            return out, sd
         D = torch.as_tensor(self.differences(x), dtype=torch.float32, device=self.device)
         ar = torch.arange(-L, 0, device=self.device)
         for g, model in self.models.items():
@@ -199,14 +227,20 @@ class Forecaster:
             for a in range(L, n, chunk):
                 t = torch.arange(a, min(n, a + chunk), device=self.device)
                 preds.append(model(Dg[t[:, None] + ar[None, :]]))
-            pred = torch.cat(preds).cpu().numpy().astype(np.float64)
-            out[L:, cols] = np.abs(pred - D[L:, cols].cpu().numpy())
-        return out
+            y = torch.cat(preds)
+            if self.config.variance_head:
+                mu, var = _split(y, len(cols))
+                sd[L:, cols] = np.sqrt(var.cpu().numpy().astype(np.float64))
+            else:
+                mu = y
+            out[L:, cols] = D[L:, cols].cpu().numpy() - mu.cpu().numpy().astype(np.float64)
+        return out, sd
 
     @torch.no_grad()
     def predict_last(self, d_window: FloatArray) -> dict[str, FloatArray]:
         """Next normalised differences per group from one window ``(window, C)`` of normalised
-        differences (the online scorer's step)."""
+        differences (the online scorer's step); with a variance head the means then the
+        log-variances (see :class:`GroupLSTM`)."""
         xb = torch.as_tensor(d_window, dtype=torch.float32, device=self.device)[None]
         with cpu_threads(self.config.cpu_threads if self.device.type == "cpu" else None):
             return {

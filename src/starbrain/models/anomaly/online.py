@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from starbrain.models.anomaly.baselines import iforest_score_samples, last_noise, last_residual
-from starbrain.models.anomaly.detector import AnomalyDetector, Detection
+from starbrain.models.anomaly.detector import SIGMA, AnomalyDetector, Detection
+from starbrain.models.anomaly.forecaster import LOGVAR_RANGE
 from starbrain.models.anomaly.thresholds import dynamic_threshold
 from starbrain.sources.packets import PacketSet
 
@@ -37,6 +38,7 @@ class _Open:
     last_ns: int
     score: float
     channel: str
+    sigma: float | None = None
 
 
 class OnlineScorer:
@@ -70,6 +72,10 @@ class OnlineScorer:
         self.mode_idx = [self.col[c] for c in ("stage", "engine_state") if c in self.col]
         span = max(1.0, cfg.smoothing_s / self.dt_s)
         self.alpha = 2.0 / (span + 1.0)
+        self.alpha_sigma = 2.0 / (max(1.0, cfg.sigma_smoothing_s / self.dt_s) + 1.0)
+        self.z_s = np.zeros(len(detector.channels))
+        self.z_hist: deque[FloatArray] = deque(maxlen=int(history_s * rate_hz))
+        self.eps_sigma = np.full(len(detector.channels), np.inf)
         self.e_s = np.zeros(len(detector.channels))
         self.e_hist: deque[FloatArray] = deque(maxlen=int(history_s * rate_hz))
         self.eps = np.full(len(detector.channels), np.inf)
@@ -125,9 +131,14 @@ class OnlineScorer:
             self.last_mode = mode
         self.rows.append(row)
         buf = np.asarray(self.rows)
-        flags: dict[str, tuple[float, int]] = {}  # method -> (score, channel index)
+        # method -> (score, channel index[, sigmas])
+        flags: dict[str, tuple[float, int] | tuple[float, int, float]] = {}
         cfg = self.det.config
         warm = len(buf) >= self.n_keep
+        if self.det.sigma_model is not None and SIGMA in self.methods:
+            flag = self._sigma_step(buf, t_ns)
+            if flag is not None:
+                flags[SIGMA] = flag
         fc = self.det.forecaster
         if fc is not None and "telemanom-lstm" in self.methods and len(buf) > fc.config.window + 1:
             d = fc.differences(buf)
@@ -179,18 +190,52 @@ class OnlineScorer:
         self.n_scored += 1
         return self._update_events(t_ns, flags)
 
-    def _update_events(self, t_ns: int, flags: dict[str, tuple[float, int]]) -> list[Detection]:
+    def _sigma_step(self, buf: FloatArray, t_ns: int) -> tuple[float, int, float] | None:
+        """One sample of ``residual-sigma``: ``|d - d_hat| / sigma_hat`` per channel, smoothed,
+        against the trailing dynamic threshold and the calibrated floor."""
+        fc = self.det.sigma_model
+        assert fc is not None
+        L = fc.config.window
+        if len(buf) <= L + 1:
+            return None
+        d = fc.differences(buf[-L - 2 :])
+        z = np.zeros(len(self.col))
+        for g, y in fc.predict_last(d[-L - 1 : -1]).items():
+            cols = fc.outputs[g]
+            k = len(cols)
+            sd = np.exp(0.5 * np.clip(y[k:], *LOGVAR_RANGE)) if fc.config.variance_head else 1.0
+            z[cols] = np.abs(d[-1, cols] - y[:k]) / sd
+        if t_ns < self.suppress_until:
+            z[:] = 0.0
+        self.z_s = self.alpha_sigma * z + (1 - self.alpha_sigma) * self.z_s
+        self.z_hist.append(self.z_s.copy())
+        if self.n_scored % max(1, round(1.0 / self.dt_s)) == 0 and len(self.z_hist) > 20:
+            hist = np.asarray(self.z_hist)
+            for c in self.mon:
+                self.eps_sigma[c] = dynamic_threshold(hist[:, c], error_buffer=1).epsilon
+        floor = self.det.floors[SIGMA] * self.det.config.floor_margin
+        th = np.maximum(self.eps_sigma, floor)
+        over = [c for c in self.mon if self.z_s[c] > th[c]]
+        if not over:
+            return None
+        c = max(over, key=lambda i: self.z_s[i] / th[i])
+        return float(self.z_s[c] - th[c]), c, float(self.z_s[c])
+
+    def _update_events(
+        self, t_ns: int, flags: dict[str, tuple[float, int] | tuple[float, int, float]]
+    ) -> list[Detection]:
         out = []
         gap_ns = int(self.det.config.merge_gap_s * 1e9)
-        for m, (score, c) in flags.items():
+        for m, (score, c, *sig) in flags.items():
             ev = self.open.get(m)
             name = self.det.channels[c]
+            sigma = sig[0] if sig else None
             if ev is None:
-                self.open[m] = _Open(t_ns, t_ns, score, name)
+                self.open[m] = _Open(t_ns, t_ns, score, name, sigma)
             else:
                 ev.last_ns = t_ns
                 if score > ev.score:
-                    ev.score, ev.channel = score, name
+                    ev.score, ev.channel, ev.sigma = score, name, sigma
         for m in list(self.open):
             if m not in flags and t_ns - self.open[m].last_ns > gap_ns:
                 out.append(self._close(m))
@@ -199,4 +244,6 @@ class OnlineScorer:
     def _close(self, method: str) -> Detection:
         ev = self.open.pop(method)
         end = ev.last_ns + int(self.dt_s * 1e9)
-        return Detection(self.source, ev.channel, ev.start_ns, end, ev.score, method)
+        return Detection(
+            self.source, ev.channel, ev.start_ns, end, ev.score, method, sigma=ev.sigma
+        )
