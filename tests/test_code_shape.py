@@ -50,8 +50,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "planners/landing.py::_CvxpySolver.solve": _TODO,
     "planners/landing.py::_assemble": _TODO,
     "planners/landing.py::solve_landing": _TODO,
-    "planners/passes.py::_chunk": _TODO,
-    "planners/passes.py::find_passes": _TODO,
     "planners/routing.py::_paths": _TODO,
     "planners/routing.py::_route_shard": _TODO,
     "planners/routing.py::route": _TODO,
@@ -75,7 +73,6 @@ MODULE_ALLOW: dict[str, str] = {
     "planners/transfers.py": _TODO,
     "planners/routing.py": _TODO,
     "physics/integrators.py": _TODO,
-    "planners/passes.py": _TODO,
 }
 
 
