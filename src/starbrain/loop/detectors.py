@@ -19,7 +19,26 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 
-__all__ = ["RobustZDetector"]
+__all__ = ["RobustZDetector", "alert_payloads"]
+
+
+def alert_payloads(anomalies: pa.Table, limit: int = 20) -> list[dict[str, Any]]:
+    """The bus alerts of the first ``limit`` rows of an ``ANOMALIES_SCHEMA`` table: each names
+    the model, the channel, the span, how many predicted sigmas out (``residual-sigma`` rows,
+    whose score is that; None for methods without an uncertainty) and the console link
+    (:meth:`starbrain.models.anomaly.detector.Detection.alert`), plus the label if any."""
+    from starbrain.models.anomaly.detector import SIGMA, Detection
+
+    rows = anomalies.slice(0, limit)
+    start = rows.column("start").cast(pa.int64()).to_pylist()
+    end = rows.column("end").cast(pa.int64()).to_pylist()
+    out = []
+    for r, a, b in zip(rows.to_pylist(), start, end, strict=True):
+        score = float(r["score"]) if r["score"] is not None else 0.0
+        sigma = score if r["method"] == SIGMA else None
+        d = Detection(r["source"], r["parameter"], a, b, score, r["method"], r["label"], sigma)
+        out.append(d.alert() | {"label": r["label"]})
+    return out
 
 
 class RobustZDetector:

@@ -488,6 +488,7 @@ class LoopService:
 
     def _flights(self, source: Any) -> Callable[[np.datetime64, np.datetime64], Awaitable[None]]:
         async def run(a: np.datetime64, b: np.datetime64) -> None:
+            from starbrain.loop.detectors import alert_payloads
             from starbrain.store.streams import STREAMS
 
             w = await asyncio.to_thread(source.window, a, b)
@@ -510,6 +511,8 @@ class LoopService:
                         "injected": injected,
                         "matched_labels": hits,
                         "detector": source.detector() is not None,
+                        # model, channel, sigmas out and console link per event (first 20)
+                        "alerts": alert_payloads(found),
                     },
                 )
                 if found.num_rows:

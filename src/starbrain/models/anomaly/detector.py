@@ -69,7 +69,8 @@ KIND = "anomaly-detector/1"
 class Detection:
     """One detected anomaly: the channel (or group) that triggered it, its time span (UTC ns),
     a score (larger = more anomalous) and the method; ``sigma``: for ``residual-sigma``, the
-    peak smoothed ``|residual| / predicted sigma`` (how far outside the model's uncertainty)."""
+    peak smoothed ``|residual| / predicted sigma`` (how far outside the model's uncertainty),
+    which is also its ``score`` (so the stored ``anomalies`` stream keeps it)."""
 
     source: str
     parameter: str
@@ -289,7 +290,7 @@ class AnomalyDetector:
                 peak = float(scores[method][a : b + 1, c].max()) if sig else None
                 out.append(
                     Detection(frame.source, self.channels[c], int(t[a]), int(t[b]) + dt_ns,
-                              float(v), method, sigma=peak)
+                              float(v) if peak is None else peak, method, sigma=peak)
                 )  # fmt: skip
 
         for m in methods:

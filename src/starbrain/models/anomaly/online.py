@@ -219,7 +219,7 @@ class OnlineScorer:
         if not over:
             return None
         c = max(over, key=lambda i: self.z_s[i] / th[i])
-        return float(self.z_s[c] - th[c]), c, float(self.z_s[c])
+        return float(self.z_s[c]), c, float(self.z_s[c])  # score = sigmas, as offline
 
     def _update_events(
         self, t_ns: int, flags: dict[str, tuple[float, int] | tuple[float, int, float]]
