@@ -53,8 +53,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "planners/routing.py::_paths": _TODO,
     "planners/routing.py::_route_shard": _TODO,
     "planners/routing.py::route": _TODO,
-    "planners/transfers.py::_search_opportunity": _TODO,
-    "planners/transfers.py::evaluate_transfers": _TODO,
     "sources/ccsds.py::PacketDecoder._decode_apid": _TODO,
     "sources/constellation.py::generate": _TODO,
     "sources/debris.py::generate_debris": _TODO,
@@ -70,7 +68,6 @@ MODULE_ALLOW: dict[str, str] = {
     "sources/ccsds.py": _TODO,
     "planners/landing.py": _TODO,
     "physics/forces.py": _TODO,
-    "planners/transfers.py": _TODO,
     "planners/routing.py": _TODO,
     "physics/integrators.py": _TODO,
 }

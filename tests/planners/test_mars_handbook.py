@@ -134,7 +134,7 @@ def test_search_that_cannot_widen_enough_reports_the_boundary(
 ) -> None:
     """With the widening switched off, times of flight of 100-110 days stop short of the 2028
     minima: the result says so instead of passing the edge off as a minimum."""
-    monkeypatch.setattr(tr, "_WIDEN_TRIES", 0)
+    monkeypatch.setattr("starbrain.planners.transfers.opportunities._WIDEN_TRIES", 0)
     (opp,) = tr.transfer_opportunities(
         "2028-06-01", "2029-06-01", tof_range_days=(100.0, 110.0), refine=False
     )
