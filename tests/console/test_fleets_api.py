@@ -255,3 +255,16 @@ def test_ingest_dedupes_names_bad_lines_and_keeps_the_rest(ingest_url: str) -> N
     )
     empty = httpx.post(f"{ingest_url}/api/posts", content=b"  \n", headers=auth)
     assert empty.status_code == 422
+
+
+def test_posts_contract_edges(ingest_url: str) -> None:
+    """Found by schemathesis: an empty window bound was a 500 (NaT), OPTIONS named only GET in
+    Allow, and an application/json object (not an array) was taken as one JSON Lines record."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/api/posts/bursts", "/api/posts/search?q=x"):
+        r = httpx.get(f"{ingest_url}{path}", params={"until": ""}, headers=auth)
+        assert r.status_code == 422, (path, r.text)
+    r = httpx.request("OPTIONS", f"{ingest_url}/api/posts", headers=auth)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+    r = httpx.post(f"{ingest_url}/api/posts", json=json.loads(post_line("o1")), headers=auth)
+    assert r.status_code == 422 and "array" in r.json()["message"]

@@ -106,6 +106,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = _error(exc.status_code, message)
         if exc.headers:
             response.headers.update(exc.headers)
+        allowed = _allowed(request) if exc.status_code == 405 else None
+        if allowed:  # every method of the path (GET and POST /api/posts)
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.exception_handler(StoreBusyError)
@@ -118,6 +121,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarbrainError)
     async def starbrain_error(_: Request, exc: StarbrainError) -> JSONResponse:
         return _error(422, str(exc))
+
+
+def _allowed(request: Request) -> list[str] | None:
+    """The methods the API documents on the request's path (Starlette's own ``Allow`` names
+    only the first route of a path that has several, e.g. GET of GET and POST /api/posts);
+    None for a path the document does not list as such (templated paths keep Starlette's)."""
+    item = request.app.openapi().get("paths", {}).get(request.url.path)
+    if not isinstance(item, dict):
+        return None
+    verbs = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+    return sorted(m.upper() for m in item if m in verbs)
 
 
 def _install_docs(app: FastAPI) -> None:

@@ -31,9 +31,14 @@ router = APIRouter(tags=["posts"], responses=ERROR_RESPONSES)
 MAX_BODY_BYTES = 16 << 20
 MAX_ERRORS_SHOWN = 100
 INGEST_SOURCE = "http:/api/posts"
+NOW = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, description="What durations count back from (UTC)."),
+]
 WINDOW = Annotated[
     str | None,
     Query(
+        min_length=1,
         max_length=64,
         description="ISO 8601 UTC, or a duration back from `now` (90s, 15m, 1h, 2d).",
     ),
@@ -151,8 +156,8 @@ def _bursts(
     try:
         events = fleet_events(store)
         found, _ = store_bursts(store, since, until, now, events=events)
-    except StarbrainError as exc:
-        raise ApiError(422, str(exc)) from None
+    except (StarbrainError, ValueError) as exc:  # a window bound that is no time
+        raise ApiError(422, f"since/until/now: {exc}") from None
     rows = [
         BurstRow(
             burst_id=b.burst_id,
@@ -204,8 +209,8 @@ def _search(
 
     try:
         t = search_store(store, q, k, mode, since, until, now)  # type: ignore[arg-type]
-    except StarbrainError as exc:
-        raise ApiError(422, str(exc)) from None
+    except (StarbrainError, ValueError) as exc:  # a window bound that is no time
+        raise ApiError(422, f"since/until/now: {exc}") from None
     hits = [
         SearchHit(
             rank=r["rank"],
@@ -298,7 +303,12 @@ def _error_row(e: RecordError) -> IngestError:
             "required": True,
             "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "description": "Posts (JSON objects); any other item is a bad record.",
+                    }
+                },
             },
         }
     },
@@ -319,6 +329,13 @@ async def ingest(request: Request) -> IngestResponse:
     body = b"".join(chunks)
     if not body.strip():
         raise ApiError(422, "the body is empty: send JSON Lines or a JSON array of posts")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" and not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        raise ApiError(
+            422,
+            "an application/json body must be an array of posts (JSON Lines: send it "
+            "as application/x-ndjson)",
+        )
     received, result = parse_body(body)
     stores = request.app.state.stores
     added, stored = await compute(request, _append, stores.path, stores.shared, result)
