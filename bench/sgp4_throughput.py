@@ -56,7 +56,7 @@ def starlink_table() -> tuple[pa.Table, str]:
 
 def _walker_table() -> pa.Table:
     """Walker-delta shells with phasing 1, e = 1e-4, B* = 1e-4 (Kozai ~ Brouwer mean motion)."""
-    from starbrain.sources.records import ELEMENTS_SCHEMA
+    from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 
     mu, re_km = 398600.8, 6378.135
     cols: dict[str, list[np.ndarray]] = {}

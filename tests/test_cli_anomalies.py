@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 import starbrain
 from starbrain.cli import app
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 from starbrain.store.database import Store
-from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
 
 
 @pytest.mark.usefixtures("store_path")

@@ -68,7 +68,7 @@ def vallado(store_path: Path, sgp4_ver_path: Path) -> Path:
 
 
 def test_catalog_show(vallado: Path) -> None:
-    from starbrain.sources.records import ELEMENTS_SCHEMA
+    from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 
     rows, table, result = both("catalog", "show", "--norad", "5", "--norad", "4632")
     assert list(rows[0]) == ELEMENTS_SCHEMA.names
@@ -135,7 +135,7 @@ def test_passes_match_skyfield(tmp_path: Path, store_path: Path) -> None:
 
 
 def test_conjunctions_show(store_path: Path) -> None:
-    from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA
+    from starbrain.core.schemas.decisions import CONJUNCTIONS_SCHEMA
 
     tca = dt.datetime(2026, 11, 25, 3, 4, 5, 250_000, tzinfo=dt.UTC)
     screened = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
@@ -166,7 +166,7 @@ def test_conjunctions_show(store_path: Path) -> None:
 
 
 def test_model_list(store_path: Path) -> None:
-    from starbrain.store.decision_schemas import MODELS_SCHEMA
+    from starbrain.core.schemas.registry import MODELS_SCHEMA
 
     metrics = {"training": {"n_train": 40},
                "held_out": {"all": [{"horizon_min": 10080.0, "median_ratio": 0.375}]}}  # fmt: skip

@@ -15,14 +15,15 @@ def lazy_exports(
     package: str, exports: dict[str, tuple[str, str]]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``: ``exports`` maps an exported name to
-    (module under the package, attribute in it)."""
+    (module under the package, or an absolute ``starbrain.`` module path, attribute in it)."""
 
     def __getattr__(name: str) -> Any:
         try:
             module, attr = exports[name]
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        return getattr(importlib.import_module(f"{package}.{module}"), attr)
+        absolute = module.startswith("starbrain.")
+        return getattr(importlib.import_module(module if absolute else f"{package}.{module}"), attr)
 
     def __dir__() -> list[str]:
         return sorted(exports)

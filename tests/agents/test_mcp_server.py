@@ -24,11 +24,11 @@ pytest.importorskip("mcp")
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 from starbrain.planners.conjunctions import screen_conjunctions
 from starbrain.sources.ccsds import TELEMETRY_SCHEMA
 from starbrain.sources.posts import events_from_anomalies, simulate_posts
 from starbrain.store.database import Store
-from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
 from tests.planners.conjunction_helpers import EPOCH, head_on_pairs
 
 EXE = Path(sys.executable).with_name("starbrain")

@@ -55,8 +55,8 @@ def test_latest_data_record_and_old_kinds(store) -> None:
 
     import pyarrow as pa
 
+    from starbrain.core.schemas.registry import MODELS_SCHEMA
     from starbrain.models.registry import resolve_model_name
-    from starbrain.store.decision_schemas import MODELS_SCHEMA
 
     with pytest.raises(StarbrainError, match="no trained model"):
         resolve_model_name(store, "latest")

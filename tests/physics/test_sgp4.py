@@ -27,13 +27,13 @@ import torch
 from sgp4.api import WGS72, Satrec, SatrecArray
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics.sgp4 import (
     Sgp4Elements,
     propagate,
     sgp4_init,
     sgp4_propagate,
 )
-from starbrain.sources.records import ELEMENTS_SCHEMA
 
 SGP4_DATA = Path(sgp4.__file__).parent
 POS_TOL_KM = 1e-6  # 1 mm

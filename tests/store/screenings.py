@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from starbrain.core.schemas.decisions import CONJUNCTIONS_SCHEMA
 from starbrain.store.database import Store
-from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA
 
 T0 = np.datetime64("2026-11-25T00:00:00", "ns")
 

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.sources.constellation import WalkerShell, generate
-from starbrain.sources.records import ELEMENTS_SCHEMA
 from starbrain.sources.tle import parse_tle
 from starbrain.store.database import Store
 

@@ -168,8 +168,8 @@ def _register(det: AnomalyDetector, name: str) -> None:
     import pyarrow as pa
 
     from starbrain.core import timeconv
+    from starbrain.core.schemas.registry import MODELS_SCHEMA
     from starbrain.models.anomaly.detector import KIND
-    from starbrain.store.decision_schemas import MODELS_SCHEMA
 
     device = str(det.forecaster.device) if det.forecaster is not None else "cpu"
     row = {

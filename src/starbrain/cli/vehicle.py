@@ -127,7 +127,8 @@ def vehicle_load(
     channel, the valid segments kept."""
     import pyarrow.parquet as pq
 
-    from starbrain.sources.driving import VEHICLE_SCHEMA, read_comma2k19
+    from starbrain.core.schemas.vehicle import VEHICLE_SCHEMA
+    from starbrain.sources.driving import read_comma2k19
     from starbrain.sources.records import LoadResult
 
     results = []

@@ -61,9 +61,9 @@ class RobustZDetector:
         self._tail: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, telemetry: pa.Table, start: np.datetime64, stop: np.datetime64) -> pa.Table:
+        from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
         from starbrain.models.anomaly.baselines import RobustZScorer
         from starbrain.models.anomaly.events import runs
-        from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
 
         apid = telemetry.column("apid").to_numpy()
         param = np.asarray(

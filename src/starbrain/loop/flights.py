@@ -129,7 +129,7 @@ class FlightSource:
         return FlightWindow(telemetry, launched, landed)
 
     def _detect(self, flight: Any) -> pa.Table:
-        from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
+        from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 
         det = self.detector()
         if det is None:

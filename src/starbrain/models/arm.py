@@ -18,6 +18,7 @@ import pyarrow as pa
 from torch import Tensor
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.arm import COMMAND_CHANNELS, MEASURED_CHANNELS, STATE_CHANNELS
 from starbrain.models.dynamics import (
     FitConfig,
     IdentityPrior,
@@ -29,7 +30,6 @@ from starbrain.models.dynamics import (
 )
 from starbrain.physics.arms.scara import THETA_NAMES, ScaraPrior
 from starbrain.sources.robots.arm import NOMINAL_ARM, ArmParams
-from starbrain.sources.robots.schema import COMMAND_CHANNELS, MEASURED_CHANNELS, STATE_CHANNELS
 
 __all__ = [
     "MODEL_KINDS",

@@ -17,10 +17,10 @@ import pyarrow as pa
 import torch
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.registry import MODELS_KEY, MODELS_SCHEMA
 from starbrain.models.dynamics.registry import append_model_row
 from starbrain.models.orbit_model import OrbitModelConfig, OrbitWorldModel
 from starbrain.models.truth import TruthSet
-from starbrain.store.decision_schemas import MODELS_KEY, MODELS_SCHEMA
 
 __all__ = [
     "MODELS_KEY",

@@ -26,13 +26,13 @@ import pyarrow as pa
 import torch
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics.forces import ForceModel, Spacecraft
 from starbrain.physics.frames import teme_to_gcrs_matrix
 from starbrain.physics.numerical import propagate_numerical
 from starbrain.physics.sgp4 import sgp4_propagate
 from starbrain.physics.sgp4_init import RADIUS_EARTH_KM, Sgp4Elements
 from starbrain.sources.constellation import generate_preset, kozai_mean_motion
-from starbrain.sources.records import ELEMENTS_SCHEMA
 
 __all__ = [
     "BSTAR_TO_BALLISTIC_M2KG",

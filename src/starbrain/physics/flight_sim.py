@@ -49,6 +49,7 @@ import pyarrow as pa
 
 from starbrain.core.constants import G0_MPS2
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.anomalies import FLIGHT_LABELS_SCHEMA as LABELS_SCHEMA
 from starbrain.physics.flight_ascent import (
     fly_ascent,
     mean_throttle,
@@ -178,18 +179,6 @@ THRUST_LOSS_CHANNELS = (
     "vibration_turbopump",
 )
 VALVE_CHANNELS = ("lox_valve_position", "mixture_ratio", *THRUST_LOSS_CHANNELS)
-
-LABELS_SCHEMA = pa.schema(
-    [
-        pa.field("flight", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("channels", pa.string(), nullable=False),  # comma-separated
-        pa.field("start", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("end", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("magnitude", pa.float64()),
-    ],
-    metadata={"table": "anomaly labels"},
-)
 
 
 def launch_vehicle_definitions() -> PacketSet:

@@ -42,6 +42,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.decisions import PASSES_SCHEMA as PASSES_SCHEMA
 from starbrain.physics import earth
 from starbrain.planners.passes_events import _chunk, _ChunkEvents, _Grid, _grid
 from starbrain.planners.propagator import Sgp4Propagator, UtcPropagate, utc_propagate
@@ -57,19 +58,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-PASSES_SCHEMA = pa.schema(
-    [
-        pa.field("norad_id", pa.int32(), nullable=False),
-        pa.field("station", pa.string(), nullable=False),
-        pa.field("rise", pa.timestamp("ns", tz="UTC")),  # null: already up at window start
-        pa.field("culminate", pa.timestamp("ns", tz="UTC")),  # null: no maximum in the window
-        pa.field("set", pa.timestamp("ns", tz="UTC")),  # null: still up at window end
-        pa.field("max_elevation_deg", pa.float64(), nullable=False),
-        pa.field("sunlit", pa.bool_(), nullable=False),
-    ],
-    metadata={"stream": "passes", "key": "norad_id,station,rise"},
-)
 
 
 #: The one UTC-grid propagation interface of the planners (NaN samples count as below the

@@ -4,7 +4,7 @@ from starbrain._lazy import lazy_exports
 
 _EXPORTS = {
     # records
-    "ELEMENTS_SCHEMA": ("records", "ELEMENTS_SCHEMA"),
+    "ELEMENTS_SCHEMA": ("starbrain.core.schemas.elements", "ELEMENTS_SCHEMA"),
     "LoadResult": ("records", "LoadResult"),
     "RecordError": ("records", "RecordError"),
     "StarbrainError": ("records", "StarbrainError"),

@@ -1,9 +1,7 @@
-"""Record types sources produce: the element-set Arrow schema, typed record errors, load results.
+"""Record types sources produce: typed record errors and load results.
 
-The element-set columns follow CCSDS OMM / CelesTrak GP names in snake_case, with the unit in the
-name. Angles are stored in degrees, as in every catalogue format; physics converts at its edge.
-The original TLE lines, when a record came from a TLE, are kept (as Space-Track's GP class keeps
-``TLE_LINE1``/``TLE_LINE2``) so exports reproduce the input byte for byte.
+The element-set Arrow schema lives in :mod:`starbrain.core.schemas.elements` (re-exported here
+for one release, as is ``StarbrainError`` from :mod:`starbrain.core.errors`).
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.elements import ELEMENTS_KEY as ELEMENTS_KEY
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA as ELEMENTS_SCHEMA
 
 __all__ = [
     "ELEMENTS_KEY",
@@ -21,34 +21,6 @@ __all__ = [
     "RecordError",
     "StarbrainError",
 ]
-
-
-ELEMENTS_SCHEMA = pa.schema(
-    [
-        pa.field("norad_id", pa.int32(), nullable=False),  # catalogue number (alpha-5 decoded)
-        pa.field("epoch", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("object_name", pa.string()),
-        pa.field("object_id", pa.string()),  # international designator, "1998-067A"
-        pa.field("classification", pa.string()),  # U, C or S
-        pa.field("mean_motion_rev_per_day", pa.float64(), nullable=False),  # Kozai mean motion
-        pa.field("eccentricity", pa.float64(), nullable=False),
-        pa.field("inclination_deg", pa.float64(), nullable=False),
-        pa.field("ra_of_asc_node_deg", pa.float64(), nullable=False),
-        pa.field("arg_of_pericenter_deg", pa.float64(), nullable=False),
-        pa.field("mean_anomaly_deg", pa.float64(), nullable=False),
-        pa.field("ephemeris_type", pa.int8()),
-        pa.field("element_set_no", pa.int32()),
-        pa.field("rev_at_epoch", pa.int32()),
-        pa.field("bstar_per_earth_radius", pa.float64(), nullable=False),
-        pa.field("mean_motion_dot_rev_per_day2", pa.float64()),  # TLE ndot/2 field, as written
-        pa.field("mean_motion_ddot_rev_per_day3", pa.float64()),  # TLE nddot/6 field, as written
-        pa.field("tle_line1", pa.string()),
-        pa.field("tle_line2", pa.string()),
-        pa.field("source", pa.string()),  # file path or URL the record was loaded from
-    ],
-    metadata={"stream": "elements", "key": "norad_id,epoch"},
-)
-ELEMENTS_KEY = ("norad_id", "epoch")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ _EXPORTS = {
     "AppendResult": ("database", "AppendResult"),
     "STREAMS": ("streams", "STREAMS"),
     "Stream": ("streams", "Stream"),
-    "CONJUNCTIONS_SCHEMA": ("decision_schemas", "CONJUNCTIONS_SCHEMA"),
-    "MANOEUVRES_SCHEMA": ("decision_schemas", "MANOEUVRES_SCHEMA"),
+    "CONJUNCTIONS_SCHEMA": ("starbrain.core.schemas.decisions", "CONJUNCTIONS_SCHEMA"),
+    "MANOEUVRES_SCHEMA": ("starbrain.core.schemas.decisions", "MANOEUVRES_SCHEMA"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

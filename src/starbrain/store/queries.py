@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core import timeconv
-from starbrain.store.decision_schemas import CONJUNCTIONS_SCHEMA
+from starbrain.core.schemas.decisions import CONJUNCTIONS_SCHEMA
 
 if TYPE_CHECKING:
     from starbrain.store.database import Store

@@ -1,8 +1,8 @@
 """The registry of stored streams: each stream's Arrow schema, key columns and DuckDB DDL.
 
-A stream's schema is owned by the layer that produces it (element sets by ``sources.records``);
-this module only registers it. Decisions that planners produce (conjunctions, manoeuvres) have
-their schemas in ``store.decision_schemas``, since the store sits left of the planners.
+Every stream's schema and key live in :mod:`starbrain.core.schemas` (so a source that produces
+a stream, the store and a planner whose decisions are stored share one definition); this module
+only registers them.
 """
 
 from __future__ import annotations
@@ -11,23 +11,21 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
-from starbrain.sources.compute.schema import COMPUTE_KEY, COMPUTE_SCHEMA
-from starbrain.sources.driving.schema import VEHICLE_KEY, VEHICLE_SCHEMA
-from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
-from starbrain.sources.posts.schema import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
-from starbrain.sources.records import ELEMENTS_KEY, ELEMENTS_SCHEMA
-from starbrain.sources.robots.schema import ARM_KEY, ARM_SCHEMA
-from starbrain.store.decision_schemas import (
-    ANOMALIES_KEY,
-    ANOMALIES_SCHEMA,
+from starbrain.core.schemas.anomalies import ANOMALIES_KEY, ANOMALIES_SCHEMA
+from starbrain.core.schemas.arm import ARM_KEY, ARM_SCHEMA
+from starbrain.core.schemas.compute import COMPUTE_KEY, COMPUTE_SCHEMA
+from starbrain.core.schemas.decisions import (
     CONJUNCTIONS_KEY,
     CONJUNCTIONS_SCHEMA,
     MANOEUVRES_KEY,
     MANOEUVRES_SCHEMA,
-    MODELS_KEY,
-    MODELS_SCHEMA,
 )
+from starbrain.core.schemas.elements import ELEMENTS_KEY, ELEMENTS_SCHEMA
+from starbrain.core.schemas.posts import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
+from starbrain.core.schemas.registry import MODELS_KEY, MODELS_SCHEMA
+from starbrain.core.schemas.vehicle import VEHICLE_KEY, VEHICLE_SCHEMA
+from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
+from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 
 __all__ = ["STREAMS", "Stream", "duckdb_type"]
 

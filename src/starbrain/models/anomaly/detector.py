@@ -437,7 +437,7 @@ def _merge_vals(seqs: npt.NDArray[np.int64], vals: FloatArray, gap: int) -> list
 def detections_table(detections: Sequence[Detection], detected_at: Any = None) -> pa.Table:
     """Detections in ``ANOMALIES_SCHEMA`` (the store's ``anomalies`` stream)."""
     from starbrain.core import timeconv
-    from starbrain.store.decision_schemas import ANOMALIES_SCHEMA
+    from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 
     when = timeconv.utc_now() if detected_at is None else timeconv.to_datetime64(detected_at)
     when_ns = int(np.asarray(when).astype("datetime64[ns]").astype(np.int64))

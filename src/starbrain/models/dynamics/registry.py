@@ -14,10 +14,10 @@ import torch
 
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.registry import MODELS_SCHEMA
 from starbrain.models.dynamics.data import Trajectories
 from starbrain.models.dynamics.prior import PhysicsPrior
 from starbrain.models.dynamics.world_model import WorldModel, WorldModelConfig
-from starbrain.store.decision_schemas import MODELS_SCHEMA
 
 __all__ = ["KIND_DYNAMICS", "load_world_model", "register_world_model"]
 

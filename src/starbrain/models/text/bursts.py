@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from starbrain.core.schemas.posts import BURSTS_SCHEMA as BURSTS_SCHEMA
 from starbrain.models.text.embeddings import normalise
 from starbrain.models.text.lexical import terms
 
@@ -62,22 +63,6 @@ _STOP = frozenset(
     "what who why how too again off out into over".split()
 )
 _NS = np.timedelta64(1, "ns")
-
-BURSTS_SCHEMA = pa.schema(
-    [
-        pa.field("burst_id", pa.string(), nullable=False),
-        pa.field("start", pa.timestamp("ns", tz="UTC"), nullable=False),  # first post's time
-        pa.field("end", pa.timestamp("ns", tz="UTC"), nullable=False),  # last post's time
-        pa.field("flagged_at", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("terms", pa.string(), nullable=False),  # space-separated bursting terms
-        pa.field("n_posts", pa.int32(), nullable=False),
-        pa.field("n_authors", pa.int32(), nullable=False),
-        pa.field("spam", pa.bool_(), nullable=False),
-        pa.field("event_id", pa.string()),  # linked fleet event, or null
-        pa.field("confidence", pa.float64()),  # link confidence in [0, 1], null when unlinked
-        pa.field("example", pa.string()),  # the text of the burst's first post
-    ]
-)
 
 
 @dataclass(frozen=True, slots=True)

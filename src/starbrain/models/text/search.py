@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.posts import SEARCH_SCHEMA as SEARCH_SCHEMA
 from starbrain.models.text.embeddings import Embedder, HashedNgramEmbedder
 from starbrain.models.text.index import ANN_THRESHOLD, VectorIndex
 from starbrain.models.text.lexical import BM25Index
@@ -31,18 +32,6 @@ __all__ = ["SEARCH_SCHEMA", "Hit", "PostSearch", "SearchMode"]
 
 SearchMode = Literal["lexical", "embedding", "hybrid"]
 RRF_K = 60
-
-SEARCH_SCHEMA = pa.schema(
-    [
-        pa.field("rank", pa.int32(), nullable=False),
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("time", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("author", pa.string()),
-        pa.field("lang", pa.string()),
-        pa.field("score", pa.float64()),  # BM25, cosine or RRF score, by mode
-        pa.field("text", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True, slots=True)

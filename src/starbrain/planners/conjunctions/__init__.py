@@ -49,6 +49,7 @@ Modules: :mod:`.screening` (the entry points: shards -> merge -> minima -> Pc), 
 :mod:`.refinement` (steps 5-6), :mod:`.results`, :mod:`.selection`, :mod:`.common`.
 """
 
+from starbrain.core.schemas.decisions import CONJUNCTIONS_KEY, CONJUNCTIONS_SCHEMA
 from starbrain.planners.conjunctions.refinement import CovarianceInput
 
 # the covariance-model call convention, shared with planners.avoidance
@@ -56,7 +57,6 @@ from starbrain.planners.conjunctions.refinement import _call_model as _call_mode
 from starbrain.planners.conjunctions.results import Conjunctions, ScreeningStats
 from starbrain.planners.conjunctions.screening import screen, screen_conjunctions
 from starbrain.planners.conjunctions.selection import select_conjunctions
-from starbrain.store.decision_schemas import CONJUNCTIONS_KEY, CONJUNCTIONS_SCHEMA
 
 __all__ = [
     "CONJUNCTIONS_KEY",

@@ -11,12 +11,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core import timeconv
-from starbrain.planners.conjunctions.common import _TRI, _TS, FloatArray, IntArray
-from starbrain.store.decision_schemas import (
+from starbrain.core.schemas.decisions import (
     CONJUNCTIONS_SCHEMA,
     COVARIANCE_COLUMNS,
     STATE_COLUMNS,
 )
+from starbrain.planners.conjunctions.common import _TRI, _TS, FloatArray, IntArray
 
 
 @dataclass(slots=True)

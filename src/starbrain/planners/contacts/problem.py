@@ -13,22 +13,11 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.decisions import CONTACTS_SCHEMA as CONTACTS_SCHEMA
 from starbrain.planners.passes import GroundStation, Propagate, find_passes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-CONTACTS_SCHEMA = pa.schema(
-    [
-        pa.field("norad_id", pa.int32(), nullable=False),
-        pa.field("station", pa.string(), nullable=False),
-        pa.field("antenna", pa.int16(), nullable=False),
-        pa.field("start", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("end", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("data_mbit", pa.float64(), nullable=False),
-    ],
-    metadata={"stream": "contacts", "key": "station,antenna,start"},
-)
 
 _EPS_MBIT = 1e-6  # volumes below this are "nothing"
 

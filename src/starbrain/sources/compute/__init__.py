@@ -4,9 +4,9 @@ endpoint (DCGM exporter names) and the data-centre simulator."""
 from starbrain._lazy import lazy_exports
 
 _EXPORTS = {
-    "COMPUTE_SCHEMA": ("schema", "COMPUTE_SCHEMA"),
-    "COMPUTE_KEY": ("schema", "COMPUTE_KEY"),
-    "DCGM_NAMES": ("schema", "DCGM_NAMES"),
+    "COMPUTE_SCHEMA": ("starbrain.core.schemas.compute", "COMPUTE_SCHEMA"),
+    "COMPUTE_KEY": ("starbrain.core.schemas.compute", "COMPUTE_KEY"),
+    "DCGM_NAMES": ("starbrain.core.schemas.compute", "DCGM_NAMES"),
     "NvmlCollector": ("nvml", "NvmlCollector"),
     "gpu_status": ("nvml", "gpu_status"),
     "rows_to_table": ("nvml", "rows_to_table"),

@@ -18,7 +18,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from starbrain.sources.compute.schema import COMPUTE_SCHEMA, DCGM_NAMES
+from starbrain.core.schemas.compute import COMPUTE_SCHEMA, DCGM_NAMES
 
 __all__ = ["ComputeExporter", "serve_metrics"]
 

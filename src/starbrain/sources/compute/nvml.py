@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.compute.schema import COMPUTE_SCHEMA
+from starbrain.core.schemas.compute import COMPUTE_SCHEMA
 
 __all__ = ["MAX_RATE_HZ", "NvmlCollector", "gpu_status"]
 

@@ -3,8 +3,8 @@
 from starbrain._lazy import lazy_exports
 
 _EXPORTS = {
-    "VEHICLE_SCHEMA": ("schema", "VEHICLE_SCHEMA"),
-    "VEHICLE_KEY": ("schema", "VEHICLE_KEY"),
+    "VEHICLE_SCHEMA": ("starbrain.core.schemas.vehicle", "VEHICLE_SCHEMA"),
+    "VEHICLE_KEY": ("starbrain.core.schemas.vehicle", "VEHICLE_KEY"),
     "read_comma2k19": ("comma2k19", "read_comma2k19"),
     "simulate_log": ("simulator", "simulate_log"),
     "simulate_fleet": ("simulator", "simulate_fleet"),

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core.constants import WGS84_A_KM, WGS84_E2
-from starbrain.sources.driving.schema import VEHICLE_SCHEMA
+from starbrain.core.schemas.vehicle import VEHICLE_SCHEMA
 from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = ["gps_to_unix_ns", "read_comma2k19"]

@@ -1,5 +1,6 @@
 """Public text posts: the ``posts`` schema, the JSON Lines reader and the event-tied simulator."""
 
+from starbrain.core.schemas.posts import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
 from starbrain.sources.posts.jsonl import (
     MAX_TEXT_CHARS,
     parse_posts_jsonl,
@@ -7,7 +8,6 @@ from starbrain.sources.posts.jsonl import (
     read_posts,
     validate_post,
 )
-from starbrain.sources.posts.schema import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
 from starbrain.sources.posts.simulator import (
     EVENT_KINDS,
     LABELS_SCHEMA,

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core import timeconv
-from starbrain.sources.posts.schema import POSTS_SCHEMA
+from starbrain.core.schemas.posts import POSTS_SCHEMA
 from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = ["MAX_TEXT_CHARS", "parse_posts_jsonl", "posts_table", "read_posts", "validate_post"]

@@ -3,8 +3,8 @@
 from starbrain._lazy import lazy_exports
 
 _EXPORTS = {
-    "ARM_SCHEMA": ("schema", "ARM_SCHEMA"),
-    "ARM_KEY": ("schema", "ARM_KEY"),
+    "ARM_SCHEMA": ("starbrain.core.schemas.arm", "ARM_SCHEMA"),
+    "ARM_KEY": ("starbrain.core.schemas.arm", "ARM_KEY"),
     "ArmParams": ("arm", "ArmParams"),
     "MujocoArm": ("arm", "MujocoArm"),
     "NOMINAL_ARM": ("arm", "NOMINAL_ARM"),
