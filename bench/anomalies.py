@@ -34,11 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from starbrain.models.anomaly.data import frame_from_flight
-from starbrain.models.anomaly.detector import SIGMA, AnomalyDetector, DetectorConfig, evaluate
-from starbrain.models.anomaly.events import event_scores, merge_intervals
+from starbrain.models.anomaly.detector import (
+    SIGMA,
+    AnomalyDetector,
+    DetectorConfig,
+    Evaluation,
+    evaluate,
+)
 from starbrain.models.anomaly.online import OnlineScorer
 from starbrain.physics.flight_sim import Flight, FlightConfig, random_anomalies, simulate_flight
 
@@ -53,31 +57,12 @@ def flights(seeds: list[int], n_anomalies: int) -> list[Flight]:
     return out
 
 
-def per_kind(det: AnomalyDetector, data: list[tuple[Any, pa.Table]]) -> dict[str, Any]:
-    """method -> kind -> (tp, total, fp of the method) over ``data``."""
-    names = [*det.methods, "rules", *(f"{m}+rules" for m in det.methods)]
-    out: dict[str, dict[str, list[int]]] = {m: {} for m in names}
-    fps = dict.fromkeys(names, 0)
-    gap = det.config.merge_gap_s * 1e9
-    for frame, labels in data:
-        dets = det.detect(frame, rules=True)
-        lab = list(
-            zip(
-                labels.column("start").cast(pa.int64()).to_pylist(),
-                labels.column("end").cast(pa.int64()).to_pylist(),
-                strict=True,
-            )
-        )
-        kinds = labels.column("kind").to_pylist()
-        for m in names:
-            parts = m.split("+")
-            pred = merge_intervals([(d.start_ns, d.end_ns) for d in dets if d.method in parts], gap)
-            fps[m] += event_scores(lab, pred).fp
-            for (a, b), k in zip(lab, kinds, strict=True):
-                row = out[m].setdefault(k, [0, 0])
-                row[0] += int(any(p <= b and a <= q for p, q in pred))
-                row[1] += 1
-    return {m: {k: (v[0], v[1], fps[m]) for k, v in out[m].items()} for m in names}
+def per_kind(ev: Evaluation) -> dict[str, Any]:
+    """method -> kind -> (tp, total, fp of the method), from the evaluation's counts."""
+    return {
+        m: {k: (f, n, ev.scores[m].fp) for k, (f, n) in kinds.items()}
+        for m, kinds in ev.recall_by_kind.items()
+    }
 
 
 def online_latency(det: AnomalyDetector, flight: Any, seconds: float, methods: list[str]) -> Any:
@@ -130,7 +115,7 @@ def main() -> None:
     raw = flights(list(range(seed0, seed0 + args.flights)), 7)
     data = [(frame_from_flight(f), f.labels) for f in raw]
     ev = evaluate(det, data)
-    pk = per_kind(det, data)
+    pk = per_kind(ev)
     names = list(ev.scores)
     if not args.json:
         print(f"Launch telemetry, {args.split} flights seeds {seed0}..{seed0 + args.flights - 1}, "

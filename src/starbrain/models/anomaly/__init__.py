@@ -1,5 +1,6 @@
-"""Anomaly detection on launch-vehicle telemetry: LSTM forecasters with telemanom's dynamic
-thresholds, robust-z and isolation-forest baselines, event-wise evaluation, online scoring."""
+"""Anomaly detection on launch-vehicle telemetry: the world model's residual over its own
+predicted sigma (``residual-sigma``) and LSTM forecasters with telemanom's dynamic thresholds,
+robust-z and isolation-forest baselines, event-wise evaluation, online scoring."""
 
 from starbrain._lazy import lazy_exports
 

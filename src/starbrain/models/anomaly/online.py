@@ -149,15 +149,10 @@ class OnlineScorer:
             if t_ns < self.suppress_until:
                 err[:] = 0.0
             self.e_s = self.alpha * err + (1 - self.alpha) * self.e_s
-            self.e_hist.append(self.e_s.copy())
-            if self.n_scored % max(1, round(1.0 / self.dt_s)) == 0 and len(self.e_hist) > 20:
-                hist = np.asarray(self.e_hist)
-                for c in self.mon:
-                    self.eps[c] = dynamic_threshold(hist[:, c], error_buffer=1).epsilon
-            th = np.maximum(self.eps, self.det.floors["telemanom-lstm"])
-            over = [c for c in self.mon if self.e_s[c] > th[c]]
-            if over:
-                c = max(over, key=lambda i: self.e_s[i] / th[i])
+            floor = self.det.floors["telemanom-lstm"]
+            c = self._trailing_flag(self.e_s, self.e_hist, self.eps, floor)
+            if c is not None:
+                th = np.maximum(self.eps, floor)
                 flags["telemanom-lstm"] = (float(self.e_s[c] - th[c]), c)
         suppressed = t_ns < self.suppress_until
         if warm and not suppressed and self.det.robust_z is not None and "robust-z" in self.methods:
@@ -190,6 +185,21 @@ class OnlineScorer:
         self.n_scored += 1
         return self._update_events(t_ns, flags)
 
+    def _trailing_flag(
+        self, e_s: FloatArray, hist: deque[FloatArray], eps: FloatArray, floor: FloatArray
+    ) -> int | None:
+        """Append ``e_s`` to ``hist``; every second refresh ``eps`` (in place) as telemanom's
+        threshold of the trailing history; the monitored channel furthest over
+        ``max(eps, floor)`` (relative), or None."""
+        hist.append(e_s.copy())
+        if self.n_scored % max(1, round(1.0 / self.dt_s)) == 0 and len(hist) > 20:
+            h = np.asarray(hist)
+            for c in self.mon:
+                eps[c] = dynamic_threshold(h[:, c], error_buffer=1).epsilon
+        th = np.maximum(eps, floor)
+        over = [c for c in self.mon if e_s[c] > th[c]]
+        return max(over, key=lambda i: e_s[i] / th[i]) if over else None
+
     def _sigma_step(self, buf: FloatArray, t_ns: int) -> tuple[float, int, float] | None:
         """One sample of ``residual-sigma``: ``|d - d_hat| / sigma_hat`` per channel, smoothed,
         against the trailing dynamic threshold and the calibrated floor."""
@@ -208,17 +218,10 @@ class OnlineScorer:
         if t_ns < self.suppress_until:
             z[:] = 0.0
         self.z_s = self.alpha_sigma * z + (1 - self.alpha_sigma) * self.z_s
-        self.z_hist.append(self.z_s.copy())
-        if self.n_scored % max(1, round(1.0 / self.dt_s)) == 0 and len(self.z_hist) > 20:
-            hist = np.asarray(self.z_hist)
-            for c in self.mon:
-                self.eps_sigma[c] = dynamic_threshold(hist[:, c], error_buffer=1).epsilon
         floor = self.det.floors[SIGMA] * self.det.config.floor_margin
-        th = np.maximum(self.eps_sigma, floor)
-        over = [c for c in self.mon if self.z_s[c] > th[c]]
-        if not over:
+        c = self._trailing_flag(self.z_s, self.z_hist, self.eps_sigma, floor)
+        if c is None:
             return None
-        c = max(over, key=lambda i: self.z_s[i] / th[i])
         return float(self.z_s[c]), c, float(self.z_s[c])  # score = sigmas, as offline
 
     def _update_events(
