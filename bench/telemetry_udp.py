@@ -42,7 +42,7 @@ from pathlib import Path
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA
+from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA
 from starbrain.sources.packets import PacketSet, load_example_definitions
 from starbrain.sources.telemetry_io import listen
 from starbrain.store.database import Store

@@ -19,9 +19,6 @@ import starbrain.core.schemas as core_schemas
 from starbrain.store.streams import STREAMS
 
 ROOT = Path(starbrain.__file__).parent
-# streams whose schema is still defined in a module another engineer is splitting (step 2 moves
-# them); empty once the move is done
-NOT_YET_IN_CORE = {"telemetry", "ephemeris"}
 
 
 def _core_objects() -> dict[int, str]:
@@ -36,8 +33,6 @@ def _core_objects() -> dict[int, str]:
 
 @pytest.mark.parametrize("stream", sorted(STREAMS))
 def test_every_stream_schema_and_key_is_the_core_object(stream: str) -> None:
-    if stream in NOT_YET_IN_CORE:
-        pytest.skip("moved in step 2 of issue #13")
     s = STREAMS[stream]
     core = _core_objects()
     assert id(s.schema) in core, f"{stream}: schema not from starbrain.core.schemas"
@@ -64,11 +59,10 @@ def _module_level_schemas(path: Path) -> list[str]:
 def test_no_public_schema_is_defined_outside_core() -> None:
     """A public ``NAME = pa.schema(...)`` anywhere but core/schemas is a second definition
     (private staging schemas such as the store's ``_KEYS_SCHEMA`` may stay local)."""
-    waiting = {"sources/ccsds.py", "sources/oem.py", "sources/posts/simulator.py", "sources/faults.py"}
     bad = []
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith("core/schemas/") or rel in waiting:
+        if rel.startswith("core/schemas/"):
             continue
         bad += [f"{rel}: {n}" for n in _module_level_schemas(path) if not n.startswith("_")]
     assert not bad, "schemas outside starbrain.core.schemas:\n" + "\n".join(bad)
@@ -90,6 +84,11 @@ def test_the_scan_sees_a_schema(tmp_path: Path) -> None:
         ("starbrain.sources.robots", "ARM_KEY", "arm"),
         ("starbrain.sources.compute", "DCGM_NAMES", "compute"),
         ("starbrain.sources.posts", "POSTS_SCHEMA", "posts"),
+        ("starbrain.sources", "TELEMETRY_SCHEMA", "telemetry"),
+        ("starbrain.sources.ccsds", "PARAMETER_TYPE", "telemetry"),
+        ("starbrain.sources", "EPHEMERIS_SCHEMA", "ephemeris"),
+        ("starbrain.sources.oem", "EPHEMERIS_KEY", "ephemeris"),
+        ("starbrain.sources.faults", "FAULT_SCHEMA", "faults"),
         ("starbrain.store", "CONJUNCTIONS_SCHEMA", "decisions"),
         ("starbrain.store", "MANOEUVRES_SCHEMA", "decisions"),
         ("starbrain.planners", "PASSES_SCHEMA", "decisions"),
@@ -106,11 +105,14 @@ def test_old_export_paths_give_the_core_object(package: str, name: str, core_mod
     assert getattr(module, name) is getattr(core, name)
 
 
-def test_flight_labels_keep_their_old_name() -> None:
+def test_label_tables_keep_their_old_names() -> None:
     from starbrain.core.schemas.anomalies import FLIGHT_LABELS_SCHEMA
+    from starbrain.core.schemas.posts import POST_LABELS_SCHEMA
     from starbrain.physics import flight_sim
+    from starbrain.sources import posts
 
     assert flight_sim.LABELS_SCHEMA is FLIGHT_LABELS_SCHEMA
+    assert posts.LABELS_SCHEMA is POST_LABELS_SCHEMA
     assert FLIGHT_LABELS_SCHEMA.names == ["flight", "kind", "channels", "start", "end", "magnitude"]
 
 

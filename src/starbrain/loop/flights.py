@@ -119,7 +119,7 @@ class FlightSource:
                         (flight.config.flight_id, self._detect(flight), len(flight.labels))
                     )
             k += 1
-        from starbrain.sources.ccsds import TELEMETRY_SCHEMA
+        from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA
 
         telemetry = (
             pa.concat_tables([p.cast(TELEMETRY_SCHEMA) for p in parts])

@@ -48,6 +48,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.telemetry import PARAMETER_TYPE as PARAMETER_TYPE
+from starbrain.core.schemas.telemetry import TELEMETRY_KEY as TELEMETRY_KEY
+from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA as TELEMETRY_SCHEMA
 from starbrain.core.timeconv import to_datetime64, utc_now
 from starbrain.sources.ccsds_encode import encode_packets, interleave
 from starbrain.sources.ccsds_framing import PacketFramer
@@ -91,20 +94,7 @@ __all__ = [
     "unpack_primary_header",
 ]
 
-PARAMETER_TYPE = pa.dictionary(pa.int32(), pa.string())
 _TIME_TYPE = pa.timestamp("ns", tz="UTC")
-TELEMETRY_SCHEMA = pa.schema(
-    [
-        pa.field("time", _TIME_TYPE, nullable=False),
-        pa.field("apid", pa.uint16(), nullable=False),
-        pa.field("seq", pa.uint16(), nullable=False),
-        pa.field("parameter", PARAMETER_TYPE, nullable=False),
-        pa.field("raw", pa.float64()),
-        pa.field("value", pa.float64()),
-    ],
-    metadata={"stream": "telemetry", "key": "apid,parameter,time,seq"},
-)
-TELEMETRY_KEY = ("apid", "parameter", "time", "seq")
 
 
 # -- per-APID layout, precomputed once ------------------------------------------------------------

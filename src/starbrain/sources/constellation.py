@@ -29,7 +29,7 @@ from starbrain.core.constants import (
     WGS72_XKE_PER_MIN,
 )
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.records import ELEMENTS_SCHEMA
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 
 __all__ = [
     "PRESETS",

@@ -41,13 +41,13 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.sources.constellation import (
     J2_WGS72,
     MU_WGS72_KM3_S2,
     RADIUS_WGS72_KM,
     kozai_mean_motion,
 )
-from starbrain.sources.records import ELEMENTS_SCHEMA
 
 __all__ = ["DEBRIS_CLUSTERS", "generate_debris"]
 

@@ -20,23 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.faults import FAULT_SCHEMA as FAULT_SCHEMA
 
 __all__ = ["FAULT_SCHEMA", "Fault", "fault_rows", "fault_table"]
-
-FAULT_SCHEMA = pa.schema(
-    [
-        pa.field("stream", pa.string(), nullable=False),  # vehicle, arm, compute, orbit
-        pa.field("object_id", pa.string(), nullable=False),  # vehicle_id, arm_id, gpu_id, norad
-        pa.field("run_id", pa.string()),  # log_id, episode, recording or arc
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("start", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("end", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("magnitude", pa.float64()),  # kind-specific, in the simulator's stated unit
-        pa.field("channel", pa.string()),  # the touched sensor column or joint, when one
-        pa.field("source", pa.string()),  # the simulator configuration
-    ],
-    metadata={"stream": "faults", "key": "stream,object_id,run_id,start"},
-)
 
 
 @dataclass(frozen=True)

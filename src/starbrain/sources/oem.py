@@ -39,6 +39,8 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
+from starbrain.core.schemas.ephemeris import EPHEMERIS_KEY as EPHEMERIS_KEY
+from starbrain.core.schemas.ephemeris import EPHEMERIS_SCHEMA as EPHEMERIS_SCHEMA
 from starbrain.sources.compressed import read_input
 from starbrain.sources.oem_frames import OEM_FRAMES, TIME_SYSTEMS, normalise_frame, to_utc
 from starbrain.sources.oem_read import read_oem, sniff_ephemeris_format
@@ -71,26 +73,6 @@ __all__ = [
     "write_oem_segments",
     "write_oem_xml",
 ]
-
-
-EPHEMERIS_SCHEMA = pa.schema(
-    [
-        pa.field("object_id", pa.string(), nullable=False),  # OEM OBJECT_ID, SP3 "G01"
-        pa.field("object_name", pa.string()),
-        pa.field("time", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("x", pa.float64(), nullable=False),  # km
-        pa.field("y", pa.float64(), nullable=False),
-        pa.field("z", pa.float64(), nullable=False),
-        pa.field("vx", pa.float64()),  # km/s; null when the file has no velocity for the state
-        pa.field("vy", pa.float64()),
-        pa.field("vz", pa.float64()),
-        pa.field("frame", pa.string(), nullable=False),  # normalised: TEME, GCRF, EME2000, ITRF...
-        pa.field("center", pa.string(), nullable=False),  # EARTH, MARS BARYCENTER, ...
-        pa.field("source", pa.string(), nullable=False),  # the file the states came from
-    ],
-    metadata={"stream": "ephemeris", "key": "object_id,time,frame,source"},
-)
-EPHEMERIS_KEY = ("object_id", "time", "frame", "source")
 
 
 # --- the ephemeris stream ---------------------------------------------------------------------

@@ -33,10 +33,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.sources.omm_keywords import METADATA, OMM_FIELDS
 from starbrain.sources.omm_readers import _READERS, _Row, _strip_bom, sniff_omm_format
 from starbrain.sources.omm_write import write_omm
-from starbrain.sources.records import ELEMENTS_SCHEMA, LoadResult, RecordError
+from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = ["OMM_FIELDS", "parse_omm", "sniff_omm_format", "write_omm"]
 

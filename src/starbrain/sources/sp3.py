@@ -36,7 +36,8 @@ import pyarrow as pa
 
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.oem import EPHEMERIS_SCHEMA, implausible_states, normalise_frame, to_utc
+from starbrain.core.schemas.ephemeris import EPHEMERIS_SCHEMA
+from starbrain.sources.oem import implausible_states, normalise_frame, to_utc
 from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = ["Sp3", "read_sp3"]

@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.sources import fixedwidth as fw
-from starbrain.sources.records import ELEMENTS_SCHEMA, LoadResult, RecordError
+from starbrain.sources.records import LoadResult, RecordError
 
 __all__ = [
     "alpha5_decode",

@@ -21,11 +21,11 @@ from starbrain.core.schemas.decisions import (
     MANOEUVRES_SCHEMA,
 )
 from starbrain.core.schemas.elements import ELEMENTS_KEY, ELEMENTS_SCHEMA
+from starbrain.core.schemas.ephemeris import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 from starbrain.core.schemas.posts import POSTS_COMPARE, POSTS_KEY, POSTS_SCHEMA
 from starbrain.core.schemas.registry import MODELS_KEY, MODELS_SCHEMA
+from starbrain.core.schemas.telemetry import TELEMETRY_KEY, TELEMETRY_SCHEMA
 from starbrain.core.schemas.vehicle import VEHICLE_KEY, VEHICLE_SCHEMA
-from starbrain.sources.ccsds import TELEMETRY_KEY, TELEMETRY_SCHEMA
-from starbrain.sources.oem import EPHEMERIS_KEY, EPHEMERIS_SCHEMA
 
 __all__ = ["STREAMS", "Stream", "duckdb_type"]
 

@@ -31,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA, DecodeStats
+from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA
+from starbrain.sources.ccsds import DecodeStats
 from starbrain.sources.packets import PacketSet
 
 if TYPE_CHECKING:

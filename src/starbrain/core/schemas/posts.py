@@ -8,6 +8,7 @@ subtag: ``en``, ``ja``, ``pt-br``), ``reply_to`` (the id of the post this answer
 ``"[]"`` when none: the store has no list columns) and ``source`` (the file or subject it came
 from).
 
+``POST_LABELS_SCHEMA``: what each simulated post is (:mod:`starbrain.sources.posts.simulator`);
 ``SEARCH_SCHEMA``: ranked search hits (:mod:`starbrain.models.text.search`);
 ``BURSTS_SCHEMA``: detected topic bursts (:mod:`starbrain.models.text.bursts`).
 """
@@ -16,7 +17,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["BURSTS_SCHEMA", "POSTS_COMPARE", "POSTS_KEY", "POSTS_SCHEMA", "SEARCH_SCHEMA"]
+__all__ = [
+    "BURSTS_SCHEMA",
+    "POSTS_COMPARE",
+    "POSTS_KEY",
+    "POSTS_SCHEMA",
+    "POST_LABELS_SCHEMA",
+    "SEARCH_SCHEMA",
+]
 
 POSTS_SCHEMA = pa.schema(
     [
@@ -36,6 +44,16 @@ POSTS_SCHEMA = pa.schema(
 POSTS_KEY = ("id",)
 # what makes two rows with one id "the same post" (a re-delivery) rather than a conflict
 POSTS_COMPARE = ("time", "author", "text", "lang", "reply_to", "lat_deg", "lon_deg", "entities")
+
+# the simulator's labels (sources.posts.simulator): one row per simulated post id
+POST_LABELS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # event | chatter | spam
+        pa.field("event_id", pa.string()),
+        pa.field("phrasing", pa.string()),  # train | heldout, null for chatter and spam
+    ]
+)
 
 SEARCH_SCHEMA = pa.schema(
     [

@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core import timeconv
+from starbrain.core.schemas.posts import POST_LABELS_SCHEMA as LABELS_SCHEMA
 from starbrain.sources.posts.jsonl import posts_table
 
 __all__ = [
@@ -52,14 +53,6 @@ EventKind = Literal["launch_anomaly", "conjunction", "outage", "reentry"]
 EVENT_KINDS: tuple[EventKind, ...] = ("launch_anomaly", "conjunction", "outage", "reentry")
 Phrasing = Literal["train", "heldout"]
 
-LABELS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),  # event | chatter | spam
-        pa.field("event_id", pa.string()),
-        pa.field("phrasing", pa.string()),  # train | heldout, null for chatter and spam
-    ]
-)
 
 _S = np.timedelta64(1, "s")
 
