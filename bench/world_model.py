@@ -1,155 +1,79 @@
-"""Orbit world model: truth generation, prior fitting, training time and held-out errors.
+"""Orbit world model (issue #14): held-out orbits, regimes and epochs, stratified against SGP4.
 
-Workload: ``--sats`` (default 1000) fixed-seed element sets (``models.truth.sample_elements``:
-40% Starlink Gen1 preset, ``--deep-fraction`` each of MEO, GEO and HEO (default 0.05), the rest
-LEO at 400-1200 km, 0-100 deg, B* 1e-5..1e-3), propagated ``--days`` (default 7) with the
-full-force numerical propagator (J2-J6, drag, Sun, Moon, SRP) every 20 min. SGP4 elements are
-fitted to the first day of each arc (the prior); ``--test`` satellites (default 100) are held
-out; the model trains on the rest (``--threads`` CPU threads, default 2). ``--seeds`` repeats
-the whole run (sample, split and model seeds) for each seed given.
+Workload: ``models.orbit_world.WorldModelTrainConfig`` (the ``starbrain model train``
+defaults): generic LEO (300-1,200 km, all inclinations, e < 0.02, Cd*A/m 0.002-0.1 m^2/kg,
+15% constellation-shell look-alikes) at six training epochs 2001-2019 and three test epochs
+2021-2024 (new orbits, later years), one orbit regime (500-800 km, 40-80 deg) never trained
+on; truth 7 days from ``ForceModel.full(truth_degree)`` (EGM2008, NRLMSISE-00 with observed
+space weather, Sun, Moon, SRP with conical shadow). Baseline (the peer, same run): SGP4 fitted
+to day 1. Model: numerical OD on day 1 (EGM2008 8x8, exponential atmosphere, drag scale
+estimated) plus the learned residual ensemble, falling back to the OD prior out of domain.
 
-Peer, measured in the same run: SGP4 alone on the same fitted elements. Prints, per seed, the
-median and 95th-percentile position error per horizon (1 h, 6 h, 1 d, 3 d, 7 d) on the held-out
-satellites (all, and LEO / MEO / GEO / HEO apart) for both, the ratio model / SGP4 of the
-medians (below 1: the model is better), the wall time of each stage, and a summary line per
-seed; writes a PNG plot of the first seed (``--plot``) and all rows as JSON (``--json``).
+Prints the stratified table (stratum, label, n, horizon, SGP4 median/p95, OD prior median/p95,
+model median/p95 [m], ratios model / SGP4 of the median and p95, p95 within 5 %), the 2-sigma
+coverage per horizon on the test satellites, fallbacks, stage times and the done-when check.
 
-Issue #14 options (defaults unchanged): ``--sampler leo`` draws generic LEO instead
-(``models.truth.sample_leo_elements``: 300-1,200 km, all inclinations, e < 0.02, Cd*A/m
-0.002-0.1 m^2/kg, ``--shell-fraction`` of constellation-shell look-alikes) and prints the
-stratified tables (family, altitude, ballistic, solar activity: ``models.evaluation.
-evaluate_stratified``) with the p95 ratio; ``--physics full`` makes the truth EGM2008
-``--degree`` x ``--degree`` + NRLMSISE-00 with observed space weather + Sun, Moon, SRP
-(``ForceModel.full``; about 4.5x the cost of the legacy J2-J6 / exponential truth at degree
-30); ``--epoch`` sets the common epoch (space weather follows it).
-
-Run with ``python bench/world_model.py [--sats N] [--test M] [--days D] [--epochs E]
-[--seeds S ...] [--threads T] [--device cpu|cuda] [--plot PATH] [--json PATH]
-[--sampler mixed|leo] [--shell-fraction F] [--physics legacy|full] [--degree N] [--epoch ISO]``.
+Run with ``python bench/world_model.py [--train-sats N] [--test-sats M] [--truth-degree D]
+[--prior-degree P] [--seed S] [--threads T] [--json PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
-from typing import Any
+import dataclasses
 
-import numpy as np
 import torch
 
-from starbrain.models.evaluation import evaluate_orbit_model, evaluate_stratified
-from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
-from starbrain.models.truth import (
-    DEFAULT_EPOCH,
-    generate_truth,
-    leo_strata,
-    orbit_class,
-    sample_elements,
-    sample_leo_elements,
-)
-from starbrain.physics.forces import ForceModel
-from starbrain.report.orbit_model import plot_errors
+from starbrain.models.orbit_world import WorldModelTrainConfig, result_json, run_world_model
 
 
-def run_seed(args: argparse.Namespace, seed: int, plot: str | None) -> dict[str, Any]:
-    frac = args.deep_fraction
-    t0 = time.perf_counter()
-    if args.sampler == "leo":
-        elements = sample_leo_elements(
-            args.sats, seed=seed, epoch=args.epoch, shell_fraction=args.shell_fraction
-        )
-    else:
-        elements = sample_elements(
-            args.sats, seed=seed, epoch=args.epoch, meo_fraction=frac, geo_fraction=frac,
-            heo_fraction=frac,
-        )  # fmt: skip
-    fm = ForceModel.full(args.degree) if args.physics == "full" else None
-    truth = generate_truth(elements, days=args.days, step_min=20.0, force_model=fm)
-    t1 = time.perf_counter()
-    arcs = fit_priors(truth, fit_days=1.0)
-    t2 = time.perf_counter()
-    train, test = arcs.split(args.test, seed=seed)
-    cfg = OrbitModelConfig(
-        epochs=args.epochs, horizon_min=args.days * 1440.0, seed=seed, time_batch=args.time_batch
+def print_table(rows: list[dict]) -> None:
+    heads = ("SGP4 med", "SGP4 p95", "OD med", "OD p95", "mdl med", "mdl p95", "med r", "p95 r")
+    print(
+        f"  {'stratum':>8} {'label':>24} {'n':>4} {'hzn':>5} " + " ".join(f"{h:>8}" for h in heads)
     )
-    model, history = train_orbit_model(train, cfg, device=args.device)
-    t3 = time.perf_counter()
-    classes = orbit_class(test.truth.elements)
-    groups = {"all": evaluate_orbit_model(model, test)}
-    for c in ("LEO", "MEO", "GEO", "HEO"):
-        idx = np.flatnonzero(classes == c)
-        if idx.size:
-            groups[c] = evaluate_orbit_model(model, test.subset(idx))
-    print(f"seed {seed}: truth {args.sats} satellites x {args.days:g} d in {t1 - t0:.1f} s; "
-          f"prior fits {t2 - t1:.1f} s (median RMS {float(arcs.fit_rms_km.nanmedian()) * 1e3:.1f}"
-          f" m); training {history['n_train']} satellites, {cfg.epochs} epochs on "
-          f"{history['device']} ({args.threads} threads): {t3 - t2:.1f} s")  # fmt: skip
-    for name, rows in groups.items():
-        print(f"  held-out {name} (n={rows[0]['n_sat'] if rows else 0})")
-        print(f"  {'horizon':>9} {'SGP4 med':>9} {'SGP4 p95':>9} {'model med':>10} "
-              f"{'model p95':>10} {'ratio':>6}")  # fmt: skip
-        for r in rows:
-            print(f"  {r['horizon_min'] / 60:8.0f}h {r['sgp4_median_km'] * 1e3:8.0f}m "
-                  f"{r['sgp4_p95_km'] * 1e3:8.0f}m {r['model_median_km'] * 1e3:9.0f}m "
-                  f"{r['model_p95_km'] * 1e3:9.0f}m {r['median_ratio']:6.2f}")  # fmt: skip
-    strata: list[dict[str, Any]] = []
-    if args.sampler == "leo":
-        strata = evaluate_stratified(model, test, leo_strata(test.truth.elements))
-        print("  stratified (held-out): stratum label n horizon SGP4 med/p95, model med/p95, "
-              "ratios (median, p95), p95 within 5 %")  # fmt: skip
-        for r in strata:
-            print(f"  {r['stratum']:>9} {r['label']:>22} {r['n_sat']:4d} "
-                  f"{r['horizon_min'] / 60:5.0f}h {r['sgp4_median_km'] * 1e3:8.0f} "
-                  f"{r['sgp4_p95_km'] * 1e3:8.0f} {r['model_median_km'] * 1e3:8.0f} "
-                  f"{r['model_p95_km'] * 1e3:8.0f} {r['median_ratio']:5.2f} "
-                  f"{r['p95_ratio']:5.2f} {'ok' if r['p95_ok'] else 'WORSE'}")  # fmt: skip
-    if plot:
-        print(f"  plot: {plot_errors(model, test, plot)}")
-    return {
-        "seed": seed,
-        "truth_s": t1 - t0,
-        "fit_s": t2 - t1,
-        "train_s": t3 - t2,
-        "device": history["device"],
-        "held_out": groups,
-        "stratified": strata,
-        "truth_force_model": truth.force_model_json,
-    }
+    for r in rows:
+        print(f"  {r['stratum']:>8} {r['label']:>24} {r['n_sat']:4d} "
+              f"{r['horizon_min'] / 60:4.0f}h {r['sgp4_median_km'] * 1e3:9.0f} "
+              f"{r['sgp4_p95_km'] * 1e3:9.0f} {r['prior_median_km'] * 1e3:8.0f} "
+              f"{r['prior_p95_km'] * 1e3:8.0f} {r['model_median_km'] * 1e3:8.0f} "
+              f"{r['model_p95_km'] * 1e3:8.0f} {r['median_ratio']:6.3f} {r['p95_ratio']:6.3f}"
+              f" {'ok' if r['p95_ok'] else 'WORSE'}")  # fmt: skip
 
 
 def main() -> None:
+    d = WorldModelTrainConfig()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sats", type=int, default=1000)
-    ap.add_argument("--test", type=int, default=100)
-    ap.add_argument("--days", type=float, default=7.0)
-    ap.add_argument("--epochs", type=int, default=500)
-    ap.add_argument("--time-batch", type=int, default=48)
-    ap.add_argument("--deep-fraction", type=float, default=0.05)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
+    ap.add_argument("--train-sats", type=int, default=d.sats_per_train_epoch)
+    ap.add_argument("--test-sats", type=int, default=d.sats_per_test_epoch)
+    ap.add_argument("--truth-degree", type=int, default=d.truth_degree)
+    ap.add_argument("--prior-degree", type=int, default=d.prior_degree)
+    ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--plot", default="world_model_errors.png")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--sampler", choices=("mixed", "leo"), default="mixed")
-    ap.add_argument("--shell-fraction", type=float, default=0.2)
-    ap.add_argument("--physics", choices=("legacy", "full"), default="legacy")
-    ap.add_argument("--degree", type=int, default=30)
-    ap.add_argument("--epoch", default=DEFAULT_EPOCH)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    results = [run_seed(args, s, args.plot if i == 0 else None) for i, s in enumerate(args.seeds)]
-    print("summary (median ratio model / SGP4 on held-out satellites; training time)")
-    for res in results:
-        line = [f"seed {res['seed']}: train {res['train_s']:.0f} s on {res['device']}"]
-        for name, rows in res["held_out"].items():
-            hz = {r["horizon_min"]: r["median_ratio"] for r in rows}
-            line.append(f"{name} 1d {hz.get(1440.0, np.nan):.2f} 3d {hz.get(4320.0, np.nan):.2f} "
-                        f"7d {hz.get(10080.0, np.nan):.2f}")  # fmt: skip
-        print("  " + "; ".join(line))
+    cfg = dataclasses.replace(
+        d, sats_per_train_epoch=args.train_sats, sats_per_test_epoch=args.test_sats,
+        truth_degree=args.truth_degree, prior_degree=args.prior_degree, seed=args.seed,
+    )  # fmt: skip
+    res = run_world_model(cfg, progress=lambda m: print(m, flush=True))
+    print(f"truth: {res.truth_force_model}")
+    print(f"prior: {res.model.prior_name}; trained on {res.n_train} satellites, tested on "
+          f"{res.n_test} ({res.n_fell_back} fell back to the prior: out of domain)")  # fmt: skip
+    print("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
+    used = [f"{t:.2f}" for t, u in zip(res.model.dt_grid, res.model.use, strict=True) if u]
+    print("residual used at dt (days after fit):", used)
+    print("2-sigma coverage per horizon (test):", [f"{c:.2f}" for c in res.coverage])
+    print_table(res.table)
+    gen = {r["horizon_min"]: r for r in res.table if r["label"] == "generic"}
+    worse = [r for r in res.table if not r["p95_ok"]]
+    r3, r7 = gen[4320.0]["median_ratio"], gen[10080.0]["median_ratio"]
+    print(f"done-when: generic median ratio 3 d {r3:.3f}, 7 d {r7:.3f} (goal <= 0.5); "
+          f"strata x horizons with p95 above 1.05 x SGP4's: {len(worse)}")  # fmt: skip
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1)
+            fh.write(result_json(res))
 
 
 if __name__ == "__main__":

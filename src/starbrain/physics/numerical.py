@@ -135,22 +135,42 @@ def propagate_numerical(
         raise ValueError(
             f"r0_km and v0_kmps must both have shape (n_sat, 3); got {r0.shape} and {v0.shape}"
         )
-    n = r0.shape[0]
     t_s = _seconds(epoch, t_eval)
-    n_t = t_s.size
-    ep_tt = epoch_tt(epoch)
+    env = _environment(fm, epoch, t_s)
+    out, error, steps = _integrate(fm, env, sc, opt, r0, v0, t_s, min_altitude_km)
+    r, v = out[..., :3], out[..., 3:]
+    if device is not None:
+        import torch
 
-    env = None
-    if fm.needs_rotation or fm.sun or fm.moon or fm.srp:
-        lo = min(0.0, float(t_s.min())) if n_t else 0.0
-        hi = max(0.0, float(t_s.max())) if n_t else 0.0
-        jd, fr = _epoch_jd(epoch)
-        env = ForceEnvironment(
-            ep_tt, lo, hi, step_s=fm.table_step_s, sun=fm.sun or fm.srp, moon=fm.moon,
-            rotation=fm.needs_rotation, ephemeris=fm.ephemeris,
-            epoch_utc_mjd=(jd - 2400000.5) + fr,
-            space_weather=fm.space_weather if fm.needs_space_weather else None,
+        return NumericalResult(
+            torch.from_numpy(r).to(device), torch.from_numpy(v).to(device),
+            torch.from_numpy(error).to(device), torch.from_numpy(steps).to(device),
         )  # fmt: skip
+    return NumericalResult(r, v, error, steps)
+
+
+def _environment(fm: ForceModel, epoch: Any, t_s: np.ndarray) -> ForceEnvironment | None:
+    """The tabulated environment (rotation, Sun, Moon, space weather) the forces need, or None."""
+    if not (fm.needs_rotation or fm.sun or fm.moon or fm.srp):
+        return None
+    lo = min(0.0, float(t_s.min())) if t_s.size else 0.0
+    hi = max(0.0, float(t_s.max())) if t_s.size else 0.0
+    jd, fr = _epoch_jd(epoch)
+    return ForceEnvironment(
+        epoch_tt(epoch), lo, hi, step_s=fm.table_step_s, sun=fm.sun or fm.srp, moon=fm.moon,
+        rotation=fm.needs_rotation, ephemeris=fm.ephemeris,
+        epoch_utc_mjd=(jd - 2400000.5) + fr,
+        space_weather=fm.space_weather if fm.needs_space_weather else None,
+    )  # fmt: skip
+
+
+def _integrate(
+    fm: ForceModel, env: ForceEnvironment | None, sc: Spacecraft, opt: IntegratorOptions,
+    r0: np.ndarray, v0: np.ndarray, t_s: np.ndarray, min_altitude_km: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """DOP853 forward over the times >= 0, then backward over those < 0: states (n, n_t, 6),
+    error codes (n,) and accepted steps (n,)."""
+    n, n_t = r0.shape[0], t_s.size
     ballistic = sc.ballistic_m2kg(n)
     srp_am = sc.srp_m2kg(n)
 
@@ -190,12 +210,4 @@ def propagate_numerical(
         out[:, order] = res.y
         error = np.where(error == 0, res.status, error)
         steps += res.n_accepted
-    r, v = out[..., :3], out[..., 3:]
-    if device is not None:
-        import torch
-
-        return NumericalResult(
-            torch.from_numpy(r).to(device), torch.from_numpy(v).to(device),
-            torch.from_numpy(error).to(device), torch.from_numpy(steps).to(device),
-        )  # fmt: skip
-    return NumericalResult(r, v, error, steps)
+    return out, error, steps
