@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from starbrain.console.deps import ERROR_RESPONSES, ApiError, StoreDep, compute
 from starbrain.console.fleet import nullable
-from starbrain.console.routes.vehicles import times_iso
+from starbrain.console.routes.vehicles import registered_models, times_iso
 from starbrain.core.errors import StarbrainError
 from starbrain.core.timeconv import iso_ns
 from starbrain.store import queries
@@ -79,8 +79,7 @@ class ArmModelError(BaseModel):
 
 
 def _arm_models(store: Store) -> list[str]:
-    names = [str(r["name"]) for r in queries.models(store, 200).to_pylist()]
-    return sorted({n for n in names if n.startswith("arm-")})
+    return registered_models(store, "arm-")
 
 
 def _overview(store: Store) -> ArmOverview:

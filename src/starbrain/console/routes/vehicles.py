@@ -104,9 +104,14 @@ class LaneChangeResponse(BaseModel):
     run: LaneChangeRun | None = None
 
 
-def _vehicle_models(store: Store) -> list[str]:
+def registered_models(store: Store, prefix: str) -> list[str]:
+    """Names of the registered world models that start with ``prefix``, sorted."""
     names = [str(r["name"]) for r in queries.models(store, 200).to_pylist()]
-    return sorted({n for n in names if n.startswith("vehicle-")})
+    return sorted({n for n in names if n.startswith(prefix)})
+
+
+def _vehicle_models(store: Store) -> list[str]:
+    return registered_models(store, "vehicle-")
 
 
 def _overview(store: Store) -> VehiclesResponse:

@@ -1,7 +1,7 @@
 // The starbrain web console: wires the globe, the tabs and the live WebSocket to the REST API.
 
 import { api, liveUrl } from "./api.js";
-import { fmtTime } from "./common.js";
+import { el, fmtTime } from "./common.js";
 import { loadLand, shellColour } from "./earthmap.js";
 import { createGlobe } from "./globe.js";
 import { installLinks } from "./links.js";
@@ -31,17 +31,6 @@ function toast(message) {
   toast.timer = setTimeout(() => (el.hidden = true), 6000);
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "style") node.style.cssText = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
-  return node;
-}
 
 const fmtClock = (iso) => (iso ? iso.slice(11, 19) : "—");
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));

@@ -16,3 +16,17 @@ export function fmtTime(iso, part = "full") {
   const text = iso.slice(0, 19).replace("T", " ");
   return part === "month" ? text.slice(5) : part === "time" ? text.slice(11) : text;
 }
+
+/** A DOM element: attributes (class, style, on<event> handlers, others as given) and children
+ * (nodes, or anything else as text). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "style") node.style.cssText = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  node.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+  return node;
+}

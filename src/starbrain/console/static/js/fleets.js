@@ -5,22 +5,12 @@
 // what it drew (canvas.drawn: points per line) so tests can check it.
 
 import { api } from "./api.js";
-import { DEG, fmtTime } from "./common.js";
+import { DEG, el, fmtTime } from "./common.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 const COLOURS = ["#4cc9f0", "#f72585", "#ffd166", "#06d6a0", "#b388ff", "#ff9f1c"];
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
-  return node;
-}
 
 // ---------------------------------------------------------------- a small line chart
 

@@ -2,22 +2,12 @@
 // the world-model registry, the loop's tasks and its live feed of published messages.
 
 import { api } from "./api.js";
-import { fmtTime } from "./common.js";
+import { el, fmtTime } from "./common.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 const fmtPc = (p) => (p > 0 ? Number(p).toExponential(2) : "0");
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
-  return node;
-}
 
 // ---------------------------------------------------------------- conjunctions
 
