@@ -92,11 +92,13 @@ def reach_cost(
 
 def reach_mpc_config(params: ArmParams = NOMINAL_ARM, **overrides: Any) -> MPCConfig:
     """MPPI settings for reaching: a 0.4 s horizon, 256 samples, noise 20 % of the torque
-    limits, temperature 0.005 (cost units: m^2), hard torque limits."""
+    limits, temperature 0.005 (cost units: m^2), hard torque limits, and no extra rollout of
+    the chosen plan (``plan_states=False``: the episode takes its one-step prediction from a
+    one-step rollout of the applied torque instead)."""
     lim = list(params.torque_limit_nm)
     base: dict[str, Any] = dict(
         horizon=20, n_samples=256, n_iters=1, noise_std=[0.2 * v for v in lim],
-        u_min=[-v for v in lim], u_max=lim, temperature=0.005, seed=0,
+        u_min=[-v for v in lim], u_max=lim, temperature=0.005, seed=0, plan_states=False,
     )  # fmt: skip
     base.update(overrides)
     return MPCConfig(**base)
@@ -105,7 +107,8 @@ def reach_mpc_config(params: ArmParams = NOMINAL_ARM, **overrides: Any) -> MPCCo
 @dataclass
 class EpisodeResult:
     """One closed-loop episode: ``success`` (the task's criterion), ``final_dist_m``,
-    ``final_speed_mps``, mean MPC ``ms_per_step``, and the trajectory ``x`` ``(n+1, 4)``,
+    ``final_speed_mps``, median MPC ``ms_per_step`` (every step's in ``step_ms``), and the
+    trajectory ``x`` ``(n+1, 4)``,
     ``u`` ``(n, 2)``, ``measured`` ``(n, 2)`` torques, ``pred`` ``(n, 4)`` the model's one-step
     predictions (for the model-error trace)."""
 
@@ -117,12 +120,26 @@ class EpisodeResult:
     u: np.ndarray
     measured: np.ndarray
     pred: np.ndarray
+    step_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def one_step_error(self) -> np.ndarray:
         """``(n, 4)`` model one-step error (predicted minus measured next state)."""
         return self.pred - self.x[1:]
+
+
+def _plan(mpc: MPPI, model: RolloutModel, xt: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """One MPC step from ``xt`` ``(1, state)``: the torque to apply and the model's one-step
+    prediction of the state after it (the plan's first state, or a one-step rollout of the
+    applied torque when the planner skipped rolling the plan out)."""
+    st = mpc.step(xt)
+    if mpc.config.plan_states:
+        pred = st.X[0, 0]
+    else:
+        with torch.no_grad():
+            pred = model.rollout(xt, st.u[:, None])[0][0, 0]
+    return st.u[0].to(torch.float64).numpy(), pred.to(torch.float64).numpy()
 
 
 def _flange_speed(x: np.ndarray, params: ArmParams) -> float:
@@ -145,15 +162,13 @@ def run_reach_episode(
     goal = torch.tensor([task.goal_xy], dtype=cfg.dtype)
     mpc = MPPI(model, reach_cost(goal, params, risk=risk), 2, cfg)
     x = plant.reset(np.asarray(task.x0, np.float64))
-    xs, us, meas, preds = [x], [], [], []
-    t_plan = 0.0
+    xs, us, meas, preds, ms = [x], [], [], [], []
     for _ in range(task.n_steps):
         xt = torch.as_tensor(x, dtype=cfg.dtype)[None]
         t0 = time.perf_counter()
-        st = mpc.step(xt)
-        t_plan += time.perf_counter() - t0
-        u = st.u[0].to(torch.float64).numpy()
-        preds.append(st.X[0, 0].to(torch.float64).numpy())
+        u, pred = _plan(mpc, model, xt)
+        ms.append(1e3 * (time.perf_counter() - t0))
+        preds.append(pred)
         x, tau = plant.step(u)
         xs.append(x)
         us.append(u)
@@ -163,8 +178,8 @@ def run_reach_episode(
     dist = float(np.hypot(*(ee - np.asarray(task.goal_xy))))
     speed = _flange_speed(X[-1], params)
     ok = dist <= task.tol_m and speed <= task.speed_tol_mps
-    return EpisodeResult(ok, dist, speed, 1e3 * t_plan / task.n_steps, X, np.array(us),
-                         np.array(meas), np.array(preds))  # fmt: skip
+    return EpisodeResult(ok, dist, speed, float(np.median(ms)), X, np.array(us),
+                         np.array(meas), np.array(preds), np.array(ms))  # fmt: skip
 
 
 def reach_goal_pose(task: ReachTask, params: ArmParams = NOMINAL_ARM) -> tuple[float, float]:

@@ -68,27 +68,36 @@ class ScaraPrior:
         return {"params": self.params.to_dict(), "n_substeps": self.n_substeps,
                 "friction_vel": self.friction_vel}  # fmt: skip
 
-    def mass_matrix(self, q2: Tensor, payload: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``M11, M12, M22`` and the Coriolis factor ``h = m2' l1 c2' sin q2`` (all ``(...)``)."""
+    def _link2(self, payload: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Link 2 and the payload (a solid sphere at the flange) as one rigid body: the constant
+        parts of the mass matrix, ``k = m2' l1 c2'`` (its ``cos q2`` factor), ``m22`` without
+        armature and ``m11``'s constant part (armature included), all ``(...)``."""
         p = self.params
         l1, l2 = p.link_m
         m1, m2 = p.mass_kg
         c1, c2 = p.com_m
         i1, i2 = p.inertia_kgm2
-        a1, a2 = p.armature_kgm2
-        # link 2 and the payload (a solid sphere at the flange) as one rigid body
         m2e = m2 + payload
         c2e = (m2 * c2 + payload * l2) / m2e
         i2e = (i2 + m2 * (c2 - c2e) ** 2 + 0.4 * payload * p.payload_radius_m**2
                + payload * (l2 - c2e) ** 2)  # fmt: skip
-        cos, sin = torch.cos(q2), torch.sin(q2)
-        k = m2e * l1 * c2e
         m22 = i2e + m2e * c2e**2
-        m12 = m22 + k * cos
-        m11 = i1 + m1 * c1**2 + m22 + m2e * l1**2 + 2 * k * cos + a1
-        return m11, m12, m22 + a2, k * sin
+        return m2e * l1 * c2e, m22, i1 + m1 * c1**2 + m22 + m2e * l1**2 + p.armature_kgm2[0]
+
+    def mass_matrix(self, q2: Tensor, payload: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``M11, M12, M22`` and the Coriolis factor ``h = m2' l1 c2' sin q2`` (all ``(...)``)."""
+        k, m22, m11c = self._link2(payload)
+        cos = torch.cos(q2)
+        return (
+            m11c + 2 * k * cos,
+            m22 + k * cos,
+            m22 + self.params.armature_kgm2[1],
+            k * torch.sin(q2),
+        )
 
     def step(self, x: Tensor, u: Tensor, theta: Tensor, dt: float) -> Tensor:
+        """One control period. The payload's terms of the mass matrix and the implicit damping
+        are computed once per call, not once per substep (only ``cos q2``/``sin q2`` change)."""
         if abs(dt - self.params.dt) > 1e-12:
             raise ValueError(f"this prior steps {self.params.dt} s, not {dt} s")
         th = theta.to(x.dtype)
@@ -97,17 +106,20 @@ class ScaraPrior:
         uc = torch.maximum(torch.minimum(u, lim), -lim)
         t1, t2 = g1 * uc[..., 0], g2 * uc[..., 1]
         q1, q2, w1, w2 = x.unbind(-1)
-        h, v = self.h, self.friction_vel
+        h, inv_v = self.h, 1.0 / self.friction_vel
+        k, m22, m11c = self._link2(mp)
+        a11c = m11c + h * d1  # (M + h D)11 without its cos q2 term
+        a22 = m22 + self.params.armature_kgm2[1] + h * d2
         for _ in range(self.n_substeps):
-            m11, m12, m22, k = self.mass_matrix(q2, mp)
+            kc, ks = k * torch.cos(q2), k * torch.sin(q2)
+            m12 = m22 + kc
+            a11 = a11c + 2 * kc
             # forces without damping's implicit part: tau - c(q, qd) - D qd - friction
-            r1 = t1 + k * (2 * w1 * w2 + w2**2) - d1 * w1 - f1 * torch.tanh(w1 / v)
-            r2 = t2 - k * w1**2 - d2 * w2 - f2 * torch.tanh(w2 / v)
-            a11, a22 = m11 + h * d1, m22 + h * d2
-            det = a11 * a22 - m12 * m12
-            qdd1 = (a22 * r1 - m12 * r2) / det
-            qdd2 = (a11 * r2 - m12 * r1) / det
-            w1, w2 = w1 + h * qdd1, w2 + h * qdd2
+            r1 = t1 + ks * (2 * w1 + w2) * w2 - d1 * w1 - f1 * torch.tanh(w1 * inv_v)
+            r2 = t2 - ks * w1 * w1 - d2 * w2 - f2 * torch.tanh(w2 * inv_v)
+            inv_det = 1.0 / (a11 * a22 - m12 * m12)
+            w1 = w1 + h * (a22 * r1 - m12 * r2) * inv_det
+            w2 = w2 + h * (a11 * r2 - m12 * r1) * inv_det
             q1, q2 = q1 + h * w1, q2 + h * w2
         return torch.stack([q1, q2, w1, w2], dim=-1)
 

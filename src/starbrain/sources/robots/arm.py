@@ -16,6 +16,11 @@ MuJoCo steps (``dt = n_substeps * timestep_s``, 0.02 s by default).
 "Worn" means: joint damping and dry friction off by tens of percent, an unmodelled payload at
 the tool flange (a solid sphere of ``payload_radius_m``) and actuator gain drift (the torque
 delivered is ``gain * commanded``).
+
+The push task adds a :class:`Puck` on the table (``MujocoArm(params, puck=Puck())``): a cylinder
+that slides in the arm's plane on two slide joints (``px``, ``py``; table friction as their
+``frictionloss = mu m g``) and that only the pusher (a sphere of ``pusher_radius_m`` at the
+flange) touches. Without a puck the model is the arm alone, byte for byte.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numpy.typing as npt
 
 from starbrain.core.errors import StarbrainError
 
-__all__ = ["NOMINAL_ARM", "WORN_ARM", "ArmParams", "MujocoArm", "arm_mjcf"]
+__all__ = ["NOMINAL_ARM", "WORN_ARM", "ArmParams", "MujocoArm", "Puck", "arm_mjcf"]
 
 
 @dataclass(frozen=True)
@@ -111,10 +116,56 @@ WORN_ARM = replace(
 """The "real" arm on the factory floor: worn joints, weaker actuators and a 0.5 kg payload."""
 
 
-def arm_mjcf(p: ArmParams) -> str:
+@dataclass(frozen=True)
+class Puck:
+    """A puck on the table for the push task: ``radius_m``, ``mass_kg``, table friction
+    coefficient ``table_mu`` (sliding resistance ``mu m g`` N per axis), ``pusher_radius_m`` of
+    the sphere at the flange that pushes it, and its start ``xy_m`` (base frame)."""
+
+    radius_m: float = 0.03
+    mass_kg: float = 0.2
+    table_mu: float = 0.3
+    pusher_radius_m: float = 0.02
+    xy_m: tuple[float, float] = (0.45, 0.0)
+
+    def __post_init__(self) -> None:
+        for name in ("radius_m", "mass_kg", "pusher_radius_m"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise StarbrainError(f"puck parameter {name} must be positive, got {v}")
+        if not (self.table_mu >= 0 and math.isfinite(self.table_mu)):
+            raise StarbrainError(f"puck table_mu must be >= 0, got {self.table_mu}")
+
+    @property
+    def contact_m(self) -> float:
+        """Centre distance at contact between the pusher and the puck (m)."""
+        return self.radius_m + self.pusher_radius_m
+
+    def mjcf(self, flange_x_m: float) -> tuple[str, str]:
+        """The pusher geom (inside ``link2``, at ``flange_x_m``) and the puck body (in the world
+        body), each on a new line."""
+        fl = self.table_mu * self.mass_kg * 9.81
+        i = 0.5 * self.mass_kg * self.radius_m**2
+        pusher = (f'\n        <geom name="pusher" type="sphere" pos="{flange_x_m} 0 0" '
+                  f'size="{self.pusher_radius_m}" contype="1" conaffinity="1" condim="3" '
+                  'friction="0.1 0.005 0.0001"/>')  # fmt: skip
+        body = f"""
+    <body name="puck" pos="0 0 0">
+      <joint name="px" type="slide" axis="1 0 0" frictionloss="{fl}" damping="0.05"/>
+      <joint name="py" type="slide" axis="0 1 0" frictionloss="{fl}" damping="0.05"/>
+      <inertial pos="0 0 0" mass="{self.mass_kg}" diaginertia="{i} {i} {i}"/>
+      <geom name="puck" type="cylinder" size="{self.radius_m} 0.02" contype="1"
+            conaffinity="1" condim="3" friction="0.1 0.005 0.0001" rgba="0.2 0.4 0.9 1"/>
+    </body>"""
+        return pusher, body
+
+
+def arm_mjcf(p: ArmParams, puck: Puck | None = None) -> str:
     """The MJCF XML of arm ``p`` (bodies ``link1``, ``link2``, ``payload``; joints ``j1``, ``j2``;
-    motors ``m1``, ``m2`` with ``gear = gain``; site ``ee`` at the tool flange)."""
+    motors ``m1``, ``m2`` with ``gear = gain``; site ``ee`` at the tool flange), plus the pusher
+    geom and the ``puck`` body (slide joints ``px``, ``py``) when ``puck`` is given."""
     l1, l2 = p.link_m
+    pusher, puck_body = puck.mjcf(l2) if puck is not None else ("", "")
     ip = 0.4 * p.payload_kg * p.payload_radius_m**2
     payload = (
         f'<body name="payload" pos="{l2} 0 0"><inertial pos="0 0 0" mass="{p.payload_kg}" '
@@ -159,9 +210,9 @@ def arm_mjcf(p: ArmParams) -> str:
         {inertial(1)}
         <geom type="capsule" fromto="0 0 0 {l2} 0 0" size="0.02" contype="0" conaffinity="0"/>
         <site name="ee" pos="{l2} 0 0" size="0.01"/>
-        {payload}
+        {payload}{pusher}
       </body>
-    </body>
+    </body>{puck_body}
   </worldbody>
   <actuator>
     {motor(0)}
@@ -183,12 +234,14 @@ def _mujoco() -> Any:
 
 class MujocoArm:
     """One simulated arm. ``state`` is ``(q1, q2, qd1, qd2)`` (rad, rad/s); :meth:`step` applies a
-    commanded torque ``(2,)`` N m (clipped to the limits) for one control period ``dt``."""
+    commanded torque ``(2,)`` N m (clipped to the limits) for one control period ``dt``. With a
+    ``puck``, :meth:`puck_xy` is its position (m, base frame) and :meth:`reset` puts it at
+    ``puck_xy`` (default ``puck.xy_m``) at rest."""
 
-    def __init__(self, params: ArmParams = WORN_ARM) -> None:
+    def __init__(self, params: ArmParams = WORN_ARM, puck: Puck | None = None) -> None:
         mj = _mujoco()
-        self.params = params
-        self.model = mj.MjModel.from_xml_string(arm_mjcf(params))
+        self.params, self.puck = params, puck
+        self.model = mj.MjModel.from_xml_string(arm_mjcf(params, puck))
         self.data = mj.MjData(self.model)
         self._mj = mj
         self._site = self.model.site("ee").id
@@ -197,24 +250,40 @@ class MujocoArm:
     def dt(self) -> float:
         return self.params.dt
 
-    def reset(self, state: npt.ArrayLike | None = None) -> np.ndarray:
-        """Set ``(q1, q2, qd1, qd2)`` (default all zero); returns the state."""
+    def reset(
+        self, state: npt.ArrayLike | None = None, puck_xy: npt.ArrayLike | None = None
+    ) -> np.ndarray:
+        """Set ``(q1, q2, qd1, qd2)`` (default all zero) and the puck at ``puck_xy`` m (default
+        its ``xy_m``), at rest; returns the arm state."""
         self._mj.mj_resetData(self.model, self.data)
         if state is not None:
             s = np.asarray(state, np.float64).reshape(4)
-            self.data.qpos[:] = s[:2]
-            self.data.qvel[:] = s[2:]
+            self.data.qpos[:2] = s[:2]
+            self.data.qvel[:2] = s[2:]
+        if self.puck is not None:
+            self.data.qpos[2:4] = np.asarray(
+                self.puck.xy_m if puck_xy is None else puck_xy, np.float64
+            ).reshape(2)
+        elif puck_xy is not None:
+            raise StarbrainError("this arm has no puck: build it with MujocoArm(params, Puck())")
         self._mj.mj_forward(self.model, self.data)
         return self.state
 
     @property
     def state(self) -> np.ndarray:
-        return np.concatenate([self.data.qpos, self.data.qvel]).astype(np.float64)
+        """The arm's joint state ``(q1, q2, qd1, qd2)``."""
+        return np.concatenate([self.data.qpos[:2], self.data.qvel[:2]]).astype(np.float64)
+
+    def puck_xy(self) -> np.ndarray:
+        """The puck's centre ``(x_m, y_m)`` in the base frame."""
+        if self.puck is None:
+            raise StarbrainError("this arm has no puck: build it with MujocoArm(params, Puck())")
+        return self.data.qpos[2:4].astype(np.float64).copy()
 
     def ee_pose(self) -> np.ndarray:
         """Tool-flange pose ``(x_m, y_m, yaw_rad)`` in the world frame (yaw = q1 + q2)."""
         xy = self.data.site_xpos[self._site][:2]
-        return np.array([xy[0], xy[1], float(self.data.qpos.sum())])
+        return np.array([xy[0], xy[1], float(self.data.qpos[:2].sum())])
 
     def step(self, torque_cmd_nm: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Apply ``torque_cmd_nm`` for ``dt`` seconds; returns ``(state, measured_torque_nm)``
@@ -223,10 +292,11 @@ class MujocoArm:
         u = np.clip(np.asarray(torque_cmd_nm, np.float64).reshape(2), -lim, lim)
         self.data.ctrl[:] = u
         self._mj.mj_step(self.model, self.data, nstep=self.params.n_substeps)
-        return self.state, self.data.qfrc_actuator.copy()  # joint torque: gear * force
+        return self.state, self.data.qfrc_actuator[:2].copy()  # joint torque: gear * force
 
     def set_payload(self, payload_kg: float) -> None:
         """Change the payload mid-run (keeps the joint state): the plant is rebuilt around it."""
         s = self.state
-        self.__init__(self.params.with_payload(payload_kg))  # type: ignore[misc]
-        self.reset(s)
+        xy = None if self.puck is None else self.puck_xy()
+        self.__init__(self.params.with_payload(payload_kg), self.puck)  # type: ignore[misc]
+        self.reset(s, xy)
