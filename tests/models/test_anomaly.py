@@ -236,3 +236,21 @@ def test_online_residual_sigma_raises_the_thrust_loss_with_its_sigmas(trained, f
     assert hit and all(d.method == "residual-sigma" and (d.sigma or 0) > 1.0 for d in hit)
     assert 30.0 <= (min(d.start_ns for d in hit) - t0) / 1e9 < 31.0
     assert not [d for d in dets if (d.end_ns - t0) / 1e9 < 29.0]
+
+
+def test_floor_margins_raise_each_lstm_threshold_and_calibrate_restores_floors(
+    trained, faulty
+) -> None:
+    """A huge floor margin silences exactly its own method; calibrate() on the same nominal
+    flight reproduces the trained floors to the last bit."""
+    frame = frame_from_flight(faulty)
+    big = dataclasses.replace(trained, config=dataclasses.replace(trained.config,
+                              lstm_floor_margin=1e6))  # fmt: skip
+    methods = {d.method for d in big.detect(frame, rules=False)}
+    assert "telemanom-lstm" not in methods and "residual-sigma" in methods
+    calib = frame_from_flight(
+        simulate_flight(FlightConfig(seed=103, duration_s=DURATION, rate_hz=RATE))
+    )
+    again = dataclasses.replace(trained).calibrate([calib])
+    for m, f in trained.floors.items():
+        np.testing.assert_array_equal(again.floors[m], f)

@@ -127,6 +127,7 @@ class DetectorConfig:
     seed: int = 0
     sigma_smoothing_s: float = 0.25  # EWMA span of |residual| / sigma (calibration-tuned)
     floor_margin: float = 1.3  # residual-sigma threshold >= this x the nominal maximum
+    lstm_floor_margin: float = 1.0  # the same for telemanom-lstm (1: as first published here)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -214,14 +215,20 @@ class AnomalyDetector:
             det.iforest = IsolationForestScorer(config.rolling_window, seed=config.seed).fit(
                 [x[:, mon] for x in xs], masks
             )
-        floors: dict[str, list[FloatArray]] = {}
-        for f in calibration:
-            for m, s in det._scores(f).items():
-                floors.setdefault(m, []).append(s.max(axis=0))
-        det.floors = {m: np.max(v, axis=0) for m, v in floors.items()}
+        det.calibrate(calibration)
         det.metadata["n_train"] = len(train)
         det.metadata["n_calibration"] = len(calibration)
         return det
+
+    def calibrate(self, calibration: Sequence[TelemetryFrame]) -> AnomalyDetector:
+        """Set every method's per-channel floor: its largest score on the nominal
+        ``calibration`` flights (re-run after changing the smoothing of ``config``)."""
+        floors: dict[str, list[FloatArray]] = {}
+        for f in calibration:
+            for m, s in self._scores(f).items():
+                floors.setdefault(m, []).append(s.max(axis=0))
+        self.floors = {m: np.max(v, axis=0) for m, v in floors.items()}
+        return self
 
     @property
     def methods(self) -> list[str]:
@@ -295,7 +302,8 @@ class AnomalyDetector:
 
         for m in methods:
             s = scores[m]
-            floor = self.floors[m] * (cfg.floor_margin if m == SIGMA else 1.0)
+            margin = {SIGMA: cfg.floor_margin, "telemanom-lstm": cfg.lstm_floor_margin}
+            floor = self.floors[m] * margin.get(m, 1.0)
             if m in ("telemanom-lstm", SIGMA):
                 for c in self.monitored:
                     th = dynamic_threshold(
