@@ -26,7 +26,7 @@ raw channels ``(n, C)`` for the simple baselines (robust z, isolation forest, li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,12 +143,18 @@ def _stream(obj: str, run: str, name: str, t: Any, resid: FloatArray, sig: Float
                           valid, run)  # fmt: skip
 
 
+def _modelled_runs(kind: str, table: pa.Table, model: Any, h: int) -> Iterator[tuple[Any, ...]]:
+    """``(object_id, run_id, columns, model)`` for the runs with a model (``model`` or
+    ``model[object_id]``) and more than ``h + 1`` samples."""
+    for obj, run, c in _runs(kind, table):
+        m = model.get(obj) if isinstance(model, dict) else model
+        if m is not None and len(c["time"]) >= h + 2:
+            yield obj, run, c, m
+
+
 def _vehicle(table: pa.Table, model: Any, name: str, h: int) -> list[ResidualStream]:
     out = []
-    for obj, run, c in _runs("vehicle", table):
-        m = model.get(obj) if isinstance(model, dict) else model
-        if m is None or len(c["time"]) < h + 2:
-            continue
+    for obj, run, c, m in _modelled_runs("vehicle", table, model, h):
         vy = c.get("lateral_velocity_mps")
         has_vy = vy is not None and np.isfinite(vy).any()
         x = np.stack([c["x_m"], c["y_m"], np.unwrap(c["yaw_rad"]), c["speed_mps"],
@@ -169,10 +175,7 @@ def _arm(table: pa.Table, model: Any, name: str, h: int) -> list[ResidualStream]
     from starbrain.core.schemas.arm import COMMAND_CHANNELS, STATE_CHANNELS
 
     out = []
-    for obj, run, c in _runs("arm", table):
-        m = model.get(obj) if isinstance(model, dict) else model
-        if m is None or len(c["time"]) < h + 2:
-            continue
+    for obj, run, c, m in _modelled_runs("arm", table, model, h):
         x = np.stack([c[k] for k in STATE_CHANNELS], 1)
         u = np.stack([c[k] for k in COMMAND_CHANNELS], 1)[:-1]
         mean, sig = predict_ahead(m, x, u, h)

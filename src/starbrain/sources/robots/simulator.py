@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -183,24 +184,19 @@ def simulate_arm(
 
 
 def simulate_faulty_arm(
-    faults: Mapping[int, Sequence[Fault]],
-    params: ArmParams = WORN_ARM,
-    n_episodes: int = 8,
-    n_steps: int = 200,
-    seed: int = 0,
-    arm_id: str = "arm-1",
-    start: np.datetime64 = EPOCH,
-    first_episode: int = 0,
+    faults: Mapping[int, Sequence[Fault]], params: ArmParams = WORN_ARM, **kw: Any
 ) -> tuple[pa.Table, pa.Table]:
-    """:func:`simulate_arm` with ``faults`` (episode index -> faults); returns the ``arm`` table
-    and its fault table (``run_id`` is the episode number)."""
-    table = simulate_arm(params, n_episodes, n_steps, seed, arm_id, start, first_episode, faults)
+    """:func:`simulate_arm` (``kw``: its other arguments) with ``faults`` (episode index ->
+    faults); returns the ``arm`` table and its fault table (``run_id``: the episode number)."""
+    table = simulate_arm(params, faults=faults, **kw)
+    first = int(kw.get("first_episode", 0))
+    ep = table["episode"].to_numpy()
+    t = table["time"].cast(pa.int64()).to_numpy()
+    arm_id, src = table["arm_id"][0].as_py(), table["source"][0].as_py()
     rows = []
     for e, fs in sorted(faults.items()):
-        t0 = int((start + np.timedelta64(round(e * (n_steps + 1) * params.dt * 1e9), "ns"))
-                 .astype("datetime64[ns]").astype(np.int64))  # fmt: skip
-        last = t0 + round(n_steps * params.dt * 1e9)
-        src = f"sim:mujoco payload={params.payload_kg}kg"
-        rows += fault_rows(fs, stream="arm", object_id=arm_id, run_id=str(first_episode + e),
-                           t0_ns=t0, last_ns=last, source=src)  # fmt: skip
+        sel = t[ep == first + e]
+        if sel.size:
+            rows += fault_rows(fs, stream="arm", object_id=arm_id, run_id=str(first + e),
+                               t0_ns=int(sel[0]), last_ns=int(sel[-1]), source=src)  # fmt: skip
     return table, fault_table(rows)
