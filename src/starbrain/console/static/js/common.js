@@ -30,3 +30,17 @@ export function el(tag, attrs = {}, ...children) {
   node.append(...children.map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
   return node;
 }
+
+/** A canvas cleared to the charts' background at the device's pixel ratio: `{ctx, w, h}` in
+ * CSS pixels (`h` defaults to `defaultH` when the canvas has no laid-out height). */
+export function chartCanvas(canvas, defaultH = 220) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 480, h = canvas.clientHeight || defaultH;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.scale(dpr, dpr);
+  ctx.fillStyle = "#0d1426";
+  ctx.fillRect(0, 0, w, h);
+  return { ctx, w, h };
+}

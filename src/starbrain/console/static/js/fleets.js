@@ -5,7 +5,7 @@
 // what it drew (canvas.drawn: points per line) so tests can check it.
 
 import { api } from "./api.js";
-import { DEG, el, fmtTime } from "./common.js";
+import { chartCanvas, DEG, el, fmtTime } from "./common.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
@@ -20,14 +20,7 @@ const COLOURS = ["#4cc9f0", "#f72585", "#ffd166", "#06d6a0", "#b388ff", "#ff9f1c
  * rects: [{x0, x1, y0, y1, colour}] drawn first, marks: [{x, label, colour}] vertical lines}.
  */
 export function plotLines(canvas, lines, opts = {}) {
-  const dpr = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 480, h = canvas.clientHeight || 200;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.scale(dpr, dpr);
-  ctx.fillStyle = "#0d1426";
-  ctx.fillRect(0, 0, w, h);
+  const { ctx, w, h } = chartCanvas(canvas, 200);
   canvas.drawn = lines.map(() => 0);
   const xs = [], ys = [];
   for (const l of lines) l.x.forEach((x, i) => { if (l.y[i] !== null && Number.isFinite(l.y[i])) { xs.push(x); ys.push(l.y[i]); } });

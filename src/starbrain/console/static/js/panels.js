@@ -2,7 +2,7 @@
 // the world-model registry, the loop's tasks and its live feed of published messages.
 
 import { api } from "./api.js";
-import { el, fmtTime } from "./common.js";
+import { chartCanvas, el, fmtTime } from "./common.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmtNum = (v, d) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
@@ -117,14 +117,7 @@ export async function loadSeries(state, toast) {
 
 /** A time series on a canvas: the line, and each anomaly as a red band with a marker on top. */
 export function drawSeries(canvas, s) {
-  const dpr = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 480, h = canvas.clientHeight || 220;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.scale(dpr, dpr);
-  ctx.fillStyle = "#0d1426";
-  ctx.fillRect(0, 0, w, h);
+  const { ctx, w, h } = chartCanvas(canvas, 220);
   const t = s.time.map((x) => Date.parse(x));
   const v = s.value;
   const pad = { l: 52, r: 10, t: 14, b: 22 };
