@@ -27,8 +27,8 @@ from starbrain.physics.arms.scara import ee_position, inverse_kinematics
 from starbrain.planners.mpc import MPPI, MPCConfig, RolloutModel
 from starbrain.sources.robots.arm import NOMINAL_ARM, ArmParams
 
-__all__ = ["ArmPlant", "EpisodeResult", "ReachTask", "reach_cost", "reach_mpc_config",
-           "run_reach_episode", "sample_reach_tasks"]  # fmt: skip
+__all__ = ["ArmPlant", "EpisodeResult", "ReachTask", "closed_loop", "flange_speed", "reach_cost",
+           "reach_mpc_config", "run_reach_episode", "sample_reach_tasks"]  # fmt: skip
 
 
 class ArmPlant(Protocol):
@@ -142,7 +142,34 @@ def _plan(mpc: MPPI, model: RolloutModel, xt: Tensor) -> tuple[np.ndarray, np.nd
     return st.u[0].to(torch.float64).numpy(), pred.to(torch.float64).numpy()
 
 
-def _flange_speed(x: np.ndarray, params: ArmParams) -> float:
+def closed_loop(
+    plant: ArmPlant,
+    mpc: MPPI,
+    model: RolloutModel,
+    x: np.ndarray,
+    n_steps: int,
+    observe: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], list[float]]:
+    """``n_steps`` MPC steps on ``plant`` from its arm state ``x``; ``observe(x)`` is the
+    planner's state (default ``x``). Returns the lists of arm states (``n + 1``), torques,
+    measured torques, one-step predictions of the planner's state and MPC ms per step."""
+    obs = observe or (lambda s: s)
+    xs, us, meas, preds, ms = [x], [], [], [], []
+    for _ in range(n_steps):
+        xt = torch.as_tensor(obs(x), dtype=mpc.config.dtype)[None]
+        t0 = time.perf_counter()
+        u, pred = _plan(mpc, model, xt)
+        ms.append(1e3 * (time.perf_counter() - t0))
+        preds.append(pred)
+        x, tau = plant.step(u)
+        xs.append(x)
+        us.append(u)
+        meas.append(tau)
+    return xs, us, meas, preds, ms
+
+
+def flange_speed(x: np.ndarray, params: ArmParams = NOMINAL_ARM) -> float:
+    """Flange speed (m/s) at the arm state ``x`` ``(4,)``."""
     q = torch.tensor(x[:2], dtype=torch.float64, requires_grad=True)
     p = ee_position(q, params)
     jac = torch.stack([torch.autograd.grad(p[i], q, retain_graph=True)[0] for i in range(2)])
@@ -162,21 +189,11 @@ def run_reach_episode(
     goal = torch.tensor([task.goal_xy], dtype=cfg.dtype)
     mpc = MPPI(model, reach_cost(goal, params, risk=risk), 2, cfg)
     x = plant.reset(np.asarray(task.x0, np.float64))
-    xs, us, meas, preds, ms = [x], [], [], [], []
-    for _ in range(task.n_steps):
-        xt = torch.as_tensor(x, dtype=cfg.dtype)[None]
-        t0 = time.perf_counter()
-        u, pred = _plan(mpc, model, xt)
-        ms.append(1e3 * (time.perf_counter() - t0))
-        preds.append(pred)
-        x, tau = plant.step(u)
-        xs.append(x)
-        us.append(u)
-        meas.append(tau)
+    xs, us, meas, preds, ms = closed_loop(plant, mpc, model, x, task.n_steps)
     X = np.array(xs)
     ee = ee_position(torch.tensor(X[-1, :2]), params).numpy()
     dist = float(np.hypot(*(ee - np.asarray(task.goal_xy))))
-    speed = _flange_speed(X[-1], params)
+    speed = flange_speed(X[-1], params)
     ok = dist <= task.tol_m and speed <= task.speed_tol_mps
     return EpisodeResult(ok, dist, speed, float(np.median(ms)), X, np.array(us),
                          np.array(meas), np.array(preds), np.array(ms))  # fmt: skip
