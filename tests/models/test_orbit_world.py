@@ -99,8 +99,8 @@ def synthetic_model() -> tuple:
 
 
 def test_residual_learns_and_its_two_sigma_band_is_calibrated(synthetic_model: tuple) -> None:
-    """On 160 new satellites (100 trained on): median error well under the prior's, and the 2-sigma band holds
-    88-99 % of the RTN residual components (the calibration target is 95 %)."""
+    """Trained on 100, tested on 160 new satellites: median error well under the prior's, and
+    the 2-sigma band holds 88-99 % of the RTN residual components (target 95 %)."""
     model, regimes = synthetic_model
     feats, t, r_truth, r, v, _ = _synthetic(160, 2, regimes)
     pred = model.correct(feats, t, r, v)
@@ -168,3 +168,21 @@ def test_tiny_end_to_end_run() -> None:
     assert {r["stratum"] for r in res.table} >= {"all", "family", "altitude", "regime", "epoch"}
     assert res.n_test == 5 and res.n_train <= 12
     assert all(np.isfinite(r["model_median_km"]) for r in res.table)
+
+
+def test_registry_round_trip_records_the_domain(synthetic_model: tuple, tmp_path) -> None:
+    import json
+
+    from starbrain.models.registry import KIND_ORBIT_OD, load_od_model, register_od_model
+    from starbrain.store.database import Store
+
+    model, regimes = synthetic_model
+    with Store(tmp_path / "store.duckdb") as store:
+        register_od_model(store, "od-test", model, train_config={"seed": 0})
+        loaded, row = load_od_model(store, "latest")
+    assert row["kind"] == KIND_ORBIT_OD
+    assert json.loads(row["data_json"])["domain"]["regimes"] == sorted(regimes)
+    feats, t, _, r, v, _ = _synthetic(3, 4, regimes)
+    a, b = model.correct(feats, t, r, v), loaded.correct(feats, t, r, v)
+    np.testing.assert_allclose(a.r, b.r, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(a.sigma_rtn, b.sigma_rtn, rtol=1e-6)

@@ -33,6 +33,8 @@ __all__ = ["OdFit", "fit_numerical", "prior_force_model", "propagate_fit"]
 _FD_STEPS = np.array([1e-3, 1e-3, 1e-3, 1e-6, 1e-6, 1e-6, 1e-2])
 #: Integrator tolerances of the prior (looser than the truth's 1e-12: the prior's model error
 #: is metres to kilometres, the integration error at 1e-10 well under a metre per week).
+#: The prior stops a satellite below this altitude [km] (re-entry: NaN from there on).
+_MIN_ALT_KM = 150.0
 PRIOR_OPTIONS = IntegratorOptions(rtol=1e-10, atol_km=1e-7, atol_kmps=1e-10)
 
 
@@ -87,7 +89,8 @@ def _propagate(
     """Positions (n, n_time, 3) from parameters p (n, 7) = (r0, v0, drag scale); with
     ``velocity`` the pair (r, v)."""
     sc = _spacecraft(np.maximum(p[:, 6], 0.0) * b0, srp)
-    res = propagate_numerical(p[:, :3], p[:, 3:6], epoch, t_s, fm, sc, PRIOR_OPTIONS)
+    res = propagate_numerical(p[:, :3], p[:, 3:6], epoch, t_s, fm, sc, PRIOR_OPTIONS,
+                              min_altitude_km=_MIN_ALT_KM)  # fmt: skip
     return (np.asarray(res.r), np.asarray(res.v)) if velocity else np.asarray(res.r)
 
 
@@ -153,6 +156,6 @@ def propagate_fit(fit: OdFit, t_s: npt.ArrayLike) -> tuple[np.ndarray, np.ndarra
     sc = _spacecraft(fit.ballistic_m2kg, fit.srp_m2kg)
     res = propagate_numerical(
         fit.r0, fit.v0, fit.epoch, np.asarray(t_s, dtype=np.float64), fit.force_model, sc,
-        PRIOR_OPTIONS,
+        PRIOR_OPTIONS, min_altitude_km=_MIN_ALT_KM,
     )  # fmt: skip
     return np.asarray(res.r), np.asarray(res.v)

@@ -80,7 +80,8 @@ class WorldModelTrainConfig:
     ``truth_degree``: EGM2008 degree and order of the truth (12 keeps training plus
     evaluation under 15 minutes on 2 cores); ``prior_degree``: the OD prior's (exponential
     atmosphere, see :func:`~starbrain.models.orbit_od.prior_force_model`). The residual
-    trains on times every ``residual_step_min`` after the fit window.
+    trains on times every ``residual_step_min`` after the fit window. A satellite that sinks
+    below ``min_altitude_km`` within ``days`` (a re-entry) is stopped and left out.
     """
 
     train_epochs: tuple[str, ...] = (
@@ -102,6 +103,7 @@ class WorldModelTrainConfig:
     od_iterations: int = 3
     residual_step_min: float = 180.0
     horizons_min: tuple[float, ...] = DEFAULT_HORIZONS_MIN
+    min_altitude_km: float = 200.0
     seed: int = 0
     residual: ResidualConfig = field(default_factory=ResidualConfig)
 
@@ -200,7 +202,8 @@ def epoch_data(
     t0 = time.perf_counter()
     el = sample_leo_elements(n_sat, seed=seed, epoch=epoch, shell_fraction=cfg.shell_fraction)
     truth = generate_truth(el, days=cfg.days, step_min=cfg.step_min,
-                           force_model=cfg.truth_force_model())  # fmt: skip
+                           force_model=cfg.truth_force_model(),
+                           min_altitude_km=cfg.min_altitude_km)  # fmt: skip
     t1 = time.perf_counter()
     arcs = fit_priors(truth, fit_days=cfg.fit_days)
     hz = [h for h in cfg.horizons_min if h <= cfg.days * 1440.0 + 1e-9]

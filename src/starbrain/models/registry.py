@@ -20,6 +20,7 @@ from starbrain.core.errors import StarbrainError
 from starbrain.core.schemas.registry import MODELS_KEY, MODELS_SCHEMA
 from starbrain.models.dynamics.registry import append_model_row
 from starbrain.models.orbit_model import OrbitModelConfig, OrbitWorldModel
+from starbrain.models.orbit_residual import OrbitResidual
 from starbrain.models.truth import TruthSet
 
 __all__ = [
@@ -27,12 +28,15 @@ __all__ = [
     "MODELS_SCHEMA",
     "list_models",
     "load_model",
+    "load_od_model",
     "register_model",
+    "register_od_model",
     "resolve_model_name",
     "truth_fingerprint",
 ]
 
 KIND_ORBIT = "orbit-sgp4-residual/2"  # /2: 18 element features, B*-scaled drag drift
+KIND_ORBIT_OD = "orbit-od-residual/1"  # numerical OD prior + residual ensemble (issue #14)
 LATEST = "latest"
 
 
@@ -120,5 +124,45 @@ def load_model(
     if device is not None:
         model = model.to(device)
     model.eval()
+    row["metrics"] = json.loads(row.get("metrics_json") or "null")
+    return model, row
+
+
+def register_od_model(
+    store: Any,
+    name: str,
+    model: OrbitResidual,
+    *,
+    truth_force_model_json: str | None = None,
+    train_config: dict[str, Any] | None = None,
+    metrics: Any = None,
+    created: Any = None,
+) -> pa.Table:
+    """Append an OD-prior + residual model (:class:`~starbrain.models.orbit_residual.
+    OrbitResidual`); ``data_json`` records the valid domain (trained regimes, feature ranges,
+    horizon, epoch range), the prior, the truth's force model and the training config."""
+    data = {
+        "domain": json.loads(model.meta_json())["domain"], "prior": model.prior_name,
+        "truth_force_model": json.loads(truth_force_model_json or "null"),
+        "train_config": train_config,
+    }  # fmt: skip
+    return append_model_row(
+        store, name, KIND_ORBIT_OD, model.meta_json(), model.ensemble.state_dict(),
+        fingerprint=None, data_json=json.dumps(data, sort_keys=True, default=str),
+        metrics=metrics, device="cpu", created=created,
+    )  # fmt: skip
+
+
+def load_od_model(store: Any, name: str) -> tuple[OrbitResidual, dict[str, Any]]:
+    """The newest version of OD-residual model ``name`` (or ``"latest"``) and its row."""
+    name = resolve_model_name(store, name)
+    table = store.read("models", where="name = ?", params=[name])
+    if table.num_rows == 0:
+        raise StarbrainError(f"no model named {name!r} in the store; see `starbrain model list`")
+    row = sorted(table.to_pylist(), key=lambda r: r["created"])[-1]
+    if row["kind"] != KIND_ORBIT_OD:
+        raise StarbrainError(f"model {name!r} is of kind {row['kind']}, not {KIND_ORBIT_OD}")
+    state = torch.load(io.BytesIO(row.pop("weights")), map_location="cpu", weights_only=True)
+    model = OrbitResidual.from_meta(row["config_json"], state)
     row["metrics"] = json.loads(row.get("metrics_json") or "null")
     return model, row

@@ -32,7 +32,7 @@ from starbrain.physics.frames import teme_to_gcrs_matrix
 from starbrain.physics.numerical import propagate_numerical
 from starbrain.physics.sgp4 import sgp4_propagate
 from starbrain.physics.sgp4_init import RADIUS_EARTH_KM, Sgp4Elements
-from starbrain.sources.constellation import generate_preset, kozai_mean_motion
+from starbrain.sources.generators.constellation import generate_preset, kozai_mean_motion
 
 __all__ = [
     "BSTAR_TO_BALLISTIC_M2KG",
@@ -425,6 +425,7 @@ def generate_truth(
     shards: int = 1,
     ray_address: str | None = None,
     description: str | None = None,
+    min_altitude_km: float = 80.0,
 ) -> TruthSet:
     """Propagate ``elements`` (one common epoch) with full-force physics for ``days``.
 
@@ -433,6 +434,8 @@ def generate_truth(
     satellites into that many pieces run through :func:`starbrain.cluster.shard_map` (in this
     process, or on Ray with ``ray_address``); the integrator steps each satellite on its own,
     so the result does not depend on the split. ``description`` labels a progress bar.
+    ``min_altitude_km``: a satellite that sinks below it is stopped (``error`` set, NaN after;
+    a re-entering one otherwise crawls through ever smaller steps down to 80 km).
     """
     if elements.num_rows == 0:
         raise ValueError("no element sets to propagate")
@@ -443,7 +446,7 @@ def generate_truth(
     n = elements.num_rows
     k = max(1, min(int(shards), n))
     if k == 1 and ray_address is None and description is None:
-        return _generate_truth(elements, days, step_min, fm, spacecraft)
+        return _generate_truth(elements, days, step_min, fm, spacecraft, min_altitude_km)
     from starbrain.cluster import shard_map
 
     pieces = np.array_split(np.arange(n), k)
@@ -464,8 +467,9 @@ def generate_truth(
 
 
 def _generate_truth(
-    elements: pa.Table, days: float, step_min: float, fm: ForceModel, sc: Spacecraft
-) -> TruthSet:
+    elements: pa.Table, days: float, step_min: float, fm: ForceModel, sc: Spacecraft,
+    min_altitude_km: float = 80.0,
+) -> TruthSet:  # fmt: skip
     epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
     if epochs.size == 0:
         raise ValueError("no element sets to propagate")
@@ -483,7 +487,8 @@ def _generate_truth(
     n_time = int(np.floor(days * 1440.0 / step_min + 1e-9)) + 1
     t_min = np.asarray(np.arange(n_time) * step_min, dtype=np.float64)
     times = epoch + (t_min * 60e9).round().astype("timedelta64[ns]")
-    res = propagate_numerical(r0g, v0g, (jd0, fr0), times, force_model=fm, spacecraft=sc)
+    res = propagate_numerical(r0g, v0g, (jd0, fr0), times, force_model=fm, spacecraft=sc,
+                              min_altitude_km=min_altitude_km)  # fmt: skip
     jd, fr = timeconv.datetime64_to_jd(times)
     m = teme_to_gcrs_matrix(jd, fr)  # (n_time, 3, 3) TEME -> GCRS
     r_teme = np.einsum("tji,stj->sti", m, res.r)
