@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -34,7 +35,7 @@ def client(fleet_store_file: Path) -> Iterator[httpx.Client]:
         yield c
 
 
-def get(client: httpx.Client, path: str, **params: object) -> dict:
+def get(client: httpx.Client, path: str, **params: Any) -> dict:
     r = client.get(path, params=params)
     assert r.status_code == 200, r.text
     return r.json()
@@ -173,7 +174,7 @@ def test_schedule_stays_under_the_budget_and_matches_its_evaluation(
     site = Site(budget_w=0.55 * full, ramp_w_per_s=0.05 * full / 60)
     ref = evaluate_schedule(jobs, site, plan_schedule(jobs, site, "starbrain"))
     assert r["budget_w"] == pytest.approx(site.budget_w, rel=1e-12)
-    assert max(r["site_power_w"]) == pytest.approx(ref["peak_site_mw"] * 1e6, rel=1e-6)
+    assert max(r["site_power_w"]) == pytest.approx(float(ref["peak_site_mw"]) * 1e6, rel=1e-6)
     assert max(r["site_power_w"]) <= r["budget_w"] * (1 + 1e-9)
     assert r["summary"]["energy_mwh"] == pytest.approx(ref["energy_mwh"], rel=1e-9)
     assert r["summary"]["energy_mwh"] < r["baseline"]["energy_mwh"]
