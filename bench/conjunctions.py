@@ -33,8 +33,8 @@ import torch
 
 from starbrain.physics.sgp4 import Sgp4Elements, sgp4_init, sgp4_propagate
 from starbrain.planners.conjunctions import screen_conjunctions
-from starbrain.sources.constellation import generate_preset
-from starbrain.sources.debris import generate_debris
+from starbrain.sources.generators.constellation import generate_preset
+from starbrain.sources.generators.debris import generate_debris
 
 EPOCH = np.datetime64("2026-01-01T00:00:00", "ns")
 

@@ -34,7 +34,7 @@ from starbrain.planners.contacts import (
     plan_milp,
 )
 from starbrain.planners.passes import GroundStation, sgp4_propagator
-from starbrain.sources.constellation import generate_preset
+from starbrain.sources.generators.constellation import generate_preset
 
 START = np.datetime64("2024-07-05T12:00:00", "ns")
 SITES = [

@@ -15,9 +15,9 @@ from pathlib import Path
 from sgp4.api import WGS72, Satrec
 
 from _timing import median_time
-from starbrain.sources.catalog import load_catalog
-from starbrain.sources.constellation import WalkerShell, generate
-from starbrain.sources.tle import format_tle
+from starbrain.sources.catalogs.catalog import load_catalog
+from starbrain.sources.catalogs.tle import format_tle
+from starbrain.sources.generators.constellation import WalkerShell, generate
 from starbrain.store.database import Store
 
 

@@ -26,8 +26,8 @@ from sgp4.api import Satrec
 from starbrain.core import timeconv
 from starbrain.physics import frames
 from starbrain.planners.passes import GroundStation, Passes, find_passes, satrec_propagator
-from starbrain.sources.constellation import generate_preset
-from starbrain.sources.tle import format_tle
+from starbrain.sources.catalogs.tle import format_tle
+from starbrain.sources.generators.constellation import generate_preset
 
 START = np.datetime64("2024-07-05T12:00:00", "ns")  # inside the observed part of the EOP table
 STATIONS = [

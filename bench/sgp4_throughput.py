@@ -48,7 +48,7 @@ SHELLS += [(560.0, 97.6, 6, 58), (560.0, 97.6, 4, 43)]
 def starlink_table() -> tuple[pa.Table, str]:
     """The 4,408 element sets: ``sources.constellation`` when present, else built here."""
     try:
-        from starbrain.sources.constellation import generate_preset
+        from starbrain.sources.generators.constellation import generate_preset
     except ImportError:
         return _walker_table(), "inline Walker builder"
     return generate_preset("starlink-gen1", epoch=EPOCH), "sources.constellation"

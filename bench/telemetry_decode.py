@@ -6,7 +6,8 @@ one run, median of several repeats:
 
 * peer: a plain Python loop over the packets with ``struct.unpack_from`` per field (bit fields by
   ``int.from_bytes`` and shifts), the C ``binascii.crc_hqx`` CRC, calibration, into Python lists;
-* ours: ``starbrain.sources.ccsds.decode`` into Arrow (long layout, one row per parameter);
+* ours: ``starbrain.sources.telemetry.ccsds.decode`` into Arrow (long layout, one row per
+  parameter);
 * both again with the rows appended to an in-memory DuckDB table (the peer's lists go through
   Arrow first); ours also into a keyed table (``INSERT OR IGNORE`` on apid, parameter, time,
   seq, as ``Store.append`` does for registered streams).
@@ -29,14 +30,14 @@ import numpy as np
 import pyarrow as pa
 
 from _timing import median_time
-from starbrain.sources.ccsds import (
+from starbrain.sources.telemetry.ccsds import (
     TELEMETRY_KEY,
     PacketDecoder,
     decode,
     encode_packets,
 )
-from starbrain.sources.packets import PacketSet, Parameter, load_example_definitions
-from starbrain.sources.telemetry_io import UdpListener, send_udp
+from starbrain.sources.telemetry.packets import PacketSet, Parameter, load_example_definitions
+from starbrain.sources.transport.udp import UdpListener, send_udp
 
 T0 = np.datetime64("2026-03-01T12:00:00", "ns")
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from _timing import median_time
-from starbrain.sources.packets import load_example_definitions
-from starbrain.sources.telemetry_io import replay
+from starbrain.sources.telemetry.packets import load_example_definitions
+from starbrain.sources.transport.replay import replay
 from starbrain.store.database import Store
 from starbrain.store.telemetry import FileReplaySink
 from telemetry_decode import make_stream

@@ -43,8 +43,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
 from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA
-from starbrain.sources.packets import PacketSet, load_example_definitions
-from starbrain.sources.telemetry_io import listen
+from starbrain.sources.telemetry.packets import PacketSet, load_example_definitions
+from starbrain.sources.transport.udp import listen
 from starbrain.store.database import Store
 from telemetry_decode import PeerDecoder, make_stream
 

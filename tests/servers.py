@@ -189,7 +189,7 @@ class NatsServer(_Server):
 
 class MosquittoServer(_Server):
     """mosquitto with persistence (``state_dir/mosquitto.db``) saved after every change, as
-    ``starbrain.sources.brokers`` recommends, so that it survives a SIGKILL."""
+    ``starbrain.sources.transport.policy`` recommends, so that it survives a SIGKILL."""
 
     binary_name = MOSQUITTO
 

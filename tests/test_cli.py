@@ -165,7 +165,7 @@ def test_mars_windows_and_porkchop(tmp_path: Path) -> None:
 def test_telemetry_replay_stores_and_counts_malformed_packets(
     tmp_path: Path, store_path: Path
 ) -> None:
-    from starbrain.sources.packets import load_example_definitions
+    from starbrain.sources.telemetry.packets import load_example_definitions
     from tests.sources.telemetry_helpers import generate, round_robin
 
     defs = load_example_definitions()

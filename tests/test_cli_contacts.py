@@ -16,7 +16,7 @@ from starbrain.cli import app
 from starbrain.core.errors import StarbrainError
 from starbrain.planners.contacts import ContactStation, Fleet, check_plan, contact_problem
 from starbrain.planners.passes import KNOWN_STATIONS, GroundStation, sgp4_propagator
-from starbrain.sources.constellation import WalkerShell, generate
+from starbrain.sources.generators.constellation import WalkerShell, generate
 from starbrain.store.database import Store
 from tests.test_cli import run
 

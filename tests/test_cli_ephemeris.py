@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starbrain.sources.oem import read_oem, write_oem_xml
+from starbrain.sources.ephemerides.oem import read_oem, write_oem_xml
 from starbrain.store.database import Store
 from tests.sources.test_oem import FIG_5_1, KVN, XML
 from tests.sources.test_sp3 import IGS, SP3D, _corrupt_igs

@@ -223,7 +223,7 @@ def test_mars_windows_piped_shows_full_dates() -> None:
 
 def test_contacts_plan(tmp_path: Path, store_path: Path) -> None:
     from starbrain.planners.contacts import CONTACTS_SCHEMA
-    from starbrain.sources.constellation import WalkerShell, generate
+    from starbrain.sources.generators.constellation import WalkerShell, generate
 
     with Store(store_path) as store:
         shell = WalkerShell(550.0, 70.0, 2, 3, phasing=1)
@@ -246,7 +246,7 @@ def test_contacts_plan(tmp_path: Path, store_path: Path) -> None:
 
 
 def test_ephemeris_show(store_path: Path) -> None:
-    from starbrain.sources.oem import EPHEMERIS_SCHEMA
+    from starbrain.sources.ephemerides.oem import EPHEMERIS_SCHEMA
     from tests.sources.test_sp3 import SP3D
 
     invoke("ephemeris", "load", str(SP3D))

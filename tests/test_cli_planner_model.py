@@ -29,7 +29,7 @@ import torch
 from typer.testing import CliRunner
 
 from starbrain.cli import app
-from starbrain.sources.constellation import WalkerShell, generate
+from starbrain.sources.generators.constellation import WalkerShell, generate
 from starbrain.store.database import Store
 
 EPOCH = "2024-07-05"

@@ -90,7 +90,7 @@ def test_replay_without_the_sidecar_detects_the_bundled_definitions(
 
 
 def test_nothing_stored_fails_and_says_why(flight: Path, store_path: Path) -> None:
-    from starbrain.sources.packets import example_definitions_path
+    from starbrain.sources.telemetry.packets import example_definitions_path
 
     result = CliRunner().invoke(
         app,

@@ -46,13 +46,13 @@ FUNCTION_ALLOW: dict[str, str] = {
     "console/routes/passes.py::passes": _TODO,
     "models/fitting.py::fit_elements": _TODO,
     "physics/integrators.py::dop853_batch": _TODO,
-    "sources/constellation.py::generate": _TODO,
-    "sources/debris.py::generate_debris": _TODO,
-    "sources/packets.py::_parse_packet": _TODO,
-    "sources/packets.py::_parse_parameter": _TODO,
+    "sources/generators/constellation.py::generate": _TODO,
+    "sources/generators/debris.py::generate_debris": _TODO,
+    "sources/telemetry/packets.py::_parse_packet": _TODO,
+    "sources/telemetry/packets.py::_parse_parameter": _TODO,
     "sources/posts/simulator.py::simulate_posts": _TODO,
-    "sources/sp3.py::read_sp3": _TODO,
-    "sources/tle.py::_parse_groups": _TODO,
+    "sources/ephemerides/sp3.py::read_sp3": _TODO,
+    "sources/catalogs/tle.py::_parse_groups": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason

@@ -102,7 +102,7 @@ def test_a_cli_screening_that_finds_nothing_retires_what_it_covered(store: Path)
     are (the CLI and the API agree)."""
     import json
 
-    from starbrain.sources.constellation import WalkerShell, generate
+    from starbrain.sources.generators.constellation import WalkerShell, generate
     from starbrain.store.database import Store
 
     two = generate([WalkerShell(550.0, 53.0, 1, 2, phasing=0, name="T")],

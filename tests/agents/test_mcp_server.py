@@ -26,8 +26,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 from starbrain.planners.conjunctions import screen_conjunctions
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA
 from starbrain.sources.posts import events_from_anomalies, simulate_posts
+from starbrain.sources.telemetry.ccsds import TELEMETRY_SCHEMA
 from starbrain.store.database import Store
 from tests.planners.conjunction_helpers import EPOCH, head_on_pairs
 

@@ -17,7 +17,7 @@ pytest.importorskip("uvicorn", reason="the console needs uvicorn (pip install uv
 
 import uvicorn
 
-from starbrain.sources.constellation import WalkerShell, generate
+from starbrain.sources.generators.constellation import WalkerShell, generate
 from starbrain.store.database import Store
 
 EPOCH = "2026-11-25T00:00:00"

@@ -21,7 +21,7 @@ import pytest
 from starbrain.console.app import create_app
 from starbrain.planners.cities import city
 from starbrain.planners.routing import C_KM_S, plus_grid, route, routing_network
-from starbrain.sources.constellation import PRESETS, generate
+from starbrain.sources.generators.constellation import PRESETS, generate
 from starbrain.store.database import Store
 from tests.console.conftest import serve_app
 

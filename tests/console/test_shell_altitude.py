@@ -2,7 +2,8 @@
 
 References and tolerances:
 
-* Altitude is defined by :mod:`starbrain.sources.constellation`: SGP4's mean semi-major axis minus
+* Altitude is defined by :mod:`starbrain.sources.generators.constellation`: SGP4's mean semi-major
+  axis minus
   the WGS-72 radius. A shell generated at 570 km must be labelled 570 km, not the 572.05 km a
   two-body semi-major axis minus the WGS-84 radius gives (560 km: not 563.0 km). Checked against
   python-sgp4's own initialisation (``Satrec.twoline2rv``: ``satrec.a`` is SGP4's mean semi-major
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from starbrain.console.fleet import _build_fleet, classify_shells
-from starbrain.sources.constellation import (
+from starbrain.sources.generators.constellation import (
     PRESETS,
     generate,
     generate_preset,
@@ -31,7 +32,7 @@ from starbrain.sources.constellation import (
 def test_mean_altitude_is_sgp4s_semi_major_axis_minus_wgs72() -> None:
     from sgp4.api import WGS72, Satrec
 
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.tle import format_tle
 
     table = generate_preset("starlink-gen1")
     pick = np.linspace(0, table.num_rows - 1, 40).round().astype(int)
@@ -73,7 +74,7 @@ def test_shells_are_labelled_with_the_generated_altitude() -> None:
 
 def test_walker_layout_recovers_the_generated_shell() -> None:
     from starbrain.planners.routing_networks import NotWalkerError, walker_layout
-    from starbrain.sources.constellation import WalkerShell
+    from starbrain.sources.generators.constellation import WalkerShell
 
     shell = WalkerShell(570.0, 70.0, 6, 5, phasing=2, name="S")
     table = generate([shell], epoch="2024-07-05")
@@ -124,7 +125,7 @@ def test_catalog_perigee_and_apogee_are_sgp4s_altp_and_alta() -> None:
     from sgp4.api import WGS72, Satrec
 
     from starbrain.console.fleet import perigee_apogee_km
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.tle import format_tle
 
     table = generate_preset("starlink-gen1").slice(0, 30)
     ecc = np.linspace(0.0, 0.2, table.num_rows)

@@ -150,7 +150,7 @@ def test_drift_agrees_with_python_sgp4() -> None:
     drift = measure_drift(old, new)
     assert drift is not None and drift.n == 12 and drift.mean_gap_s == pytest.approx(600.0)
 
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.tle import format_tle
 
     lines_old, lines_new = format_tle(old), format_tle(new)
     jd, fr = jday(2026, 11, 25, 6, 10, 0.0)
@@ -362,9 +362,9 @@ def _wait_for_first_telemetry_window(url: str, proc: subprocess.Popen[str], time
 
 
 def test_sigterm_stops_gracefully_and_flushes_udp_telemetry(tmp_path: Path) -> None:
-    from starbrain.sources.ccsds import encode_packets
-    from starbrain.sources.packets import load_example_definitions
-    from starbrain.sources.telemetry_io import send_udp
+    from starbrain.sources.telemetry.ccsds import encode_packets
+    from starbrain.sources.telemetry.packets import load_example_definitions
+    from starbrain.sources.transport.udp import send_udp
 
     db = tmp_path / "run.duckdb"
     port, http = _free_udp_port(), _free_tcp_port()

@@ -17,8 +17,8 @@ from starbrain.models.fitting import (
 from starbrain.models.truth import sample_elements
 from starbrain.physics.frames import teme_to_gcrs
 from starbrain.physics.sgp4_init import Sgp4Elements
-from starbrain.sources.oem import read_oem, write_oem
-from starbrain.sources.tle import parse_tle_lines
+from starbrain.sources.catalogs.tle import parse_tle_lines
+from starbrain.sources.ephemerides.oem import read_oem, write_oem
 
 T_DAY = np.arange(0.0, 1441.0, 10.0)
 

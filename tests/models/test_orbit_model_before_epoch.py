@@ -15,7 +15,7 @@ import torch
 
 from starbrain.models.orbit_model import OrbitModelConfig, OrbitWorldModel
 from starbrain.physics.sgp4 import Sgp4Elements
-from starbrain.sources.constellation import WalkerShell, generate
+from starbrain.sources.generators.constellation import WalkerShell, generate
 
 
 def test_velocity_before_the_epoch_is_the_derivative_of_position() -> None:

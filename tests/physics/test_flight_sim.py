@@ -22,7 +22,7 @@ from starbrain.physics.flight_sim import (
     simulate_flight,
 )
 from starbrain.physics.launch_vehicle import Atmosphere, planar_derivatives
-from starbrain.sources.ccsds import decode
+from starbrain.sources.telemetry.ccsds import decode
 
 DURATION = 200.0
 

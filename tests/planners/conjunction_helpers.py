@@ -14,8 +14,8 @@ from sgp4.api import SatrecArray
 from starbrain.core import timeconv
 from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics.sgp4 import Sgp4Elements, satrecs_from_elements, sgp4_init, sgp4_propagate
-from starbrain.sources.constellation import WalkerShell, generate, generate_preset
-from starbrain.sources.debris import generate_debris
+from starbrain.sources.generators.constellation import WalkerShell, generate, generate_preset
+from starbrain.sources.generators.debris import generate_debris
 
 EPOCH = np.datetime64("2026-01-01T00:00:00", "ns")
 MAX_RELATIVE_SPEED_KMPS = 16.0

@@ -30,8 +30,8 @@ from starbrain.planners.avoidance import (
 )
 from starbrain.planners.collision_probability import rtn_basis
 from starbrain.planners.conjunctions import CONJUNCTIONS_SCHEMA, screen_conjunctions
-from starbrain.sources.constellation import generate_preset
-from starbrain.sources.debris import generate_debris
+from starbrain.sources.generators.constellation import generate_preset
+from starbrain.sources.generators.debris import generate_debris
 from tests.planners.conjunction_helpers import EPOCH, head_on_pairs
 
 PC_MAX = 1e-4

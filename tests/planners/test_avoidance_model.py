@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from starbrain.cli import app
 from starbrain.planners.avoidance import avoid
 from starbrain.planners.propagator import WorldModelPropagator
-from starbrain.sources.constellation import generate_preset
+from starbrain.sources.generators.constellation import generate_preset
 from starbrain.store.database import Store
 from tests.planners.conjunction_helpers import EPOCH, head_on_pairs
 from tests.test_cli_planner_model import _model

@@ -40,8 +40,8 @@ from starbrain.planners.conjunctions import (
 )
 from starbrain.report.cdm import write_cdms
 from starbrain.report.conjunctions import show
-from starbrain.sources.constellation import WalkerShell, generate, generate_preset
-from starbrain.sources.debris import generate_debris
+from starbrain.sources.generators.constellation import WalkerShell, generate, generate_preset
+from starbrain.sources.generators.debris import generate_debris
 from tests.planners.conjunction_helpers import EPOCH, brute_force, head_on_pairs, refine_pair
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from starbrain.cli import app
-from starbrain.sources.constellation import WalkerShell, generate
+from starbrain.sources.generators.constellation import WalkerShell, generate
 
 START = "2026-01-01T03:00:00"
 

@@ -35,9 +35,9 @@ from starbrain.planners.propagator import (
     _forward_grouped,
     resolve_propagator,
 )
-from starbrain.sources.constellation import WalkerShell, generate
-from starbrain.sources.debris import generate_debris
-from starbrain.sources.tle import parse_tle
+from starbrain.sources.catalogs.tle import parse_tle
+from starbrain.sources.generators.constellation import WalkerShell, generate
+from starbrain.sources.generators.debris import generate_debris
 from tests.planners.conjunction_helpers import EPOCH, head_on_pairs, refine_pair
 
 SPAN = np.timedelta64(6, "h")

@@ -31,7 +31,7 @@ from starbrain.planners.contacts import (
     problem_from_windows,
 )
 from starbrain.planners.passes import GroundStation, satrec_propagator, sgp4_propagator
-from starbrain.sources.constellation import generate_preset
+from starbrain.sources.generators.constellation import generate_preset
 
 START = np.datetime64("2024-07-05T12:00:00", "ns")  # inside the observed EOP table
 SITE = GroundStation("Here", 45.0, 7.0, 0.0)
@@ -187,7 +187,7 @@ def real() -> tuple[ContactProblem, pa.Table]:
 def test_real_instance_milp_beats_greedy_and_both_pass_the_checker(real) -> None:
     from sgp4.api import Satrec
 
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.tle import format_tle
 
     p, table = real
     assert len(p.vis_sat) > 100
@@ -214,7 +214,7 @@ def test_real_instance_milp_beats_greedy_and_both_pass_the_checker(real) -> None
 def test_contact_elevations_against_skyfield(real) -> None:
     from skyfield.api import EarthSatellite, wgs84
 
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.tle import format_tle
 
     p, table = real
     plan = plan_greedy(p).table

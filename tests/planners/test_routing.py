@@ -23,7 +23,7 @@ from starbrain.planners.routing import (
     routing_network,
     shortest_paths,
 )
-from starbrain.sources.constellation import PRESETS, WalkerShell
+from starbrain.sources.generators.constellation import PRESETS, WalkerShell
 
 START = "2026-01-01T00:00:00"
 
@@ -261,7 +261,7 @@ def test_path_lengths_match_skyfield_positions(tokyo_new_york: RouteResult) -> N
     from skyfield.framelib import itrs
 
     from starbrain.physics import frames
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.tle import format_tle
 
     res = tokyo_new_york
     ts = frames.timescale()

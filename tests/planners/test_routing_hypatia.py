@@ -29,7 +29,7 @@ from starbrain.planners.routing_networks import (
     parse_grid,
     tle_network,
 )
-from starbrain.sources.fixedwidth import checksum_digit
+from starbrain.sources.catalogs.fixedwidth import checksum_digit
 
 REF = Path(__file__).parent.parent / "data" / "hypatia-kuiper630"
 START = "2000-01-01T00:00:00"  # Hypatia's t = 0: the TLE epoch

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from starbrain.sources.ccsds import encode_packets
-from starbrain.sources.packets import PacketDef, PacketSet
+from starbrain.sources.telemetry.ccsds import encode_packets
+from starbrain.sources.telemetry.packets import PacketDef, PacketSet
 
 T0 = np.datetime64("2026-03-01T12:00:00", "ns")
 

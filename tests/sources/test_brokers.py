@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA, PacketDecoder, pack_primary_header
-from starbrain.sources.packets import PacketSet, load_example_definitions
+from starbrain.sources.telemetry.ccsds import TELEMETRY_SCHEMA, PacketDecoder, pack_primary_header
+from starbrain.sources.telemetry.packets import PacketSet, load_example_definitions
 from starbrain.sources.transport import (
     BrokerReport,
     RecentKeys,

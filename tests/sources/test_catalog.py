@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.catalog import detect_format, load_catalog
-from starbrain.sources.omm import write_omm
-from starbrain.sources.tle import parse_tle
+from starbrain.sources.catalogs.catalog import detect_format, load_catalog
+from starbrain.sources.catalogs.omm import write_omm
+from starbrain.sources.catalogs.tle import parse_tle
 
 
 @pytest.fixture

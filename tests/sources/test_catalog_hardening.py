@@ -22,10 +22,10 @@ from sgp4.api import WGS72, Satrec
 from typer.testing import CliRunner
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.catalog import load_catalog, parse_catalog_text
-from starbrain.sources.omm import parse_omm, write_omm
+from starbrain.sources.catalogs.catalog import load_catalog, parse_catalog_text
+from starbrain.sources.catalogs.omm import parse_omm, write_omm
+from starbrain.sources.catalogs.tle import parse_tle
 from starbrain.sources.records import LoadResult
-from starbrain.sources.tle import parse_tle
 
 FORMATS = ("json", "csv", "xml", "kvn")
 XPDOTP = 1440.0 / (2.0 * math.pi)  # rev/day per rad/min, as python-sgp4 uses

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import (
+from starbrain.sources.telemetry.ccsds import (
     TELEMETRY_SCHEMA,
     PacketDecoder,
     crc16_ccitt,
@@ -26,7 +26,7 @@ from starbrain.sources.ccsds import (
     pack_primary_header,
     unpack_primary_header,
 )
-from starbrain.sources.packets import (
+from starbrain.sources.telemetry.packets import (
     PacketSet,
     load_example_definitions,
     parse_definitions,

@@ -21,9 +21,9 @@ import pytest
 
 from starbrain.config import settings
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.catalog import fetch_text, load_catalog
+from starbrain.sources.catalogs.catalog import fetch_text, load_catalog
 from starbrain.sources.compressed import decompress, read_input
-from starbrain.sources.oem import load_ephemeris
+from starbrain.sources.ephemerides.oem import load_ephemeris
 
 IGS = Path(__file__).resolve().parents[1] / "data" / "sp3" / "igs19362.sp3"
 ISS = (

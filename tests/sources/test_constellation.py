@@ -7,8 +7,13 @@ import pytest
 from sgp4.api import WGS72, Satrec, SatrecArray
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.constellation import PRESETS, WalkerShell, generate, generate_preset
-from starbrain.sources.tle import format_tle, parse_tle_lines
+from starbrain.sources.catalogs.tle import format_tle, parse_tle_lines
+from starbrain.sources.generators.constellation import (
+    PRESETS,
+    WalkerShell,
+    generate,
+    generate_preset,
+)
 
 R_WGS72_KM = 6378.135
 

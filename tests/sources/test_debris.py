@@ -10,7 +10,7 @@ import torch
 from starbrain.core.errors import StarbrainError
 from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics.sgp4 import Sgp4Elements, sgp4_init, sgp4_propagate
-from starbrain.sources.debris import DEBRIS_CLUSTERS, generate_debris
+from starbrain.sources.generators.debris import DEBRIS_CLUSTERS, generate_debris
 
 EPOCH = "2026-01-01T00:00:00"
 R_WGS72_KM = 6378.135

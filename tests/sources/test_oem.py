@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.oem import (
+from starbrain.sources.ephemerides.oem import (
     EPHEMERIS_SCHEMA,
     load_ephemeris,
     normalise_frame,

@@ -13,8 +13,8 @@ import pytest
 from sgp4 import exporter, omm
 from sgp4.api import WGS72, Satrec
 
-from starbrain.sources.omm import parse_omm, write_omm
-from starbrain.sources.tle import parse_tle
+from starbrain.sources.catalogs.omm import parse_omm, write_omm
+from starbrain.sources.catalogs.tle import parse_tle
 
 COMPARED = (
     "norad_id",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.packets import (
+from starbrain.sources.telemetry.packets import (
     DefinitionError,
     example_definitions_path,
     load_definitions,

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.oem import EPHEMERIS_SCHEMA, load_ephemeris
-from starbrain.sources.sp3 import read_sp3
+from starbrain.sources.ephemerides.oem import EPHEMERIS_SCHEMA, load_ephemeris
+from starbrain.sources.ephemerides.sp3 import read_sp3
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sp3"
 IGS = DATA / "igs19362.sp3"

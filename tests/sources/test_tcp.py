@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA, decode, pack_primary_header
-from starbrain.sources.packets import PacketSet, load_example_definitions
+from starbrain.sources.telemetry.ccsds import TELEMETRY_SCHEMA, decode, pack_primary_header
+from starbrain.sources.telemetry.packets import PacketSet, load_example_definitions
 from starbrain.sources.transport.tcp import (
     TcpListener,
     listen_tcp,

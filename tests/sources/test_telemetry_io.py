@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import TELEMETRY_SCHEMA, PacketDecoder
-from starbrain.sources.packets import PacketSet, load_example_definitions
+from starbrain.sources.telemetry.ccsds import TELEMETRY_SCHEMA, PacketDecoder
+from starbrain.sources.telemetry.packets import PacketSet, load_example_definitions
 from starbrain.sources.transport.replay import replay, replay_file
 from starbrain.sources.transport.udp import UdpListener, listen, send_udp
 from tests.sources.telemetry_helpers import generate, round_robin
@@ -142,7 +142,7 @@ def test_listener_stays_on_loopback(defs: PacketSet):
 # -- which definitions a file was made with -------------------------------------------------------
 def test_definitions_detected_from_the_apids_in_the_file(defs: PacketSet, tmp_path: Path):
     from starbrain.physics.flight_sim import launch_vehicle_definitions
-    from starbrain.sources.packets import bundled_definitions
+    from starbrain.sources.telemetry.packets import bundled_definitions
     from starbrain.sources.transport.replay import (
         definitions_sidecar,
         resolve_definitions,
@@ -182,7 +182,7 @@ def test_definitions_detected_from_the_apids_in_the_file(defs: PacketSet, tmp_pa
 
 def encode_packets_for(apid: int, n: int) -> bytes:
     """``n`` unsegmented TM packets of an APID nobody defines (12 data bytes each)."""
-    from starbrain.sources.ccsds import pack_primary_header
+    from starbrain.sources.telemetry.ccsds import pack_primary_header
 
     return b"".join(pack_primary_header(apid, k, 11) + bytes(12) for k in range(n))
 
@@ -192,7 +192,7 @@ def packets_example(defs: PacketSet) -> list[bytes]:
 
 
 def lv_yaml() -> str:
-    from starbrain.sources.packets import bundled_definitions
+    from starbrain.sources.telemetry.packets import bundled_definitions
 
     return bundled_definitions()["launch_vehicle"].read_text()
 

@@ -12,7 +12,7 @@ from sgp4.api import WGS72, Satrec
 from sgp4.io import verify_checksum
 
 from starbrain.core import timeconv
-from starbrain.sources.tle import alpha5_decode, alpha5_encode, format_tle, parse_tle
+from starbrain.sources.catalogs.tle import alpha5_decode, alpha5_encode, format_tle, parse_tle
 from tests.conftest import SGP4_VER_BAD_CHECKSUMS
 
 DEG = math.pi / 180.0
@@ -194,7 +194,7 @@ def test_orphan_lines_are_reported() -> None:
 def test_ranges_and_cross_line_checks() -> None:
     l1 = "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  292"
     l2 = "2 25545 191.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537"
-    from starbrain.sources.fixedwidth import checksum_digit
+    from starbrain.sources.catalogs.fixedwidth import checksum_digit
 
     l1 += str(checksum_digit(l1))
     l2 = l2[:68] + str(checksum_digit(l2))
@@ -243,7 +243,7 @@ def test_byte_order_mark_keeps_the_first_record_and_its_name(
         assert names == (["FIRST", "SECOND", None] if named else [None, None, None])
     path = tmp_path / "bom.tle"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
-    from starbrain.sources.catalog import load_catalog
+    from starbrain.sources.catalogs.catalog import load_catalog
 
     loaded = load_catalog(path)
     assert loaded.n_good == 3 and not loaded.errors
@@ -252,7 +252,7 @@ def test_byte_order_mark_keeps_the_first_record_and_its_name(
 
 def test_mean_motion_above_18_rev_per_day_is_rejected() -> None:
     """Above 18 rev/day (an 80-minute period) the semi-major axis is inside the Earth."""
-    from starbrain.sources.fixedwidth import checksum_digit
+    from starbrain.sources.catalogs.fixedwidth import checksum_digit
 
     l2 = ISS_LINES[1][:52] + "18.00000001" + ISS_LINES[1][63:68]
     l2 += str(checksum_digit(l2))
@@ -266,7 +266,7 @@ def test_mean_motion_above_18_rev_per_day_is_rejected() -> None:
 
 def test_old_mac_line_ends_still_load(tmp_path: Path) -> None:
     """load_catalog no longer translates newlines, so CR-only files are turned into LF there."""
-    from starbrain.sources.catalog import load_catalog
+    from starbrain.sources.catalogs.catalog import load_catalog
 
     path = tmp_path / "mac.tle"
     path.write_bytes(("0 ISS\r" + "\r".join(ISS_LINES) + "\r").encode())

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from starbrain.cli import app
-from starbrain.sources.tle import format_tle, parse_tle
+from starbrain.sources.catalogs.tle import format_tle, parse_tle
 from starbrain.store import database
 from starbrain.store.database import Store
 from tests.store.locks import lock_held

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.constellation import WalkerShell, generate
-from starbrain.sources.tle import parse_tle
+from starbrain.sources.catalogs.tle import parse_tle
+from starbrain.sources.generators.constellation import WalkerShell, generate
 from starbrain.store.database import Store, StoreBusyError
 from tests.store.locks import lock_held
 
@@ -101,7 +101,7 @@ def test_inside_one_batch_the_first_row_in_input_order_wins(store_path: Path) ->
 
 
 def test_ephemeris_conflicts_compare_states_not_names(store_path: Path) -> None:
-    from starbrain.sources.oem import EPHEMERIS_SCHEMA
+    from starbrain.sources.ephemerides.oem import EPHEMERIS_SCHEMA
 
     t = np.datetime64("2026-01-01T00:00:00", "ns") + np.arange(3) * np.timedelta64(60, "s")
     cols = {

@@ -13,8 +13,8 @@ import pytest
 
 from starbrain.core.errors import StarbrainError
 from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
-from starbrain.sources.constellation import WalkerShell, generate
-from starbrain.sources.tle import parse_tle
+from starbrain.sources.catalogs.tle import parse_tle
+from starbrain.sources.generators.constellation import WalkerShell, generate
 from starbrain.store.database import Store
 
 
@@ -142,8 +142,8 @@ def test_store_persists_and_a_second_writer_gets_a_clear_error(store_path: Path)
 
 
 def test_telemetry_stream_is_append_only_and_round_trips(store_path: Path) -> None:
-    from starbrain.sources.ccsds import decode, encode_packets, interleave
-    from starbrain.sources.packets import load_example_definitions
+    from starbrain.sources.telemetry.ccsds import decode, encode_packets, interleave
+    from starbrain.sources.telemetry.packets import load_example_definitions
 
     defs = load_example_definitions()
     packet = next(iter(defs))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from starbrain.sources.packets import PacketSet, load_example_definitions
-from starbrain.sources.telemetry_io import replay
+from starbrain.sources.telemetry.packets import PacketSet, load_example_definitions
+from starbrain.sources.transport.replay import replay
 from starbrain.store.database import Store
 from starbrain.store.telemetry import RECORDING_PREFIX_BYTES, FileReplaySink
 from tests.sources.telemetry_helpers import generate, round_robin
@@ -94,7 +94,7 @@ def test_grown_recording_stores_only_the_new_packets(
 def first_untimed(store: Store, data: bytes) -> int:
     """EVENT packets (no packet time) in ``data``: they carry their receive time, so a
     replay stores them again (the documented limit of per-packet de-duplication)."""
-    from starbrain.sources.ccsds import decode
+    from starbrain.sources.telemetry.ccsds import decode
 
     return decode(data, load_example_definitions()).stats.by_apid.get(0x103, 0)
 

@@ -211,8 +211,8 @@ def _write_table(table: pa.Table, output: Path, what: str = "rows") -> None:
 
 
 def _render(table: pa.Table, fmt: ExportFormat) -> str:
-    from starbrain.sources.omm import write_omm
-    from starbrain.sources.tle import format_tle
+    from starbrain.sources.catalogs.omm import write_omm
+    from starbrain.sources.catalogs.tle import format_tle
 
     if fmt in (ExportFormat.tle, ExportFormat.three_le):
         return "\n".join(format_tle(table, names=fmt is ExportFormat.three_le)) + "\n"

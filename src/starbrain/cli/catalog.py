@@ -89,7 +89,7 @@ def catalog_load(
     An element set whose object and epoch are stored already is a duplicate when its orbital
     values are the same (skipped), else a conflict: reported, and the stored one kept unless
     --replace."""
-    from starbrain.sources.catalog import load_catalog
+    from starbrain.sources.catalogs.catalog import load_catalog
 
     results = []
     for location in locations:

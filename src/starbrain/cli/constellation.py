@@ -38,7 +38,7 @@ def constellation_generate(
     store: Annotated[bool, typer.Option(help="Also append the element sets to the store.")] = True,
 ) -> None:
     """Generate a preset constellation or a custom Walker-delta shell as valid TLE/OMM."""
-    from starbrain.sources.constellation import WalkerShell, generate, generate_preset
+    from starbrain.sources.generators.constellation import WalkerShell, generate, generate_preset
 
     custom = (altitude_km, inclination_deg, planes, per_plane)
     if preset and any(v is not None for v in custom):
@@ -78,7 +78,7 @@ def constellation_debris(
     ] = None,
 ) -> None:
     """Store a debris-like LEO population (catalogue numbers from 300001), for screening."""
-    from starbrain.sources.debris import generate_debris
+    from starbrain.sources.generators.debris import generate_debris
 
     if not 1 <= count <= 39_999:
         raise StarbrainError(

@@ -70,7 +70,7 @@ def ephemeris_load(
     Times are stored in UTC (GPS, TAI, TT ... converted with leap seconds), positions in km,
     velocities in km/s, frames normalised (EME2000/J2000, GCRF, ICRF, TEME, ITRF).
     """
-    from starbrain.sources.oem import load_ephemeris
+    from starbrain.sources.ephemerides.oem import load_ephemeris
 
     results = []
     from rich.progress import TaskID
@@ -185,7 +185,11 @@ def ephemeris_export(
     source: Annotated[str | None, typer.Option(help="Only states loaded from this file.")] = None,
 ) -> None:
     """Write one object's stored states as a CCSDS OEM (one segment per frame and source file)."""
-    from starbrain.sources.oem import normalise_frame, segments_from_table, write_oem_segments
+    from starbrain.sources.ephemerides.oem import (
+        normalise_frame,
+        segments_from_table,
+        write_oem_segments,
+    )
 
     where, params = ["object_id = ?"], [object_id]
     if frame is not None:

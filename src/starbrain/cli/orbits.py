@@ -72,7 +72,7 @@ def propagate(
     from starbrain.core import timeconv
     from starbrain.physics import frames as fr_mod
     from starbrain.physics.sgp4 import propagate as sgp4_propagate
-    from starbrain.sources.oem import write_oem
+    from starbrain.sources.ephemerides.oem import write_oem
 
     t0 = _time_option(start, timeconv.utc_now(), "--from")
     t1 = _time_option(stop, t0 + np.timedelta64(1, "D"), "--to")

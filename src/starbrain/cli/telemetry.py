@@ -103,7 +103,7 @@ def telemetry_replay(
     skips packets of the same recording already stored (same APID, sequence count and packet
     time). Exits non-zero when nothing could be decoded, saying which APIDs the file holds and
     which definitions were tried."""
-    from starbrain.sources.telemetry_io import replay, resolve_definitions
+    from starbrain.sources.transport.replay import replay, resolve_definitions
 
     if not path.is_file():
         raise StarbrainError(f"{path}: no such file")
@@ -136,8 +136,8 @@ def telemetry_replay(
 
 def _nothing_decoded(path: Path, stats: object, choice: object) -> str:
     """Why a replay stored nothing, as one sentence: the APIDs seen, the definitions tried."""
-    from starbrain.sources.ccsds import DecodeStats
-    from starbrain.sources.telemetry_io import DefinitionsChoice
+    from starbrain.sources.telemetry.ccsds import DecodeStats
+    from starbrain.sources.transport.replay import DefinitionsChoice
 
     assert isinstance(stats, DecodeStats) and isinstance(choice, DefinitionsChoice)
     defs = choice.definitions
@@ -192,7 +192,8 @@ def telemetry_listen(
             nats or mqtt or "", subject if nats else topic, name, definitions, duration, max_packets
         )
         return
-    from starbrain.sources.telemetry_io import listen, listen_tcp, parse_host_port
+    from starbrain.sources.transport.tcp import listen_tcp, parse_host_port
+    from starbrain.sources.transport.udp import listen
 
     with _open_store() as db:
         sink = _StoreSink(db, flush_rows=100_000)
@@ -242,7 +243,7 @@ def _listen_broker(
     max_packets: int | None,
 ) -> None:
     """``telemetry listen --nats/--mqtt``: every batch is committed before it is acknowledged."""
-    from starbrain.sources.brokers import subscribe
+    from starbrain.sources.transport import subscribe
 
     with _open_store() as db:
         sink = _StoreSink(db)
@@ -314,7 +315,7 @@ def telemetry_simulate(
     )
     labels = labels or output.with_name(output.name + ".labels.csv")
     n_bytes = flight.write(output, labels)
-    from starbrain.sources.telemetry_io import definitions_sidecar
+    from starbrain.sources.transport.replay import definitions_sidecar
 
     console.print(
         f"wrote {n_bytes} bytes ({int(flight.present.sum())} packets, {len(flight.t_s)} samples "
@@ -323,7 +324,7 @@ def telemetry_simulate(
         highlight=False,
     )
     if store:
-        from starbrain.sources.telemetry_io import replay
+        from starbrain.sources.transport.replay import replay
         from starbrain.store.telemetry import FileReplaySink
 
         with _open_store() as db:

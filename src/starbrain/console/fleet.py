@@ -90,7 +90,7 @@ def perigee_apogee_km(
     Kozai mean motion un-Kozai'd, as python-sgp4's ``Satrec.altp``/``alta``) times ``1 -/+ e``,
     less the WGS-72 radius; the same convention as the shells' altitude, so a 570 km circular
     shell reads 570 km (a two-body WGS-84 height read 572 km). NaN where n <= 0."""
-    from starbrain.sources.constellation import mean_altitude_km
+    from starbrain.sources.generators.constellation import mean_altitude_km
 
     e = np.asarray(eccentricity, dtype=np.float64)
     a = mean_altitude_km(mean_motion_rev_per_day, np.radians(inclination_deg), e) + WGS72_RADIUS_KM
@@ -106,10 +106,11 @@ def classify_shells(
     """Group objects by inclination (1 deg) and mean altitude (10 km): the ``max_named`` most
     populated groups get ids 0.., every other object the id ``max_named`` ("other").
 
-    Altitude is the constellation's (:func:`starbrain.sources.constellation.mean_altitude_km`:
+    Altitude is the constellation's
+    (:func:`starbrain.sources.generators.constellation.mean_altitude_km`:
     SGP4's mean semi-major axis minus the WGS-72 radius), so a shell generated at 570 km is
     labelled 570 km."""
-    from starbrain.sources.constellation import mean_altitude_km
+    from starbrain.sources.generators.constellation import mean_altitude_km
 
     inc = np.asarray(inclination_deg, dtype=np.float64)
     alt = mean_altitude_km(mean_motion_rev_per_day, np.radians(inc), eccentricity)

@@ -23,10 +23,10 @@ from rich.table import Table
 
 from starbrain.config import settings
 from starbrain.core import timeconv
-from starbrain.sources.catalog import load_catalog
-from starbrain.sources.constellation import PRESETS, RADIUS_WGS72_KM, generate_preset
-from starbrain.sources.omm import write_omm
-from starbrain.sources.tle import format_tle
+from starbrain.sources.catalogs.catalog import load_catalog
+from starbrain.sources.catalogs.omm import write_omm
+from starbrain.sources.catalogs.tle import format_tle
+from starbrain.sources.generators.constellation import PRESETS, RADIUS_WGS72_KM, generate_preset
 from starbrain.store.database import Store
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ not depend on when the loop started): launch ``k`` at ``k * every_s`` with seed 
 ``n_anomalies`` random anomalies, named ``flight-YYYYMMDDTHHMMSS``. A flight is re-simulated
 (deterministically) when a window needs it, so a restarted loop continues a flight where its
 checkpoint stopped. Packets are CCSDS-encoded and decoded by
-the same :class:`~starbrain.sources.ccsds.PacketDecoder` as a real link.
+the same :class:`~starbrain.sources.telemetry.ccsds.PacketDecoder` as a real link.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _flight(seed: int, start_ns: int, duration_s: float, rate_hz: float, n_anoma
 @functools.lru_cache(maxsize=4)
 def _decoded(seed: int, start_ns: int, duration_s: float, rate_hz: float, n: int) -> pa.Table:
     from starbrain.physics.flight_sim import launch_vehicle_definitions
-    from starbrain.sources.ccsds import PacketDecoder
+    from starbrain.sources.telemetry.ccsds import PacketDecoder
 
     flight = _flight(seed, start_ns, duration_s, rate_hz, n)
     decoder = PacketDecoder(launch_vehicle_definitions(), source=flight.config.flight_id)

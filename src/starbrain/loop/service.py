@@ -666,9 +666,9 @@ class LoopService:
 
     # -- telemetry over UDP ---------------------------------------------------------------------
     async def _start_udp(self, port: int) -> tuple[Any, asyncio.Task[None]]:
-        from starbrain.sources.ccsds import PacketDecoder
-        from starbrain.sources.packets import load_example_definitions
-        from starbrain.sources.telemetry_io import UdpListener
+        from starbrain.sources.telemetry.ccsds import PacketDecoder
+        from starbrain.sources.telemetry.packets import load_example_definitions
+        from starbrain.sources.transport.udp import UdpListener
 
         decoder = PacketDecoder(load_example_definitions(), source=f"udp://127.0.0.1:{port}")
         listener = UdpListener(decoder, "127.0.0.1", port)

@@ -22,9 +22,9 @@ import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
 from starbrain.core.timeconv import NS_PER_S, to_ns
-from starbrain.sources.ccsds import PacketDecoder, encode_packets
-from starbrain.sources.constellation import generate_preset
-from starbrain.sources.packets import load_example_definitions
+from starbrain.sources.generators.constellation import generate_preset
+from starbrain.sources.telemetry.ccsds import PacketDecoder, encode_packets
+from starbrain.sources.telemetry.packets import load_example_definitions
 
 __all__ = ["FileCatalog", "PowerSimulator", "PresetCatalog", "injected_anomalies"]
 
@@ -51,7 +51,7 @@ class PresetCatalog:
         if max_objects is not None:
             base = base.slice(0, max_objects)
         if debris:
-            from starbrain.sources.debris import generate_debris
+            from starbrain.sources.generators.debris import generate_debris
 
             base = pa.concat_tables([base, generate_debris(debris, epoch).cast(base.schema)])
         self.name = f"generated:{preset}" + (f"+{debris}-debris" if debris else "")
@@ -79,7 +79,7 @@ class FileCatalog:
         self.name, self.max_objects = source, max_objects
 
     def at(self, t: np.datetime64) -> pa.Table:
-        from starbrain.sources.catalog import load_catalog
+        from starbrain.sources.catalogs.catalog import load_catalog
 
         result = load_catalog(self.name)
         if result.n_good == 0:

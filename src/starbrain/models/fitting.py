@@ -28,9 +28,9 @@ from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics.frames import itrf_to_teme, teme_to_gcrs_matrix
 from starbrain.physics.sgp4 import sgp4_propagate
 from starbrain.physics.sgp4_init import MU_KM3_S2, XPDOTP, Sgp4Elements
-from starbrain.sources.oem import OemSegment, read_oem
+from starbrain.sources.catalogs.tle import format_tle
+from starbrain.sources.ephemerides.oem import OemSegment, read_oem
 from starbrain.sources.records import RecordError
-from starbrain.sources.tle import format_tle
 
 __all__ = [
     "FitResult",

@@ -3,7 +3,7 @@
 
 Each function takes arrays of shape ``(n,)`` sampled at the telemetry times (SI units: m, s, kg,
 Pa, K, rad) and returns true (noise-free) channel values keyed by the channel names of
-``sources/definitions/launch_vehicle.yaml``. The models are the simplifications stated in
+``sources/telemetry/definitions/launch_vehicle.yaml``. The models are the simplifications stated in
 :mod:`starbrain.physics.flight_sim`: air data from the standard atmosphere and a constant speed
 of sound, propulsion scaled by the throttle, temperatures as first-order lags towards algebraic
 targets, vibration algebraic in throttle, dynamic pressure and pump speed.

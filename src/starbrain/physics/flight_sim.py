@@ -4,7 +4,8 @@ A two-stage ascent is flown with the planar point-mass dynamics of
 :mod:`starbrain.physics.launch_vehicle` (the same ``planar_derivatives``; the engine's throttle
 ``k(t)`` scales thrust and mass flow, 1 when nominal) under a pitch programme (vertical rise, then
 linear pitch-over per stage). From the trajectory, 50 telemetry parameters (the packets of
-``sources/definitions/launch_vehicle.yaml``: propulsion, thermal, IMU/attitude/vibration, GNSS,
+``sources/telemetry/definitions/launch_vehicle.yaml``: propulsion, thermal, IMU/attitude/vibration,
+GNSS,
 power) are derived at ``rate_hz`` (10-100 Hz) with sensor noise, then encoded as CCSDS Space
 Packets. Every derived quantity is a vectorised function of the sampled trajectory; the only
 time-stepping is the ODE solver (SciPy DOP853 with dense output) and first-order thermal lags
@@ -67,7 +68,7 @@ from starbrain.physics.launch_vehicle import (
     FALCON9_LIKE,
     LaunchVehicle,
 )
-from starbrain.sources.packets import PacketSet, load_definitions
+from starbrain.sources.telemetry.packets import PacketSet, load_definitions
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -185,7 +186,7 @@ def launch_vehicle_definitions() -> PacketSet:
     """The packet definitions of the simulated launcher (``launch_vehicle.yaml``)."""
     from importlib import resources
 
-    ref = resources.files("starbrain.sources").joinpath("definitions/launch_vehicle.yaml")
+    ref = resources.files("starbrain.sources.telemetry").joinpath("definitions/launch_vehicle.yaml")
     return load_definitions(Path(str(ref)))
 
 
@@ -353,7 +354,7 @@ class Flight:
         self, definitions: PacketSet | None = None
     ) -> list[tuple[int, npt.NDArray[np.uint8]]]:
         """Per packet: (APID, encoded ``(n_sent, length)`` uint8 matrix)."""
-        from starbrain.sources.ccsds import encode_packets
+        from starbrain.sources.telemetry.ccsds import encode_packets
 
         defs = definitions or launch_vehicle_definitions()
         out = []
@@ -387,11 +388,13 @@ class Flight:
         ``PACKETS.definitions.yaml`` (``telemetry_io.definitions_sidecar``), for replay."""
         from importlib import resources
 
-        from starbrain.sources.telemetry_io import definitions_sidecar
+        from starbrain.sources.transport.replay import definitions_sidecar
 
         data = self.packet_bytes()
         Path(packets_path).write_bytes(data)
-        ref = resources.files("starbrain.sources").joinpath("definitions/launch_vehicle.yaml")
+        ref = resources.files("starbrain.sources.telemetry").joinpath(
+            "definitions/launch_vehicle.yaml"
+        )
         definitions_sidecar(packets_path).write_bytes(ref.read_bytes())
         if labels_path is not None:
             write_labels(self.labels, labels_path)

@@ -35,8 +35,8 @@ import pyarrow as pa
 
 from starbrain.core.constants import WGS72_RADIUS_KM
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.constellation import PRESETS, WalkerShell, generate
-from starbrain.sources.fixedwidth import checksum_digit
+from starbrain.sources.catalogs.fixedwidth import checksum_digit
+from starbrain.sources.generators.constellation import PRESETS, WalkerShell, generate
 
 __all__ = [
     "KUIPER_630",
@@ -283,7 +283,7 @@ def tle_network(
     after it, so one bad record raises StarbrainError naming its file, line and field.
     ``text`` parses that text instead of reading ``source`` (then only a name).
     """
-    from starbrain.sources.tle import parse_tle
+    from starbrain.sources.catalogs.tle import parse_tle
 
     name = str(source)
     if text is None:
@@ -404,7 +404,8 @@ class NotWalkerError(ValueError):
 @dataclass(frozen=True)
 class WalkerLayout:
     """A Walker-delta shell recognised in element sets: ``shell`` (its parameters; altitude as
-    :func:`starbrain.sources.constellation.mean_altitude_km`) and ``index`` (shell.size,), the
+    :func:`starbrain.sources.generators.constellation.mean_altitude_km`) and ``index``
+    (shell.size,), the
     rows in generator order (plane by plane, slot by slot)."""
 
     shell: WalkerShell
@@ -424,10 +425,11 @@ def walker_layout(t: pa.Table, name: str = "shell") -> WalkerLayout:
     perigee + mean anomaly, advanced by the mean motion to the newest epoch) give the phasing
     factor F from plane 1 against plane 0, and every satellite must sit within
     ``SLOT_TOLERANCE`` of a slot ``360 k / S + 360 F j / (P S)``. ``index`` orders the rows as
-    :func:`starbrain.sources.constellation.generate` lays a shell out, so :func:`plus_grid`
+    :func:`starbrain.sources.generators.constellation.generate` lays a shell out, so
+    :func:`plus_grid`
     gives their links. Raises :class:`NotWalkerError` saying why not.
     """
-    from starbrain.sources.constellation import mean_altitude_km
+    from starbrain.sources.generators.constellation import mean_altitude_km
 
     n = t.num_rows
     if n < 2:

@@ -32,8 +32,8 @@ import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
 from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA
-from starbrain.sources.ccsds import DecodeStats
-from starbrain.sources.packets import PacketSet
+from starbrain.sources.telemetry.ccsds import DecodeStats
+from starbrain.sources.telemetry.packets import PacketSet
 
 if TYPE_CHECKING:
     from starbrain.store.database import Store

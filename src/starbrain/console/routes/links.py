@@ -4,7 +4,7 @@ city -> satellites -> city path over them) and /api/cities (the cities a route m
 The stored catalogue carries no constellation structure, only element sets; the structure comes
 from them: :func:`starbrain.planners.routing_networks.walker_layout` recognises a Walker-delta
 shell in one of the catalogue's shells and orders its satellites as
-:func:`starbrain.sources.constellation.generate` lays them out, so that
+:func:`starbrain.sources.generators.constellation.generate` lays them out, so that
 :func:`starbrain.planners.routing.plus_grid` gives their +Grid links,
 :func:`starbrain.planners.routing.isl_up` which of them are usable and
 :func:`starbrain.planners.routing.shortest_paths` the route. This module only maps requests to

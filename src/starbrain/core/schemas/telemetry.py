@@ -1,5 +1,6 @@
 """The ``telemetry`` stream: one row per decoded parameter value of a CCSDS Space Packet (see
-:mod:`starbrain.sources.ccsds`): packet time (UTC, ns), APID, sequence count, the parameter's
+:mod:`starbrain.sources.telemetry.ccsds`): packet time (UTC, ns), APID, sequence count, the
+parameter's
 name (dictionary-encoded), the raw value and the calibrated engineering value."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
 from starbrain.physics.flight_sim import CHANNELS, Flight, launch_vehicle_definitions
-from starbrain.sources.packets import PacketSet
+from starbrain.sources.telemetry.packets import PacketSet
 
 __all__ = ["TelemetryFrame", "frame_from_flight", "frame_from_packets", "frame_from_tables"]
 
@@ -116,7 +116,7 @@ def frame_from_packets(
     data: bytes | str | Path, definitions: PacketSet | None = None, source: str = ""
 ) -> TelemetryFrame:
     """Decode a packet stream (bytes or a file) and grid it (:func:`frame_from_tables`)."""
-    from starbrain.sources.ccsds import decode
+    from starbrain.sources.telemetry.ccsds import decode
 
     defs = definitions or launch_vehicle_definitions()
     if isinstance(data, str | Path) and not Path(data).is_file():

@@ -25,7 +25,7 @@ from starbrain.models.anomaly.baselines import iforest_score_samples, last_noise
 from starbrain.models.anomaly.detector import SIGMA, AnomalyDetector, Detection
 from starbrain.models.anomaly.forecaster import LOGVAR_RANGE
 from starbrain.models.anomaly.thresholds import dynamic_threshold
-from starbrain.sources.packets import PacketSet
+from starbrain.sources.telemetry.packets import PacketSet
 
 __all__ = ["OnlineScorer"]
 
@@ -54,7 +54,7 @@ class OnlineScorer:
         methods: Sequence[str] | None = None,
     ) -> None:
         from starbrain.physics.flight_sim import launch_vehicle_definitions
-        from starbrain.sources.ccsds import PacketDecoder
+        from starbrain.sources.telemetry.ccsds import PacketDecoder
 
         self.det = detector
         self.defs = definitions or launch_vehicle_definitions()

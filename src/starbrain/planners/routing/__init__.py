@@ -7,7 +7,8 @@ Hypatia", IMC 2020; code at github.com/snkas/hypatia):
 * **ISLs, +Grid.** Every satellite keeps four laser links: to the satellites ahead and behind in
   its own plane and to one satellite in each of the two neighbouring planes of its shell. Hypatia
   pairs "the satellite with the same index" in the next plane; in its constellations same index
-  means nearly the same phase. Our Walker-delta shells (:mod:`starbrain.sources.constellation`)
+  means nearly the same phase. Our Walker-delta shells
+  (:mod:`starbrain.sources.generators.constellation`)
   offset each plane's phases by ``360 F / T`` degrees, so the cross-plane partner is the
   satellite of the next plane nearest in phase (slot ``k + d``, ``d = -round(S * dM)`` with
   ``dM`` the planes' phase offset in revolutions; at the seam between the last and the first

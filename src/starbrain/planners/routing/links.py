@@ -13,7 +13,7 @@ import numpy.typing as npt
 from starbrain.core.errors import StarbrainError
 from starbrain.physics.earth import geodetic_to_itrf
 from starbrain.planners.passes import GroundStation
-from starbrain.sources.constellation import RADIUS_WGS72_KM
+from starbrain.sources.generators.constellation import RADIUS_WGS72_KM
 
 if TYPE_CHECKING:
     pass

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.packets import PacketSet
+from starbrain.sources.telemetry.packets import PacketSet
 from starbrain.sources.transport.mqtt import MqttPublishClient, MqttSubscription, publish_mqtt
 from starbrain.sources.transport.nats import JetStreamPublisher, NatsSubscription, publish_nats
 from starbrain.sources.transport.policy import (

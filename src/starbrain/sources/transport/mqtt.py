@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.packets import PacketSet
+from starbrain.sources.telemetry.packets import PacketSet
 from starbrain.sources.transport.policy import (
     DEFAULT_WINDOW,
     BatchSink,

@@ -33,8 +33,12 @@ from urllib.parse import SplitResult, urlsplit
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import DecodeStats, PacketDecoder
-from starbrain.sources.packets import PacketSet, load_definitions, load_example_definitions
+from starbrain.sources.telemetry.ccsds import DecodeStats, PacketDecoder
+from starbrain.sources.telemetry.packets import (
+    PacketSet,
+    load_definitions,
+    load_example_definitions,
+)
 
 __all__ = [
     "DEFAULT_WINDOW",

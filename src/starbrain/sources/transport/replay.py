@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import DecodeStats, PacketDecoder
-from starbrain.sources.packets import (
+from starbrain.sources.telemetry.ccsds import DecodeStats, PacketDecoder
+from starbrain.sources.telemetry.packets import (
     IDLE_APID,
     PRIMARY_HEADER_BYTES,
     PacketSet,

@@ -18,8 +18,8 @@ from typing import Literal
 import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
-from starbrain.sources.ccsds import DecodeStats, PacketDecoder
-from starbrain.sources.packets import PacketSet
+from starbrain.sources.telemetry.ccsds import DecodeStats, PacketDecoder
+from starbrain.sources.telemetry.packets import PacketSet
 from starbrain.sources.transport.policy import packet_set
 from starbrain.sources.transport.stream import Limits, Sink, check_bind, serve
 

@@ -1,0 +1,1 @@
+"""Synthetic catalogues: Walker-delta constellations and debris clouds as element sets."""
