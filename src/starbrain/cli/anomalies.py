@@ -2,8 +2,9 @@
 
 ``--stream`` picks the fleet: ``telemetry`` (launch-vehicle packets, the detectors of
 :mod:`starbrain.models.anomaly.detector`) is wired; ``vehicle``, ``arm``, ``compute`` and
-``elements`` dispatch to the per-fleet residual scorers of issue #19 part B
-(``models/anomaly/residual.py``) once their public API lands, and until then say so clearly."""
+``elements`` are accepted and say clearly that they are not wired yet: issue #19 part B's
+per-fleet scorers (:func:`starbrain.models.anomaly.fleets.score_stream`) need a world model per
+fleet that the CLI cannot load from the registry yet."""
 
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def _dispatch(stream: AnomalyStream, command: str) -> None:
         return
     raise StarbrainError(
         f"`starbrain anomalies {command} --stream {stream.value}` is not wired yet: the per-fleet "
-        "residual scorers (models/anomaly/residual.py, issue #19 part B) have not landed; "
-        "only --stream telemetry works now"
+        "residual scorers (models.anomaly.fleets) still need a stored world model per fleet to "
+        "load from the CLI (bench/anomalies_fleets.py builds one); only --stream telemetry "
+        "works now"
     )
 
 
