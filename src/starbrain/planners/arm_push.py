@@ -100,7 +100,7 @@ def push_cost(
     contact_m: float,
     params: ArmParams = NOMINAL_ARM,
     w_approach: float = 0.3,
-    w_rate: float = 2e-2,
+    w_rate: float = 5e-3,
     w_torque: float = 1e-4,
     terminal_weight: float = 10.0,
 ) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
