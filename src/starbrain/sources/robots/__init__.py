@@ -8,6 +8,7 @@ _EXPORTS = {
     "ArmParams": ("arm", "ArmParams"),
     "MujocoArm": ("arm", "MujocoArm"),
     "NOMINAL_ARM": ("arm", "NOMINAL_ARM"),
+    "Puck": ("arm", "Puck"),
     "WORN_ARM": ("arm", "WORN_ARM"),
     "arm_mjcf": ("arm", "arm_mjcf"),
     "Excitation": ("simulator", "Excitation"),
