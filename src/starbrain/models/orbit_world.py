@@ -91,8 +91,8 @@ class WorldModelTrainConfig:
     test_epochs: tuple[str, ...] = (
         "2021-06-01T00:00:00", "2023-03-01T00:00:00", "2024-08-01T00:00:00",
     )  # fmt: skip
-    sats_per_train_epoch: int = 16
-    sats_per_test_epoch: int = 24
+    sats_per_train_epoch: int = 8
+    sats_per_test_epoch: int = 12
     shell_fraction: float = 0.15
     held_out_regimes: tuple[str, ...] = ("500-800 km / 40-80 deg",)
     days: float = 7.0
