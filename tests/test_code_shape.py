@@ -44,7 +44,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "cli/service.py::run": _TODO,
     "console/routes/live.py::live": _TODO,
     "console/routes/passes.py::passes": _TODO,
-    "models/fitting.py::fit_elements": _TODO,
     "physics/integrators.py::dop853_batch": _TODO,
     "sources/generators/constellation.py::generate": _TODO,
     "sources/generators/debris.py::generate_debris": _TODO,

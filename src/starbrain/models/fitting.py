@@ -209,6 +209,89 @@ def _jacobian(
     return res.detach()[:n], torch.nan_to_num(jac, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _fit_arrays(
+    t_min: npt.ArrayLike | Tensor, r_teme_km: npt.ArrayLike | Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """CPU float64 ``(t, target, w)`` of a fit: times (1 or n_sat, n_time) min, target positions
+    (n_sat, n_time, 3) km with NaN samples zeroed, and their weights w (1 valid, 0 NaN)."""
+    t = torch.as_tensor(np.asarray(t_min) if not isinstance(t_min, Tensor) else t_min)
+    t = t.to(torch.float64).cpu()
+    t = t[None, :] if t.ndim == 1 else t
+    r = np.asarray(r_teme_km, dtype=np.float64) if not isinstance(r_teme_km, Tensor) else r_teme_km
+    target = torch.as_tensor(r).double().cpu()
+    w = torch.isfinite(target).all(-1, keepdim=True).double().expand_as(target).contiguous()
+    return t, torch.nan_to_num(target), w
+
+
+def _cost_of(res: Tensor) -> Tensor:
+    """Sum of squared residuals per satellite, +inf where SGP4 failed (NaN)."""
+    c = (res * res).sum(-1)
+    return torch.where(torch.isfinite(c), c, torch.full_like(c, math.inf))
+
+
+@dataclass
+class _Lm:
+    """One batch of Levenberg-Marquardt problems: parameters x (n, 7), cost (n,), damping lam
+    (n,) and the satellites that have converged (n,) bool."""
+
+    x: Tensor
+    cost: Tensor
+    lam: Tensor
+    converged: Tensor
+
+
+def _damped_steps(
+    lm: _Lm,
+    jac: Tensor,
+    res: Tensor,
+    mask: Tensor,
+    problem: tuple[Sgp4Elements, Tensor, Tensor, Tensor],
+    tol: float,
+) -> bool:
+    """Try Marquardt-scaled steps from one Jacobian, raising the damping of satellites whose
+    step did not lower the cost (up to six tries); updates ``lm`` in place and says whether any
+    satellite improved."""
+    scale = jac.norm(dim=1).clamp_min(1e-300)  # (n, 7) column scaling (Marquardt)
+    js = jac / scale[:, None, :]
+    a = js.transpose(1, 2) @ js
+    g = js.transpose(1, 2) @ res[..., None]
+    eye = torch.eye(_N_PARAM, dtype=torch.float64)
+    improved_any = False
+    for _ in range(6):
+        active = ~lm.converged
+        if not active.any():
+            break
+        step = torch.linalg.solve(a + lm.lam[:, None, None] * eye, -g)[..., 0] / scale * mask
+        x_try = lm.x + step
+        with torch.no_grad():
+            c_try = _cost_of(_residual(x_try, *problem))
+        better = (c_try < lm.cost) & active
+        rel = (lm.cost - c_try) / lm.cost.clamp_min(1e-300)
+        lm.converged |= better & (rel < tol)
+        lm.converged |= active & ~better & (lm.lam > 1e6)
+        lm.x = torch.where(better[:, None], x_try, lm.x)
+        lm.cost = torch.where(better, c_try, lm.cost)
+        lm.lam = torch.where(better, lm.lam / 5.0, torch.where(active, lm.lam * 8.0, lm.lam))
+        improved_any = improved_any or bool(better.any())
+        if bool(better[active].all()):
+            break
+    return improved_any
+
+
+def _fit_result(
+    x: Tensor, template: Sgp4Elements, t: Tensor, target: Tensor, w: Tensor, it: int, lm: _Lm
+) -> FitResult:
+    """The fitted elements and their position residuals (km) over the arc."""
+    el = _from_params(x, template)
+    with torch.no_grad():
+        r, _ = propagate_elements(el, t)
+    d = ((r - target).norm(dim=-1)) * w[..., 0]
+    cnt = w[..., 0].sum(-1).clamp_min(1)
+    rms = torch.sqrt((d * d).sum(-1) / cnt)
+    el = Sgp4Elements(**{k: v.detach() for k, v in el.__dict__.items()})
+    return FitResult(el, rms, d.max(-1).values, it, lm.converged)
+
+
 def fit_elements(
     t_min: npt.ArrayLike | Tensor,
     r_teme_km: npt.ArrayLike | Tensor,
@@ -228,74 +311,25 @@ def fit_elements(
     """
     el0 = initial.to("cpu")
     n = len(el0)
-    t = torch.as_tensor(np.asarray(t_min) if not isinstance(t_min, Tensor) else t_min)
-    t = t.to(torch.float64).cpu()
-    t = t[None, :] if t.ndim == 1 else t
-    target = (
-        torch.as_tensor(
-            np.asarray(r_teme_km, dtype=np.float64)
-            if not isinstance(r_teme_km, Tensor)
-            else r_teme_km
-        )
-        .double()
-        .cpu()
-    )
-    w = torch.isfinite(target).all(-1, keepdim=True).double().expand_as(target).contiguous()
-    target = torch.nan_to_num(target)
+    t, target, w = _fit_arrays(t_min, r_teme_km)
     template = replace(el0)
+    problem = (template, t, target, w)
     x = _to_params(el0).detach().clone()
     mask = torch.ones(_N_PARAM, dtype=torch.float64)
     if not fit_bstar:
         mask[6] = 0.0
-
-    def cost_of(res: Tensor) -> Tensor:
-        c = (res * res).sum(-1)
-        return torch.where(torch.isfinite(c), c, torch.full_like(c, math.inf))
-
     with torch.no_grad():
-        cost = cost_of(_residual(x, template, t, target, w))
-    lam = torch.full((n,), 1e-3, dtype=torch.float64)
-    converged = torch.zeros(n, dtype=torch.bool)
-    eye = torch.eye(_N_PARAM, dtype=torch.float64)
+        cost = _cost_of(_residual(x, *problem))
+    lm = _Lm(x, cost, torch.full((n,), 1e-3, dtype=torch.float64), torch.zeros(n, dtype=torch.bool))
     it = 0
     while it < max_iter:
         it += 1
-        res, jac = _jacobian(x, template, t, target, w)
-        jac = jac * mask
-        scale = jac.norm(dim=1).clamp_min(1e-300)  # (n, 7) column scaling (Marquardt)
-        js = jac / scale[:, None, :]
-        a = js.transpose(1, 2) @ js
-        g = js.transpose(1, 2) @ res[..., None]
-        improved_any = False
-        for _ in range(6):  # raise the damping of satellites whose step did not lower the cost
-            active = ~converged
-            if not active.any():
-                break
-            step = torch.linalg.solve(a + lam[:, None, None] * eye, -g)[..., 0] / scale * mask
-            x_try = x + step
-            with torch.no_grad():
-                c_try = cost_of(_residual(x_try, template, t, target, w))
-            better = (c_try < cost) & active
-            rel = (cost - c_try) / cost.clamp_min(1e-300)
-            converged |= better & (rel < tol)
-            converged |= active & ~better & (lam > 1e6)
-            x = torch.where(better[:, None], x_try, x)
-            cost = torch.where(better, c_try, cost)
-            lam = torch.where(better, lam / 5.0, torch.where(active, lam * 8.0, lam))
-            improved_any = improved_any or bool(better.any())
-            if bool(better[active].all()):
-                break
-        if converged.all() or not improved_any:
+        res, jac = _jacobian(lm.x, *problem)
+        improved_any = _damped_steps(lm, jac * mask, res, mask, problem, tol)
+        if lm.converged.all() or not improved_any:
             break
-    lam.clamp_(min=1e-12)
-    el = _from_params(x, template)
-    with torch.no_grad():
-        r, _ = propagate_elements(el, t)
-    d = ((r - target).norm(dim=-1)) * w[..., 0]
-    cnt = w[..., 0].sum(-1).clamp_min(1)
-    rms = torch.sqrt((d * d).sum(-1) / cnt)
-    el = Sgp4Elements(**{k: v.detach() for k, v in el.__dict__.items()})
-    return FitResult(el, rms, d.max(-1).values, it, converged)
+    lm.lam.clamp_(min=1e-12)
+    return _fit_result(lm.x, template, t, target, w, it, lm)
 
 
 def _identity(object_id: str, object_name: str) -> tuple[int, str | None]:
