@@ -38,7 +38,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "agents/mcp_server.py::build_server": _TODO,
     "cli/conjunctions.py::conjunctions_screen": _TODO,
     "cli/contacts.py::contacts_plan": _TODO,
-    "cli/model.py::model_train": _TODO,
     "cli/orbits.py::propagate": _TODO,
     "cli/route.py::route_command": _TODO,
     "cli/service.py::run": _TODO,

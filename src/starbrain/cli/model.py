@@ -135,42 +135,16 @@ def model_train(
     """Make full-force truth, fit SGP4 priors, train the residual model, evaluate it on
     held-out satellites and register it in the store."""
     import numpy as np
-    from rich.progress import TaskID
 
     from starbrain.core import timeconv
-    from starbrain.models.orbit_model import OrbitModelConfig, fit_priors, train_orbit_model
-    from starbrain.models.registry import register_model
-    from starbrain.models.truth import generate_truth, sample_elements
-    from starbrain.report.orbit_model import plot_errors
 
-    if satellites < 10:
-        raise StarbrainError("--satellites must be at least 10")
-    if not 0 < days <= 14:
-        raise StarbrainError("--days must be in (0, 14]")
-    if not 0 < held_out < 0.9:
-        raise StarbrainError("--held-out must be in (0, 0.9)")
-    if not 0 <= deep_fraction <= 0.2:
-        raise StarbrainError("--deep-fraction must be in [0, 0.2]")
-    fractions: dict[str, Any] = {"meo_fraction": deep_fraction, "geo_fraction": deep_fraction,
-                 "heo_fraction": deep_fraction}  # fmt: skip
-    elements = sample_elements(satellites, seed=seed, **fractions)
-    truth = generate_truth(
-        elements, days=days, step_min=step_min, shards=max(1, satellites // 100),
-        ray_address=ray_address, description=f"truth: {satellites} satellites x {days:g} d",
-    )  # fmt: skip
-    with err_console.status("fitting SGP4 priors to day 1 of each arc"):
-        arcs = fit_priors(truth, fit_days=min(1.0, days / 2))
+    fractions = _checked_train_options(satellites, days, held_out, deep_fraction)
+    truth, arcs = _truth_and_priors(satellites, days, seed, fractions, step_min, ray_address)
     n_test = max(1, round(held_out * satellites))
     train, test = arcs.split(n_test, seed=seed)
-    perm = np.random.default_rng(seed).permutation(satellites)
-    cfg = OrbitModelConfig(epochs=epochs, horizon_min=days * 1440.0, seed=seed,
-                           fit_days=min(1.0, days / 2), time_batch=time_batch)  # fmt: skip
-    with _progress(f"training on {len(train.elements)} satellites", total=epochs) as (bar, k):
-        task = TaskID(k)
-        model, history = train_orbit_model(
-            train, cfg, callback=lambda _e, _l: bar.advance(task),
-            ray_address=ray_address, ray_workers=ray_workers,
-        )  # fmt: skip
+    model, history = _train_with_progress(
+        train, epochs, days, seed, time_batch, ray_address, ray_workers
+    )
     evaluation = _evaluate_groups(model, test)
     name = name or "orbit-" + str(timeconv.utc_now())[:19].replace(":", "").replace("-", "")
     metrics = {
@@ -179,21 +153,103 @@ def model_train(
                                              "initial_loss", "final_loss")},
         "prior_fit_rms_km_median": float(arcs.fit_rms_km.nanmedian()),
     }  # fmt: skip
+    perm = np.random.default_rng(seed).permutation(satellites)
     recipe = {
         "satellites": satellites, "seed": seed, "fractions": fractions, "days": days,
         "step_min": step_min, "held_out": sorted(int(i) for i in perm[:n_test]),
     }  # fmt: skip
+    _register_trained(name, model, truth, metrics, recipe, history, evaluation, len(test.elements))
+    if plot is not None:
+        from starbrain.report.orbit_model import plot_errors
+
+        plot_errors(model, test, plot)
+        err_console.print(f"wrote {plot}")
+
+
+def _checked_train_options(
+    satellites: int, days: float, held_out: float, deep_fraction: float
+) -> dict[str, Any]:
+    """``model train``'s ranges checked (a StarbrainError naming the option); the deep-space
+    fractions for :func:`starbrain.models.truth.sample_elements`."""
+    if satellites < 10:
+        raise StarbrainError("--satellites must be at least 10")
+    if not 0 < days <= 14:
+        raise StarbrainError("--days must be in (0, 14]")
+    if not 0 < held_out < 0.9:
+        raise StarbrainError("--held-out must be in (0, 0.9)")
+    if not 0 <= deep_fraction <= 0.2:
+        raise StarbrainError("--deep-fraction must be in [0, 0.2]")
+    return {"meo_fraction": deep_fraction, "geo_fraction": deep_fraction,
+            "heo_fraction": deep_fraction}  # fmt: skip
+
+
+def _truth_and_priors(
+    satellites: int,
+    days: float,
+    seed: int,
+    fractions: dict[str, Any],
+    step_min: float,
+    ray_address: str | None,
+) -> tuple[Any, Any]:
+    """Full-force truth for the fixed-seed sample, and SGP4 priors fitted to day 1 of each arc."""
+    from starbrain.models.orbit_model import fit_priors
+    from starbrain.models.truth import generate_truth, sample_elements
+
+    elements = sample_elements(satellites, seed=seed, **fractions)
+    truth = generate_truth(
+        elements, days=days, step_min=step_min, shards=max(1, satellites // 100),
+        ray_address=ray_address, description=f"truth: {satellites} satellites x {days:g} d",
+    )  # fmt: skip
+    with err_console.status("fitting SGP4 priors to day 1 of each arc"):
+        arcs = fit_priors(truth, fit_days=min(1.0, days / 2))
+    return truth, arcs
+
+
+def _train_with_progress(
+    train: Any,
+    epochs: int,
+    days: float,
+    seed: int,
+    time_batch: int,
+    ray_address: str | None,
+    ray_workers: int,
+) -> tuple[Any, dict[str, Any]]:
+    """The residual model trained on ``train`` with a progress bar, in process or on Ray."""
+    from rich.progress import TaskID
+
+    from starbrain.models.orbit_model import OrbitModelConfig, train_orbit_model
+
+    cfg = OrbitModelConfig(epochs=epochs, horizon_min=days * 1440.0, seed=seed,
+                           fit_days=min(1.0, days / 2), time_batch=time_batch)  # fmt: skip
+    with _progress(f"training on {len(train.elements)} satellites", total=epochs) as (bar, k):
+        task = TaskID(k)
+        return train_orbit_model(
+            train, cfg, callback=lambda _e, _l: bar.advance(task),
+            ray_address=ray_address, ray_workers=ray_workers,
+        )  # fmt: skip
+
+
+def _register_trained(
+    name: str,
+    model: Any,
+    truth: Any,
+    metrics: dict[str, Any],
+    recipe: dict[str, Any],
+    history: dict[str, Any],
+    evaluation: Any,
+    n_test: int,
+) -> None:
+    """Register the trained model in the store and print its held-out evaluation."""
+    from starbrain.models.registry import register_model
+
     with _open_store() as store:
         register_model(store, name, model, truth, metrics, data={"recipe": recipe},
                        device=history["device"])  # fmt: skip
     _print_evaluation(evaluation)
     console.print(
         f"registered model [bold]{name}[/]: trained on {history['n_train']} satellites in "
-        f"{history['seconds']:.0f} s on {history['device']}, {len(test.elements)} held out"
+        f"{history['seconds']:.0f} s on {history['device']}, {n_test} held out"
     )
-    if plot is not None:
-        plot_errors(model, test, plot)
-        err_console.print(f"wrote {plot}")
 
 
 @model_app.command("list")
