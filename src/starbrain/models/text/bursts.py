@@ -51,6 +51,7 @@ __all__ = [
     "Burst",
     "BurstDetector",
     "BurstScore",
+    "OnlineBursts",
     "bursts_table",
     "detect_bursts",
     "link_bursts",
@@ -379,3 +380,193 @@ def score_bursts(bursts: Sequence[Burst], posts: pa.Table, labels: pa.Table) -> 
     return BurstScore(
         len(first), len(found), sum(1 for x in lats if x <= 60.0), n_false, n_linked, n_right, lats
     )
+
+
+class OnlineBursts:
+    """:class:`BurstDetector` run online: posts arrive window by window and the automaton's
+    state (per-term base rate, costs, bursting flag, open term bursts, the last bins' cells) is
+    carried between calls, so each call costs only its own bins, never a recomputation.
+
+    Bins are ``bin_s`` wide from the first post seen (as in :meth:`BurstDetector.process`), and a
+    term is tracked from its first post (before that it sits at the automaton's steady state
+    with no posts, which is where the batch run has it too), so the term bursts found are the
+    batch run's. :meth:`update` returns each topic once, as soon as one of its term bursts holds
+    ``min_posts`` posts; a term burst that shares a post with an already returned, still open
+    topic, or flags within ``merge_gap_s`` of its last post, joins it silently (online, a term
+    burst is judged on its first ``min_posts`` posts, so this is looser than the batch
+    grouping). ``Burst.rows`` are post sequence
+    numbers (0 for the first post ever given); :meth:`posts_of` gives their posts.
+    Posts older than the current bin (late arrivals) count in the current bin.
+    """
+
+    def __init__(self, detector: BurstDetector | None = None) -> None:
+        self.det = detector if detector is not None else BurstDetector()
+        self._bin_ns = int(self.det.bin_s * 1e9)
+        self.t0: np.datetime64 | None = None
+        self.next_bin = 0  # first bin not stepped yet
+        self._index: dict[str, int] = {}
+        self._names: list[str] = []
+        self.lam0 = np.zeros(0)
+        self.c0 = np.zeros(0)
+        self.c1 = np.zeros(0)
+        self.bursting = np.zeros(0, bool)
+        self._open: dict[int, _TermBurst] = {}
+        self._recent: dict[tuple[int, int], list[int]] = {}  # (bin, term) -> rows, last 6 bins
+        self._posts: dict[int, tuple[np.datetime64, str, str]] = {}  # row -> time, text, author
+        self._topics: list[tuple[set[int], set[int]]] = []  # returned open topics: rows, terms
+        self.n_posts = 0
+
+    def _term(self, t: str) -> int:
+        j = self._index.get(t)
+        if j is None:
+            j = self._index[t] = len(self._names)
+            self._names.append(t)
+            lam0 = self.det.lam_floor
+            lam1 = max(self.det.s * lam0, self.det.lam_burst)
+            self.lam0 = np.append(self.lam0, lam0)
+            self.c0 = np.append(self.c0, 0.0)
+            self.c1 = np.append(self.c1, self.det.tau + lam1 - lam0)
+            self.bursting = np.append(self.bursting, False)
+        return j
+
+    def posts_of(self, burst: Burst) -> pa.Table:
+        """A burst's posts (time, text, author), in the order of ``burst.rows``."""
+        got = [self._posts[r] for r in burst.rows]
+        return pa.table(
+            {
+                "time": pa.array(
+                    np.array([g[0] for g in got], "datetime64[ns]"), pa.timestamp("ns", tz="UTC")
+                ),
+                "text": [g[1] for g in got],
+                "author": [g[2] for g in got],
+            }
+        )
+
+    def update(self, posts: pa.Table, until: np.datetime64) -> list[Burst]:
+        """Feed ``posts`` (``POSTS_SCHEMA``, any order) and step every bin that ends at or
+        before ``until`` (UTC); returns the topics newly worth an alert (see the class)."""
+        det = self.det
+        if posts.num_rows:
+            times = posts.column("time").to_numpy().astype("datetime64[ns]")
+            if self.t0 is None:
+                self.t0 = times.min()
+            texts = posts.column("text").to_pylist()
+            authors = posts.column("author").to_pylist()
+            order = np.argsort(times, kind="stable")
+            per_post = det._post_terms(texts)
+            for i in order:
+                r = self.n_posts
+                self.n_posts += 1
+                self._posts[r] = (times[i], texts[i], authors[i])
+                b = max(int((times[i] - self.t0) // np.timedelta64(self._bin_ns, "ns")), 0)
+                b = max(b, self.next_bin)
+                for t in per_post[i]:
+                    self._recent.setdefault((b, self._term(t)), []).append(r)
+        if self.t0 is None:
+            return []
+        last = int((np.datetime64(until, "ns") - self.t0) // np.timedelta64(self._bin_ns, "ns"))
+        qualified: list[_TermBurst] = []
+        by_bin: dict[int, list[tuple[int, list[int]]]] = {}
+        for (bb, j), rows in self._recent.items():
+            if bb >= self.next_bin:
+                by_bin.setdefault(bb, []).append((j, rows))
+        for b in range(self.next_bin, last):
+            self._step(b, by_bin.get(b, []), qualified)
+        self.next_bin = max(self.next_bin, last)
+        out = self._new_topics(qualified)
+        self._prune()
+        return out
+
+    def _step(self, b: int, hits: list[tuple[int, list[int]]], qualified: list[_TermBurst]) -> None:
+        det = self.det
+        x = np.zeros(len(self._names))
+        for j, rows in hits:
+            x[j] = len(rows)
+        lam0 = self.lam0
+        lam1 = np.maximum(det.s * lam0, det.lam_burst)
+        cost0 = lam0 - x * np.log(lam0)
+        cost1 = lam1 - x * np.log(lam1)
+        c0, c1 = self.c0, self.c1
+        c0, c1 = np.minimum(c0, c1) + cost0, np.minimum(c1, c0 + det.tau) + cost1
+        m = np.minimum(c0, c1)
+        self.c0, self.c1 = c0 - m, c1 - m
+        now = self.c1 < self.c0
+        for jj in np.flatnonzero(now & ~self.bursting):
+            tb = _TermBurst(int(jj), b, b)
+            for back in range(max(0, b - 6), b):
+                tb.rows.update(self._recent.get((back, int(jj)), ()))
+            self._open[int(jj)] = tb
+        for jj in np.flatnonzero(~now & self.bursting):
+            self._open.pop(int(jj), None)
+        for j, rows in hits:
+            if now[j]:
+                tb = self._open[j]
+                before = len(tb.rows)
+                tb.rows.update(rows)
+                tb.last_bin = b
+                if before < det.min_posts <= len(tb.rows):
+                    qualified.append(tb)
+        for jj in np.flatnonzero(now & ~self.bursting):  # a burst born big enough
+            tb = self._open[int(jj)]
+            if len(tb.rows) >= det.min_posts and tb not in qualified:
+                qualified.append(tb)
+        self.bursting = now
+        self.lam0 = np.where(
+            now, lam0, np.maximum((1 - det.alpha) * lam0 + det.alpha * x, det.lam_floor)
+        )
+
+    def _prune(self) -> None:
+        """Drop cells older than 6 bins, topics whose terms all stopped bursting over
+        ``merge_gap_s`` ago, and posts no
+        open term burst or topic holds and no kept cell names."""
+        self._recent = {k: v for k, v in self._recent.items() if k[0] >= self.next_bin - 6}
+        open_terms = set(self._open)
+        assert self.t0 is not None
+        gap_bins, t0, ns = self.det.merge_gap_s / self.det.bin_s, self.t0, self._bin_ns
+        self._topics = [
+            (rows, ts)
+            for rows, ts in self._topics
+            if ts & open_terms
+            or self.next_bin - max(int((self._posts[r][0] - t0) // ns) for r in rows) <= gap_bins
+        ]
+        keep: set[int] = set()
+        for rows in self._recent.values():
+            keep.update(rows)
+        for tb in self._open.values():
+            keep |= tb.rows
+        for rows, _ in self._topics:
+            keep |= rows
+        self._posts = {r: v for r, v in self._posts.items() if r in keep}
+
+    def _new_topics(self, qualified: list[_TermBurst]) -> list[Burst]:
+        assert self.t0 is not None
+        fresh = []
+        for rows, ts in self._topics:  # a returned topic grows with its open term bursts
+            for t in ts & set(self._open):
+                rows |= self._open[t].rows
+        gap_bins = self.det.merge_gap_s / self.det.bin_s
+        for tb in qualified:
+            for rows, ts in self._topics:
+                last = max(int((self._posts[r][0] - self.t0) // self._bin_ns) for r in rows)
+                if rows & tb.rows or tb.flagged_bin - last <= gap_bins:
+                    rows |= tb.rows
+                    ts.add(tb.term)
+                    break
+            else:
+                fresh.append(tb)
+        if not fresh:
+            return []
+        times = {r: v[0] for r, v in self._posts.items()}
+        texts = {r: v[1] for r, v in self._posts.items()}
+        authors = {r: v[2] for r, v in self._posts.items()}
+        out = self.det._group(
+            [replace_tb(tb) for tb in fresh], self._names, times, texts, authors, self.t0
+        )  # type: ignore[arg-type]
+        for b in out:
+            self._topics.append((set(b.rows), {self._index[t] for t in b.terms}))
+        return out
+
+
+def replace_tb(tb: _TermBurst) -> _TermBurst:
+    """A copy of a term burst (its rows frozen at the time it was returned)."""
+    return _TermBurst(tb.term, tb.flagged_bin, tb.last_bin, set(tb.rows))
