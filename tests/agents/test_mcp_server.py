@@ -34,6 +34,7 @@ from tests.planners.conjunction_helpers import EPOCH, head_on_pairs
 EXE = Path(sys.executable).with_name("starbrain")
 ANOMALY_AT = EPOCH + np.timedelta64(2, "h")
 MEET_S = 5 * 3600.0 + 17.0
+STORE_PATH: list[Path] = []
 
 
 def _ts(values: list[np.datetime64]) -> pa.Array:
@@ -84,6 +85,7 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.append("anomalies", anomalies)
         store.append("telemetry", telemetry)
         store.append("posts", sim.posts, source="sim")
+    STORE_PATH[:] = [path]
     return path
 
 
@@ -114,6 +116,39 @@ CALLS: dict[str, dict[str, Any]] = {
         "hours": 24,
     },
     "plan_avoidance": {"norad_id": 250001, "verify": False},
+    "orbit_predict": {
+        "norad_ids": [250001, 250002],
+        "start": "2026-01-01T01:00:00Z",
+        "hours": 1,
+        "step_s": 600,
+    },
+    "contacts_plan": {
+        "norad_ids": [250001, 250002],
+        "stations": ["Tokyo:35.0,139.0", "Svalbard"],
+        "start": "2026-01-01T00:00:00Z",
+        "hours": 12,
+        "demand_mbit": 1000.0,
+    },
+    "route_latency": {
+        "source": "Tokyo",
+        "destination": "New York",
+        "start": "2026-01-01T00:00:00Z",
+        "seconds": 10,
+        "shells": [1],
+    },
+    "mars_windows": {"start_year": 2028, "end_year": 2028},
+}
+ERRORS: dict[str, tuple[dict[str, Any], str]] = {
+    "orbit_predict": ({"norad_ids": [9], "start": "2026-01-01T00:00:00Z"}, "no element sets"),
+    "route_latency": (
+        {"source": "Atlantis", "destination": "Tokyo", "start": "2026-01-01T00:00:00Z"},
+        "Atlantis",
+    ),
+    "mars_windows": ({"start_year": 2030, "end_year": 2028}, "before start_year"),
+    "contacts_plan": (
+        {"norad_ids": [250001], "stations": ["Nowhere"], "start": "2026-01-01T00:00:00Z"},
+        "Nowhere",
+    ),
 }
 
 
@@ -135,6 +170,10 @@ async def _round_trip_all(client: Client) -> dict[str, Any]:
         assert not r.is_error, (name, r.content)
         out[name] = r.structured_content
     out["_progress"] = progress
+    for name, (args, words) in ERRORS.items():
+        r = await client.call_tool(name, args)
+        text = r.content[0].text  # type: ignore[union-attr]
+        assert r.is_error and words in text and "Traceback" not in text, (name, text)
     res = await client.read_resource("starbrain://streams")
     out["_streams"] = json.loads(res.contents[0].text)  # type: ignore[union-attr]
     res = await client.read_resource("starbrain://streams/posts")
@@ -157,6 +196,37 @@ def _check(out: dict[str, Any]) -> None:
     assert out["plan_avoidance"]["stored"] is False and out["plan_avoidance"]["plan"]
     assert out["_progress"] and out["_progress"][-1][0] == out["_progress"][-1][1]
     assert out["_streams"]["posts"]["rows"] > 100
+    _check_planners(out)
+
+
+def _check_planners(out: dict[str, Any]) -> None:
+    """The newer tools against independent references: python-sgp4's ``SatrecArray`` for the
+    states (1 m), the vacuum and fibre great-circle RTTs bracketing the route's RTT."""
+    from starbrain.core import timeconv
+    from starbrain.physics.sgp4 import propagate
+
+    pred = out["orbit_predict"]
+    assert pred["model"] == "sgp4" and pred["frame"] == "TEME" and pred["n"] == 14
+    with Store(STORE_PATH[0], read_only=True) as store:
+        elements = store.current_elements([250001, 250002])
+    times = np.array([s["time"][:-1] for s in pred["states"][:7]], "datetime64[ns]")
+    jd, fr = timeconv.datetime64_to_jd(times)
+    r_ref, _, err = propagate(elements, jd, fr, backend="cpp")
+    assert not np.any(err)
+    got = np.array([[s[f"{c}_km"] for c in "xyz"] for s in pred["states"]]).reshape(2, 7, 3)
+    ids = elements.column("norad_id").to_pylist()
+    assert [s["norad_id"] for s in pred["states"][::7]] == ids
+    np.testing.assert_allclose(got, r_ref, atol=1e-3)  # km
+    contacts = out["contacts_plan"]
+    assert contacts["model"] == "sgp4" and contacts["summary"]["method"] == "greedy"
+    assert 0 < contacts["summary"]["delivered_mbit"] <= 2000.0 + 1e-6
+    assert len(contacts["contacts"]) == contacts["summary"]["contacts"]
+    route = out["route_latency"]["summary"]
+    assert route["snapshots"] == 10
+    assert route["vacuum_rtt_ms"] < route["rtt_median_ms"] < route["fibre_rtt_ms"]
+    windows = out["mars_windows"]["windows"]
+    assert sorted(w["type"] for w in windows) == [1, 2]
+    assert all(w["launch"].startswith("2028") and w["c3_km2_s2"] > 7 for w in windows)
     assert out["_posts"]["key"] == ["id"]
 
 
