@@ -26,6 +26,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 from starbrain.planners.conjunctions import screen_conjunctions
+from starbrain.sources.compute.simulator import FleetConfig, simulate_fleet
 from starbrain.sources.posts import events_from_anomalies, simulate_posts
 from starbrain.sources.telemetry.ccsds import TELEMETRY_SCHEMA
 from starbrain.store.database import Store
@@ -35,6 +36,7 @@ EXE = Path(sys.executable).with_name("starbrain")
 ANOMALY_AT = EPOCH + np.timedelta64(2, "h")
 MEET_S = 5 * 3600.0 + 17.0
 STORE_PATH: list[Path] = []
+COMPUTE = simulate_fleet(FleetConfig(n_racks=1, seed=3), 30.0)
 
 
 def _ts(values: list[np.datetime64]) -> pa.Array:
@@ -85,6 +87,7 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.append("anomalies", anomalies)
         store.append("telemetry", telemetry)
         store.append("posts", sim.posts, source="sim")
+        store.append("compute", COMPUTE.to_table(), source="sim:test")
     STORE_PATH[:] = [path]
     return path
 
@@ -137,6 +140,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "shells": [1],
     },
     "mars_windows": {"start_year": 2028, "end_year": 2028},
+    "fleet_state": {"fleet": "compute", "limit": 1000},
 }
 ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "orbit_predict": ({"norad_ids": [9], "start": "2026-01-01T00:00:00Z"}, "no element sets"),
@@ -224,6 +228,11 @@ def _check_planners(out: dict[str, Any]) -> None:
     route = out["route_latency"]["summary"]
     assert route["snapshots"] == 10
     assert route["vacuum_rtt_ms"] < route["rtt_median_ms"] < route["fibre_rtt_ms"]
+    table = COMPUTE.to_table()
+    fleet = out["fleet_state"]
+    assert fleet["n"] == len(set(table.column("gpu_id").to_pylist())) == len(fleet["units"])
+    newest = np.datetime64(np.max(table.column("time").to_numpy()), "ns")
+    assert {u["time"] for u in fleet["units"]} == {f"{newest}Z"}
     windows = out["mars_windows"]["windows"]
     assert sorted(w["type"] for w in windows) == [1, 2]
     assert all(w["launch"].startswith("2028") and w["c3_km2_s2"] > 7 for w in windows)
