@@ -93,6 +93,21 @@ class LoopConfig(BaseModel):
         default="robust-z", description="Score stored telemetry for anomalies."
     )
     anomalies_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
+    # -- posts (issue #17) ----------------------------------------------------------------------
+    posts_sim: bool = Field(
+        default=False, description="Simulate posts about synthetic fleet events (loop.posts_task)."
+    )
+    posts_subject: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Core NATS subject of live posts (JSON Lines bodies, one post a line).",
+    )
+    posts_nats_url: str | None = Field(
+        default=None, description="Broker of posts_subject; default nats_url."
+    )
+    posts_interval_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    posts_events_per_day: int = Field(default=8, ge=1, le=40)
+    posts_seed: int = Field(default=0, ge=0)
     # -- world model ----------------------------------------------------------------------------
     drift_threshold_km: float = Field(
         default=1.0,
@@ -127,7 +142,7 @@ class LoopConfig(BaseModel):
     nats_url: str | None = None
     mqtt_url: str | None = None
 
-    @field_validator("nats_url", "mqtt_url")
+    @field_validator("nats_url", "mqtt_url", "posts_nats_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and "://" not in v:
@@ -138,6 +153,8 @@ class LoopConfig(BaseModel):
     def _one_broker(self) -> LoopConfig:
         if self.nats_url and self.mqtt_url:
             raise ValueError("publish to NATS or to MQTT, not both")
+        if self.posts_subject and not (self.posts_nats_url or self.nats_url):
+            raise ValueError("posts_subject needs posts_nats_url or nats_url")
         return self
 
 

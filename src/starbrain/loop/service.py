@@ -46,12 +46,9 @@ from starbrain.core.timeconv import NS_PER_S as NS
 from starbrain.loop.checkpoint import Checkpoint
 from starbrain.loop.clock import ScheduledTask, SimClock, iso, ns64, td
 from starbrain.loop.config import LoopConfig
+from starbrain.loop.posts_task import posts_tasks
 from starbrain.loop.publish import Publisher
-from starbrain.loop.simulators import (
-    FileCatalog,
-    PowerSimulator,
-    PresetCatalog,
-)
+from starbrain.loop.simulators import FileCatalog, PowerSimulator, PresetCatalog
 from starbrain.loop.tables import TelemetryBuffer, conjunction_rows, label_injected, merge_current
 from starbrain.store.database import Store
 
@@ -106,6 +103,7 @@ class LoopService:
         self.checkpoint = Checkpoint(store)
         self.clock = SimClock(timeconv.utc_now(), config.speed)
         self._stop = asyncio.Event()
+        self._closers: list[Callable[[], Awaitable[None]]] = []  # fleet tasks' (posts_task)
         self._events: list[dict[str, Any]] = []
         # a window's appends to append-only streams, committed with its checkpoint (_save)
         self._pending: list[tuple[str, pa.Table, str | None]] = []
@@ -248,6 +246,7 @@ class LoopService:
                 # launches are scored per flight, by their own trained detector
                 apids=None if cfg.flight_every_s is None else {power_apid},
             )
+        self._tasks += posts_tasks(self, task)
         self._sim = sim
         if self.detector is not None:
             self._tasks.append(task("anomalies", cfg.anomalies_interval_s, self._anomalies))
@@ -279,6 +278,7 @@ class LoopService:
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await job
+        await asyncio.gather(*(close() for close in self._closers), return_exceptions=True)
         assert self._telemetry is not None
         await self._telemetry.flush()
         if self._refit is not None:
