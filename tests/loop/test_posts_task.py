@@ -5,6 +5,7 @@ that caused them, a restart storing no post twice, and live posts over a real na
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,60 @@ def test_posts_task_alerts_a_linked_burst_and_resumes_without_duplicates(tmp_pat
     second, n2, _ = run(quiet(posts_sim=True, start=iso, duration_s=1800.0), path)
     assert second.resumed and second.tasks["posts"]["runs"] == 10
     assert n2 == n_between(start, start + np.timedelta64(1800, "s"))
+
+
+def test_live_posts_over_real_nats_are_stored_and_alerted(tmp_path: Path, nats_server: Any) -> None:
+    """12 posts from 12 accounts published on a core NATS subject (JSON Lines bodies, one bad
+    line among them) reach the store once each and raise one burst alert; the bad line is
+    skipped, the rest kept."""
+    import nats
+
+    start = np.datetime64("2026-11-25T06:00:00", "ns")
+    cfg = quiet(
+        start="2026-11-25T06:00:00", speed=300.0, duration_s=900.0,
+        posts_subject="posts.live", nats_url=nats_server.url,
+    )  # fmt: skip
+    lines = [
+        json.dumps(
+            {
+                "id": f"live-{i}",
+                "time": f"{np.datetime_as_string(start + np.timedelta64(60 + i, 's'))}Z",
+                "author": f"@acct{i}",
+                "text": "Falcon 9 engine shutdown seen over the cape",
+                "lang": "en",
+            }
+        )
+        for i in range(12)
+    ]
+    pub = Recorder()
+
+    async def main() -> tuple[Any, int]:
+        with Store(tmp_path / "loop.duckdb") as store:
+            service = LoopService(cfg, store, pub)
+            job = asyncio.create_task(service.run())
+            task = service_posts_task(service)
+            for _ in range(200):  # the subscription starts with the first posts window
+                if task is not None and task._nc is not None:
+                    break
+                await asyncio.sleep(0.02)
+                task = task or service_posts_task(service)
+            nc = await nats.connect(nats_server.url)
+            await nc.publish("posts.live", "\n".join([*lines[:6], "{not json"]).encode())
+            await nc.publish("posts.live", "\n".join(lines[6:]).encode())
+            await nc.flush()
+            await nc.close()
+            summary = await job
+            return summary, store.count("posts")
+
+    summary, n = asyncio.run(main())
+    assert n == 12 and summary.tasks["posts"]["errors"] == 0
+    bursts = [a for a in pub.alerts if a["kind"] == "burst"]
+    assert len(bursts) == 1 and bursts[0]["n_posts"] == 12
+    assert {"engine", "shutdown"} <= set(bursts[0]["terms"])
+
+
+def service_posts_task(service: Any) -> Any:
+    """The running PostsTask (its close is registered with the service)."""
+    for close in service._closers:
+        return close.__self__
+    return None
