@@ -141,6 +141,7 @@ CALLS: dict[str, dict[str, Any]] = {
     },
     "mars_windows": {"start_year": 2028, "end_year": 2028},
     "fleet_state": {"fleet": "compute", "limit": 1000},
+    "compute_schedule": {"jobs": 100, "gpus": 10_000},
 }
 ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "orbit_predict": ({"norad_ids": [9], "start": "2026-01-01T00:00:00Z"}, "no element sets"),
@@ -233,6 +234,12 @@ def _check_planners(out: dict[str, Any]) -> None:
     assert fleet["n"] == len(set(table.column("gpu_id").to_pylist())) == len(fleet["units"])
     newest = np.datetime64(np.max(table.column("time").to_numpy()), "ns")
     assert {u["time"] for u in fleet["units"]} == {f"{newest}Z"}
+    sched = out["compute_schedule"]
+    policies = {p["policy"]: p for p in sched["policies"]}
+    assert list(policies) == ["nocap", "uniform60", "zeus", "starbrain"]
+    ours, nocap = policies["starbrain"], policies["nocap"]
+    assert ours["peak_site_mw"] <= sched["budget_mw"] * (1 + 1e-9) < nocap["peak_site_mw"]
+    assert ours["max_ramp_mw_per_min"] <= sched["ramp_limit_mw_per_min"] * (1 + 1e-9)
     windows = out["mars_windows"]["windows"]
     assert sorted(w["type"] for w in windows) == [1, 2]
     assert all(w["launch"].startswith("2028") and w["c3_km2_s2"] > 7 for w in windows)

@@ -10,9 +10,10 @@ import pyarrow as pa
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from starbrain.agents.tools._common import MAX_ROWS, open_store, rows, user_errors
+from starbrain.agents.tools._common import MAX_ROWS, json_value, open_store, rows, user_errors
 
-TOOLS = ("fleet_state",)
+TOOLS = ("fleet_state", "compute_schedule")
+POLICIES = ("nocap", "uniform60", "zeus", "starbrain")
 UNIT_COLUMN = {"vehicle": "vehicle_id", "arm": "arm_id", "compute": "gpu_id"}
 
 
@@ -37,6 +38,32 @@ def register(server: MCPServer, allow_writes: bool) -> None:
             t = store.read(fleet, where=where, params=params)
         latest = _latest(t, column)
         return {"fleet": fleet, "n": latest.num_rows, "units": rows(latest, limit)}
+
+    @server.tool(
+        description="Power-capped schedule of random training jobs on a GPU site: energy "
+        "MWh, makespan s, peak site MW, max ramp MW/min and deadline misses of no cap, a "
+        "uniform 60% cap, per-job Zeus-style limits and starbrain's planner, under a site "
+        "budget and ramp limit given as fractions of the uncapped draw."
+    )
+    @user_errors
+    def compute_schedule(
+        jobs: Annotated[int, Field(ge=1, le=5000, description="Random jobs.")] = 400,
+        gpus: Annotated[int, Field(ge=8, le=1_000_000, description="GPUs.")] = 100_000,
+        budget_frac: Annotated[float, Field(gt=0, le=1)] = 0.55,
+        ramp_frac_per_min: Annotated[float, Field(gt=0, le=1)] = 0.05,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        from starbrain.planners.power_schedule import Jobs, Site, evaluate_schedule, plan_schedule
+
+        js = Jobs.random(jobs, gpus, seed=seed)
+        full = float((js.n_gpus * (js.demand_w + 90.0)).sum())
+        site = Site(budget_w=budget_frac * full, ramp_w_per_s=ramp_frac_per_min * full / 60.0)
+        found = [evaluate_schedule(js, site, plan_schedule(js, site, p)) for p in POLICIES]
+        return {
+            "budget_mw": site.budget_w / 1e6,
+            "ramp_limit_mw_per_min": site.ramp_w_per_s * 60.0 / 1e6,
+            "policies": [{k: json_value(v) for k, v in r.items()} for r in found],
+        }
 
 
 def _latest(t: pa.Table, column: str) -> pa.Table:
