@@ -8,6 +8,12 @@ naming its subject in words no template uses (below); its relevant posts are tha
 recall@10 = |relevant among the top 10| / min(10, |relevant|), averaged over queries, also per
 event kind.
 
+A second, name-free query set (``NO_NAME_QUERIES``: paraphrases only, no vehicle, satellite or
+place, none a template's words) asks what kind of thing happened; with no name to tell one event
+from another, its relevant posts are those of every event of that kind in the corpus (so
+recall@10 is the share of the top 10 that are posts about an event of the asked kind). Both sets
+print in one table.
+
 Run ``python bench/posts_retrieval.py [--days D] [--minilm]``.
 """
 
@@ -48,6 +54,41 @@ QUERIES = {
     ],
 }
 
+NO_NAME_QUERIES = {
+    "launch_anomaly": [
+        "rocket motor failed during the climb",
+        "the booster lost thrust after leaving the pad",
+        "something went badly wrong on the way to orbit",
+        "flight terminated early, vehicle did not make it",
+        "ascent failure, engines quit",
+    ],
+    "conjunction": [
+        "two spacecraft nearly colliding",
+        "risk of a crash between objects in orbit",
+        "satellite must manoeuvre to avoid space junk",
+        "orbital debris on a collision course",
+        "dangerously close pass between satellites",
+    ],
+    "outage": [
+        "satellite internet not working",
+        "cannot get online, the connection keeps dropping",
+        "broadband service failure, no signal",
+        "huge lag and packet loss on my satellite link",
+        "network down across the region",
+    ],
+    "reentry": [
+        "something burning up as it falls from the sky",
+        "space junk falling back to Earth",
+        "glowing fragments streaking overhead",
+        "a spacecraft disintegrating as it comes down",
+        "object returning from orbit lit up the night",
+    ],
+}
+
+
+def _label(mode: str, ename: str) -> str:
+    return "lexical (BM25)" if mode == "lexical" else f"{mode} ({ename})"
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,28 +116,40 @@ def main() -> None:
 
         embedders.append(("minilm", MiniLMEmbedder()))
     results: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    free: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    by_kind = {k: set().union(*[rel[e.id] for e in events if e.kind == k]) for k in QUERIES}
     for ename, emb in embedders:
         s = PostSearch(emb)
         s.add(table)
         modes = ["lexical", "embedding", "hybrid"] if ename == "hashed" else ["embedding", "hybrid"]
         for e in events:
-            want = rel[e.id]
             for q in QUERIES[e.kind]:
                 text = q.format(s=e.subject, o=e.other or "debris", p=e.place or "orbit")
                 for mode in modes:
-                    hits = {h.row for h in s.search_rows(text, 10, mode)}  # type: ignore[arg-type]
-                    r = len(hits & want) / min(10, len(want))
-                    label = "lexical (BM25)" if mode == "lexical" else f"{mode} ({ename})"
-                    results[label].append((e.kind, r))
+                    results[_label(mode, ename)].append((e.kind, _recall(s, text, mode, rel[e.id])))
+        for kind, queries in NO_NAME_QUERIES.items():
+            for text in queries:
+                for mode in modes:
+                    free[_label(mode, ename)].append((kind, _recall(s, text, mode, by_kind[kind])))
     n_q = len(next(iter(results.values())))
-    print(f"{table.num_rows} posts, {len(events)} events, {n_q} held-out queries; recall@10")
+    n_free = len(next(iter(free.values())))
+    print(
+        f"{table.num_rows} posts, {len(events)} events; recall@10 on {n_q} held-out queries "
+        f"naming the event, {n_free} name-free paraphrases"
+    )
     kinds = list(QUERIES)
-    print(f"{'ranking':24s} {'all':>6s} " + " ".join(f"{k:>15s}" for k in kinds))
-    for label, rs in results.items():
-        per = [np.mean([r for k, r in rs if k == kind]) for kind in kinds]
-        print(
-            f"{label:24s} {np.mean([r for _, r in rs]):6.3f} " + " ".join(f"{p:15.3f}" for p in per)
-        )
+    print(f"{'ranking':24s} {'set':>9s} {'all':>6s} " + " ".join(f"{k:>15s}" for k in kinds))
+    for name, res in (("named", results), ("no names", free)):
+        for label, rs in res.items():
+            per = [np.mean([r for k, r in rs if k == kind]) for kind in kinds]
+            mean = np.mean([r for _, r in rs])
+            print(f"{label:24s} {name:>9s} {mean:6.3f} " + " ".join(f"{p:15.3f}" for p in per))
+
+
+def _recall(search: PostSearch, text: str, mode: str, want: set[int]) -> float:
+    """recall@10 of one query: relevant rows among the top 10 / min(10, |relevant|)."""
+    hits = {h.row for h in search.search_rows(text, 10, mode)}  # type: ignore[arg-type]
+    return len(hits & want) / min(10, len(want))
 
 
 if __name__ == "__main__":
