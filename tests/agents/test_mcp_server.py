@@ -142,6 +142,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "mars_windows": {"start_year": 2028, "end_year": 2028},
     "fleet_state": {"fleet": "compute", "limit": 1000},
     "compute_schedule": {"jobs": 100, "gpus": 10_000},
+    "screen_conjunctions": {"start": "2026-01-01T00:00:00Z", "days": 0.5, "limit": 5},
 }
 ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "orbit_predict": ({"norad_ids": [9], "start": "2026-01-01T00:00:00Z"}, "no element sets"),
@@ -234,6 +235,12 @@ def _check_planners(out: dict[str, Any]) -> None:
     assert fleet["n"] == len(set(table.column("gpu_id").to_pylist())) == len(fleet["units"])
     newest = np.datetime64(np.max(table.column("time").to_numpy()), "ns")
     assert {u["time"] for u in fleet["units"]} == {f"{newest}Z"}
+    screened, stored = out["screen_conjunctions"], out["conjunctions"]["conjunctions"][0]
+    assert screened["model"] == "sgp4" and screened["stored"] is False and screened["n"] == 1
+    hit = screened["conjunctions"][0]
+    tca = np.datetime64(hit["tca"][:-1], "ns")
+    assert abs((tca - EPOCH) / np.timedelta64(1, "s") - MEET_S) < 1.0  # the built geometry
+    assert hit["miss_distance_km"] == pytest.approx(stored["miss_distance_km"], abs=1e-3)
     sched = out["compute_schedule"]
     policies = {p["policy"]: p for p in sched["policies"]}
     assert list(policies) == ["nocap", "uniform60", "zeus", "starbrain"]
@@ -258,14 +265,20 @@ def test_every_tool_over_stdio_and_writes_refused(store_file: Path) -> None:
                 "plan_avoidance", {"norad_id": 250001, "verify": False, "store_plan": True}
             )
             out["_write"] = r
+            out["_screen_write"] = await client.call_tool(
+                "screen_conjunctions", {"start": "2026-01-01T00:00:00Z", "store_result": True}
+            )
             return out
 
     out = anyio.run(main)
     _check(out)
     assert out["_write"].is_error
     assert "--allow-writes" in out["_write"].content[0].text
+    assert out["_screen_write"].is_error
+    assert "--allow-writes" in out["_screen_write"].content[0].text
     with Store(store_file, read_only=True) as store:
         assert store.count("manoeuvres") == 0
+        assert store.count("conjunctions") == 1
 
 
 def _free_port() -> int:

@@ -17,6 +17,7 @@ UTC with ``Z``, units in the field names and descriptions), one module per group
 ``telemetry_anomalies``    stored telemetry anomalies (``anomalies`` stream)
 ``telemetry_window``       telemetry samples of one source/parameter in a time window
 ``conjunctions``           the latest stored conjunction screening, highest Pc first
+``screen_conjunctions``    run a screening (stores it only with --allow-writes, progress)
 ``orbit_predict``          TEME states from the newest element sets (``model``: latest|NAME|sgp4)
 ``passes``                 passes of catalogued satellites over a ground station (progress)
 ``plan_avoidance``         minimum-dv avoidance burn for a stored conjunction (progress)
@@ -33,9 +34,10 @@ Resources: ``starbrain://streams`` (every stream with its row count) and
 ``starbrain://streams/{name}`` (a stream's schema, key and newest rows).
 
 **Read-only by default.** A tool that changes the store (``plan_avoidance`` with
-``store_plan=true``) needs the server started with ``--allow-writes``; every such call is logged
-(logger ``starbrain.agents``, on standard error, never standard output, which carries stdio
-MCP). Without the flag the tool still plans, and says it stored nothing.
+``store_plan=true``, ``screen_conjunctions`` with ``store_result=true``) needs the server
+started with ``--allow-writes``; every such call is logged (logger ``starbrain.agents``, on
+standard error, never standard output, which carries stdio MCP). Without the flag the tool
+still plans or screens, and says it stored nothing.
 """
 
 from __future__ import annotations

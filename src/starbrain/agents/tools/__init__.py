@@ -8,9 +8,9 @@ from types import ModuleType
 
 from mcp.server.mcpserver import MCPServer
 
-from starbrain.agents.tools import fleets, orbits, planners, posts, resources, store
+from starbrain.agents.tools import fleets, orbits, planners, posts, resources, screening, store
 
-GROUPS: tuple[ModuleType, ...] = (posts, store, orbits, planners, fleets)
+GROUPS: tuple[ModuleType, ...] = (posts, store, screening, orbits, planners, fleets)
 TOOL_NAMES: tuple[str, ...] = tuple(name for group in GROUPS for name in group.TOOLS)
 
 
