@@ -47,14 +47,12 @@ FUNCTION_ALLOW: dict[str, str] = {
     "sources/generators/debris.py::generate_debris": _TODO,
     "sources/telemetry/packets.py::_parse_packet": _TODO,
     "sources/telemetry/packets.py::_parse_parameter": _TODO,
-    "sources/posts/simulator.py::simulate_posts": _TODO,
     "sources/ephemerides/sp3.py::read_sp3": _TODO,
     "sources/catalogs/tle.py::_parse_groups": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason
 MODULE_ALLOW: dict[str, str] = {
-    "physics/forces.py": _TODO,
     "physics/integrators.py": _TODO,
 }
 

@@ -348,6 +348,130 @@ class SimulatedPosts:
         return path, lab, ev
 
 
+class _PostLog:
+    """Posts as they are drawn (any time order) and their labels, ids ``sim<seed>-NNNNNN``."""
+
+    def __init__(self, seed: int, phrasing: Phrasing) -> None:
+        self.seed, self.phrasing = seed, phrasing
+        self.rows: list[dict[str, Any]] = []
+        self.labels: list[tuple[str, str | None, str | None]] = []
+
+    def add(
+        self,
+        t: np.datetime64,
+        author: str,
+        text: str,
+        lang: str,
+        kind: str,
+        event_id: str | None = None,
+        reply_to: str | None = None,
+        ents: Sequence[str] = (),
+    ) -> str:
+        """Append one post at ``t`` (UTC) labelled ``kind``; returns its id."""
+        pid = f"sim{self.seed}-{len(self.rows):06d}"
+        self.rows.append(
+            {
+                "id": pid,
+                "time": t,
+                "author": author,
+                "text": text,
+                "lang": lang,
+                "reply_to": reply_to,
+                "lat_deg": None,
+                "lon_deg": None,
+                "entities": json.dumps([*ents, *_hashtags(text)], ensure_ascii=False),
+            }
+        )
+        self.labels.append((kind, event_id, self.phrasing if kind == "event" else None))
+        return pid
+
+    def tables(self, end: np.datetime64) -> tuple[pa.Table, pa.Table]:
+        """The posts before ``end`` in time order (``POSTS_SCHEMA``) and their labels."""
+        rows, labels = self.rows, self.labels
+        order = sorted(
+            (i for i in range(len(rows)) if rows[i]["time"] < end), key=lambda i: rows[i]["time"]
+        )
+        posts = posts_table([rows[i] for i in order], source=f"simulated:seed={self.seed}")
+        lab = pa.table(
+            {
+                "id": [rows[i]["id"] for i in order],
+                "kind": [labels[i][0] for i in order],
+                "event_id": [labels[i][1] for i in order],
+                "phrasing": [labels[i][2] for i in order],
+            },
+            schema=LABELS_SCHEMA,
+        )
+        return posts, lab
+
+
+def _event_posts(
+    log: _PostLog, rng: np.random.Generator, e: FleetEvent, ja_fraction: float
+) -> None:
+    """Posts about ``e``: a negative-binomial count (mean 40 x severity, at least 3), a
+    log-normal onset (median 90 s) and log-normal spacing (median 120 s); one in five replies
+    to an earlier post of the same event."""
+    mean = 40.0 * e.severity
+    n = max(3, int(rng.negative_binomial(4, 4 / (4 + mean))))
+    onset = rng.lognormal(np.log(90.0), 0.8)
+    offsets = np.sort(rng.lognormal(np.log(120.0), 1.0, size=n))
+    offsets = onset + offsets - offsets[0]
+    ids: list[str] = []
+    for off in offsets:
+        lang = "ja" if rng.random() < ja_fraction else "en"
+        tmpl = _T[e.kind][log.phrasing][lang]
+        text = _fill(tmpl[rng.integers(len(tmpl))], e)
+        ents = [n for n in e.names if n in text] if rng.random() < 0.5 else []
+        reply = ids[rng.integers(len(ids))] if ids and rng.random() < 0.2 else None
+        t = e.time + np.timedelta64(int(off * 1e9), "ns")
+        ids.append(log.add(t, f"@u{rng.integers(100_000)}", text, lang, "event", e.id, reply, ents))
+
+
+def _chatter_posts(
+    log: _PostLog,
+    rng: np.random.Generator,
+    t0: np.datetime64,
+    duration_s: float,
+    chatter_per_hour: float,
+    ja_fraction: float,
+) -> None:
+    """Background chatter over ``duration_s`` from ``t0``: a Poisson process whose rate follows
+    the hour of day (peak at 15:00 UTC, 1 +- 0.6), drawn by thinning a 1.6x envelope."""
+    hours = duration_s / 3600.0
+    n_chat = int(rng.poisson(chatter_per_hour * hours * 1.6))
+    cand = rng.uniform(0.0, duration_s, size=n_chat)  # thinning of a 1.6x envelope
+    hour_of_day = (
+        (t0 - t0.astype("datetime64[D]")) / np.timedelta64(1, "h") + cand / 3600.0
+    ) % 24.0
+    keep = rng.random(n_chat) < (1.0 + 0.6 * np.cos(2 * np.pi * (hour_of_day - 15.0) / 24.0)) / 1.6
+    for off in np.sort(cand[keep]):
+        lang = "ja" if rng.random() < ja_fraction else "en"
+        pool = _CHATTER[lang]
+        log.add(
+            t0 + np.timedelta64(int(off * 1e9), "ns"),
+            f"@u{rng.integers(100_000)}",
+            pool[rng.integers(len(pool))],
+            lang,
+            "chatter",
+        )
+
+
+def _spam_burst(
+    log: _PostLog, rng: np.random.Generator, t0: np.datetime64, duration_s: float
+) -> None:
+    """One decoy burst: 40 to 79 English spam posts from three bots within 10 minutes,
+    starting at a uniform time in the window."""
+    at = rng.uniform(0.0, max(duration_s - 900.0, 1.0))
+    bots = [f"@promo{rng.integers(1000)}" for _ in range(3)]
+    for off in np.sort(rng.uniform(0.0, 600.0, size=int(rng.integers(40, 80)))):
+        log.add(
+            t0 + np.timedelta64(int((at + off) * 1e9), "ns"),
+            bots[rng.integers(3)],
+            _SPAM[rng.integers(len(_SPAM))],
+            "en",
+            "spam",
+        )
+
+
 def simulate_posts(
     events: Sequence[FleetEvent],
     start: Any,
@@ -367,93 +491,11 @@ def simulate_posts(
     rng = np.random.default_rng(seed)
     t0 = timeconv.to_instant(start, "start")
     end = t0 + np.timedelta64(int(duration_s * 1e9), "ns")
-    rows: list[dict[str, Any]] = []
-    labels: list[tuple[str, str | None, str | None]] = []
-
-    def add(
-        t: np.datetime64,
-        author: str,
-        text: str,
-        lang: str,
-        kind: str,
-        event_id: str | None = None,
-        reply_to: str | None = None,
-        ents: Sequence[str] = (),
-    ) -> str:
-        pid = f"sim{seed}-{len(rows):06d}"
-        rows.append(
-            {
-                "id": pid,
-                "time": t,
-                "author": author,
-                "text": text,
-                "lang": lang,
-                "reply_to": reply_to,
-                "lat_deg": None,
-                "lon_deg": None,
-                "entities": json.dumps([*ents, *_hashtags(text)], ensure_ascii=False),
-            }
-        )
-        labels.append((kind, event_id, phrasing if kind == "event" else None))
-        return pid
-
+    log = _PostLog(seed, phrasing)
     for e in events:
-        mean = 40.0 * e.severity
-        n = max(3, int(rng.negative_binomial(4, 4 / (4 + mean))))
-        onset = rng.lognormal(np.log(90.0), 0.8)
-        offsets = np.sort(rng.lognormal(np.log(120.0), 1.0, size=n))
-        offsets = onset + offsets - offsets[0]
-        ids: list[str] = []
-        for off in offsets:
-            lang = "ja" if rng.random() < ja_fraction else "en"
-            tmpl = _T[e.kind][phrasing][lang]
-            text = _fill(tmpl[rng.integers(len(tmpl))], e)
-            ents = [n for n in e.names if n in text] if rng.random() < 0.5 else []
-            reply = ids[rng.integers(len(ids))] if ids and rng.random() < 0.2 else None
-            t = e.time + np.timedelta64(int(off * 1e9), "ns")
-            ids.append(add(t, f"@u{rng.integers(100_000)}", text, lang, "event", e.id, reply, ents))
-
-    hours = duration_s / 3600.0
-    n_chat = int(rng.poisson(chatter_per_hour * hours * 1.6))
-    cand = rng.uniform(0.0, duration_s, size=n_chat)  # thinning of a 1.6x envelope
-    hour_of_day = (
-        (t0 - t0.astype("datetime64[D]")) / np.timedelta64(1, "h") + cand / 3600.0
-    ) % 24.0
-    keep = rng.random(n_chat) < (1.0 + 0.6 * np.cos(2 * np.pi * (hour_of_day - 15.0) / 24.0)) / 1.6
-    for off in np.sort(cand[keep]):
-        lang = "ja" if rng.random() < ja_fraction else "en"
-        pool = _CHATTER[lang]
-        add(
-            t0 + np.timedelta64(int(off * 1e9), "ns"),
-            f"@u{rng.integers(100_000)}",
-            pool[rng.integers(len(pool))],
-            lang,
-            "chatter",
-        )
-
+        _event_posts(log, rng, e, ja_fraction)
+    _chatter_posts(log, rng, t0, duration_s, chatter_per_hour, ja_fraction)
     for _ in range(n_spam_bursts):
-        at = rng.uniform(0.0, max(duration_s - 900.0, 1.0))
-        bots = [f"@promo{rng.integers(1000)}" for _ in range(3)]
-        for off in np.sort(rng.uniform(0.0, 600.0, size=int(rng.integers(40, 80)))):
-            add(
-                t0 + np.timedelta64(int((at + off) * 1e9), "ns"),
-                bots[rng.integers(3)],
-                _SPAM[rng.integers(len(_SPAM))],
-                "en",
-                "spam",
-            )
-
-    order = sorted(
-        (i for i in range(len(rows)) if rows[i]["time"] < end), key=lambda i: rows[i]["time"]
-    )
-    posts = posts_table([rows[i] for i in order], source=f"simulated:seed={seed}")
-    lab = pa.table(
-        {
-            "id": [rows[i]["id"] for i in order],
-            "kind": [labels[i][0] for i in order],
-            "event_id": [labels[i][1] for i in order],
-            "phrasing": [labels[i][2] for i in order],
-        },
-        schema=LABELS_SCHEMA,
-    )
+        _spam_burst(log, rng, t0, duration_s)
+    posts, lab = log.tables(end)
     return SimulatedPosts(posts, lab, list(events))
