@@ -14,8 +14,9 @@ TLE columns so TLE and OMM exports of the same record agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +35,10 @@ from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 __all__ = [
     "PRESETS",
     "WalkerShell",
+    "elements_table",
     "generate",
     "generate_preset",
+    "generation_epoch",
     "kozai_mean_motion",
     "mean_altitude_km",
 ]
@@ -141,6 +144,92 @@ def mean_altitude_km(
     return np.asarray((a - 1.0) * RADIUS_WGS72_KM, dtype=np.float64)
 
 
+def generation_epoch(epoch: object) -> np.datetime64:
+    """``epoch`` (anything ``timeconv.to_datetime64`` reads) as UTC ns; None: today 00:00 UTC."""
+    if epoch is None:
+        return timeconv.utc_now().astype("datetime64[D]").astype("datetime64[ns]")
+    return np.datetime64(timeconv.to_datetime64(epoch), "ns")
+
+
+def elements_table(
+    first_norad: int,
+    epoch: np.datetime64,
+    names: Sequence[str],
+    elements: Mapping[str, Any],
+    source: str,
+) -> pa.Table:
+    """An ``ELEMENTS_SCHEMA`` table of generated objects numbered from ``first_norad``, all at
+    ``epoch``. ``elements`` holds ``mean_motion_rev_per_day``, ``eccentricity``,
+    ``inclination_deg``, ``ra_of_asc_node_deg``, ``arg_of_pericenter_deg``,
+    ``mean_anomaly_deg`` and ``bstar_per_earth_radius`` (one value per object); they are rounded
+    to the TLE columns' precision so every export format carries identical values."""
+    total = len(names)
+    angles = ("ra_of_asc_node_deg", "arg_of_pericenter_deg", "mean_anomaly_deg")
+    cols = {key: np.mod(np.round(elements[key], 4), 360.0) for key in angles}
+    cols["inclination_deg"] = np.round(elements["inclination_deg"], 4)
+    cols["eccentricity"] = np.round(elements["eccentricity"], 7)
+    cols["mean_motion_rev_per_day"] = np.round(elements["mean_motion_rev_per_day"], 8)
+    bstar = np.array([float(f"{b:.4e}") for b in elements["bstar_per_earth_radius"]])
+    return pa.table(
+        {
+            "norad_id": pa.array(np.arange(first_norad, first_norad + total), pa.int32()),
+            "epoch": pa.array(np.full(total, epoch), pa.timestamp("ns", tz="UTC")),
+            "object_name": pa.array(names, pa.string()),
+            "object_id": pa.nulls(total, pa.string()),
+            "classification": pa.array(["U"] * total, pa.string()),
+            **{
+                key: cols[key]
+                for key in (
+                    "mean_motion_rev_per_day",
+                    "eccentricity",
+                    "inclination_deg",
+                    "ra_of_asc_node_deg",
+                    "arg_of_pericenter_deg",
+                    "mean_anomaly_deg",
+                )
+            },
+            "ephemeris_type": pa.array(np.zeros(total), pa.int8()),
+            "element_set_no": pa.array(np.full(total, 999), pa.int32()),
+            "rev_at_epoch": pa.array(np.zeros(total), pa.int32()),
+            "bstar_per_earth_radius": bstar,
+            "mean_motion_dot_rev_per_day2": np.zeros(total),
+            "mean_motion_ddot_rev_per_day3": np.zeros(total),
+            "tle_line1": pa.nulls(total, pa.string()),
+            "tle_line2": pa.nulls(total, pa.string()),
+            "source": pa.array([source] * total, pa.string()),
+        },
+        schema=ELEMENTS_SCHEMA,
+    )
+
+
+def _shell_elements(
+    shell: WalkerShell, prefix: str
+) -> tuple[dict[str, npt.NDArray[np.float64]], list[str]]:
+    """Unrounded elements (degrees, rev/day, 1/ER) and names of one Walker-delta shell, in
+    plane-major order: plane ``j`` at RAAN ``raan0 + 360 j / P``, slot ``k`` at mean anomaly
+    ``360 k / S + 360 F j / T``."""
+    j, k = np.divmod(np.arange(shell.size), shell.per_plane)  # plane, slot
+    inc = np.full(shell.size, shell.inclination_deg)
+    elements = {
+        "inclination_deg": inc,
+        "ra_of_asc_node_deg": np.mod(shell.raan0_deg + 360.0 * j / shell.planes, 360.0),
+        "mean_anomaly_deg": np.mod(
+            360.0 * k / shell.per_plane + 360.0 * shell.phasing * j / shell.size, 360.0
+        ),
+        "mean_motion_rev_per_day": kozai_mean_motion(
+            shell.altitude_km, np.radians(inc), shell.eccentricity
+        ),
+        "eccentricity": np.full(shell.size, shell.eccentricity),
+        "arg_of_pericenter_deg": np.full(shell.size, shell.arg_of_pericenter_deg),
+        "bstar_per_earth_radius": np.full(shell.size, shell.bstar_per_earth_radius),
+    }
+    width = len(str(shell.planes))
+    names = [
+        f"{prefix} {shell.name}-P{p + 1:0{width}d}-{s + 1:02d}" for p, s in zip(j, k, strict=True)
+    ]
+    return elements, names
+
+
 def generate(
     shells: Sequence[WalkerShell],
     epoch: object = None,
@@ -155,90 +244,16 @@ def generate(
     """
     if not shells:
         raise StarbrainError("no shells to generate")
-    t0 = (
-        timeconv.utc_now().astype("datetime64[D]").astype("datetime64[ns]")
-        if epoch is None
-        else np.datetime64(timeconv.to_datetime64(epoch), "ns")
-    )
+    t0 = generation_epoch(epoch)
     total = sum(s.size for s in shells)
     if first_norad < 1 or first_norad + total - 1 > 339_999:
         raise StarbrainError(
             f"catalogue numbers {first_norad}..{first_norad + total - 1} do not fit 1..339999"
         )
-    parts: dict[str, list[npt.NDArray[np.generic]]] = {}
-    names: list[str] = []
-    for shell in shells:
-        j, k = np.divmod(np.arange(shell.size), shell.per_plane)  # plane, slot
-        raan = np.mod(shell.raan0_deg + 360.0 * j / shell.planes, 360.0)
-        mean_anomaly = np.mod(
-            360.0 * k / shell.per_plane + 360.0 * shell.phasing * j / shell.size, 360.0
-        )
-        inc = np.full(shell.size, shell.inclination_deg)
-        n = kozai_mean_motion(shell.altitude_km, np.radians(inc), shell.eccentricity)
-        cols = {
-            "inclination_deg": inc,
-            "ra_of_asc_node_deg": raan,
-            "mean_anomaly_deg": mean_anomaly,
-            "mean_motion_rev_per_day": n,
-            "eccentricity": np.full(shell.size, shell.eccentricity),
-            "arg_of_pericenter_deg": np.full(shell.size, shell.arg_of_pericenter_deg),
-            "bstar_per_earth_radius": np.full(shell.size, shell.bstar_per_earth_radius),
-        }
-        for key, value in cols.items():
-            parts.setdefault(key, []).append(value)
-        width = len(str(shell.planes))
-        names += [
-            f"{prefix} {shell.name}-P{p + 1:0{width}d}-{s + 1:02d}"
-            for p, s in zip(j, k, strict=True)
-        ]
-    cols_all = {key: np.concatenate(v) for key, v in parts.items()}
-    # round to the TLE columns' precision so every export format carries identical values
-    for key in (
-        "inclination_deg",
-        "ra_of_asc_node_deg",
-        "arg_of_pericenter_deg",
-        "mean_anomaly_deg",
-    ):
-        cols_all[key] = (
-            np.mod(np.round(cols_all[key], 4), 360.0)
-            if key != "inclination_deg"
-            else np.round(cols_all[key], 4)
-        )
-    cols_all["eccentricity"] = np.round(cols_all["eccentricity"], 7)
-    cols_all["mean_motion_rev_per_day"] = np.round(cols_all["mean_motion_rev_per_day"], 8)
-    cols_all["bstar_per_earth_radius"] = np.array(
-        [float(f"{b:.4e}") for b in cols_all["bstar_per_earth_radius"]]
-    )
-    return pa.table(
-        {
-            "norad_id": pa.array(np.arange(first_norad, first_norad + total), pa.int32()),
-            "epoch": pa.array(np.full(total, t0), pa.timestamp("ns", tz="UTC")),
-            "object_name": pa.array(names, pa.string()),
-            "object_id": pa.nulls(total, pa.string()),
-            "classification": pa.array(["U"] * total, pa.string()),
-            **{
-                key: cols_all[key]
-                for key in (
-                    "mean_motion_rev_per_day",
-                    "eccentricity",
-                    "inclination_deg",
-                    "ra_of_asc_node_deg",
-                    "arg_of_pericenter_deg",
-                    "mean_anomaly_deg",
-                )
-            },
-            "ephemeris_type": pa.array(np.zeros(total), pa.int8()),
-            "element_set_no": pa.array(np.full(total, 999), pa.int32()),
-            "rev_at_epoch": pa.array(np.zeros(total), pa.int32()),
-            "bstar_per_earth_radius": cols_all["bstar_per_earth_radius"],
-            "mean_motion_dot_rev_per_day2": np.zeros(total),
-            "mean_motion_ddot_rev_per_day3": np.zeros(total),
-            "tle_line1": pa.nulls(total, pa.string()),
-            "tle_line2": pa.nulls(total, pa.string()),
-            "source": pa.array([source] * total, pa.string()),
-        },
-        schema=ELEMENTS_SCHEMA,
-    )
+    per_shell = [_shell_elements(shell, prefix) for shell in shells]
+    elements = {key: np.concatenate([e[key] for e, _ in per_shell]) for key in per_shell[0][0]}
+    names = [name for _, shell_names in per_shell for name in shell_names]
+    return elements_table(first_norad, t0, names, elements, source)
 
 
 def generate_preset(

@@ -39,13 +39,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
-from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.sources.generators.constellation import (
     J2_WGS72,
     MU_WGS72_KM3_S2,
     RADIUS_WGS72_KM,
+    elements_table,
+    generation_epoch,
     kozai_mean_motion,
 )
 
@@ -88,6 +88,46 @@ def _clipped_normal(
     return out
 
 
+_PERIGEE_KM = {  # mean, sd, lo, hi (km); None: uniform over [lo, hi]
+    "sso": (780.0, 130.0, 450.0, 1500.0),
+    "82deg": (850.0, 110.0, 500.0, 1500.0),
+    "86deg": (770.0, 60.0, 500.0, 1500.0),
+    "74deg": (760.0, 80.0, 400.0, 1500.0),
+    "65-71deg": (700.0, 200.0, 300.0, 1500.0),
+    "50-56deg": (520.0, 120.0, 300.0, 1500.0),
+    "background": (None, None, 300.0, 1500.0),
+}
+
+
+def _perigees_and_inclinations(
+    rng: np.random.Generator, cluster: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Perigee heights (km) and inclinations (deg) per object of each cluster index in
+    ``cluster``, drawn cluster by cluster in ``DEBRIS_CLUSTERS`` order; the sun-synchronous
+    cluster's inclinations are left NaN (they follow from ``a`` and ``e``)."""
+    n = cluster.size
+    hp = np.empty(n)
+    inc = np.full(n, np.nan)
+    for k, (name, _) in enumerate(DEBRIS_CLUSTERS):
+        sel = np.nonzero(cluster == k)[0]
+        mean, sd, lo, hi = _PERIGEE_KM[name]
+        if mean is None or sd is None:  # the background: uniform perigees
+            hp[sel] = rng.uniform(lo, hi, sel.size)
+        else:
+            hp[sel] = _clipped_normal(rng, mean, sd, lo, hi, sel.size)
+        draws = {
+            "82deg": lambda m: rng.normal(82.8, 0.4, m),
+            "86deg": lambda m: rng.normal(86.4, 0.3, m),
+            "74deg": lambda m: rng.normal(74.0, 0.3, m),
+            "65-71deg": lambda m: rng.uniform(65.0, 71.0, m),
+            "50-56deg": lambda m: rng.uniform(50.0, 56.0, m),
+            "background": lambda m: rng.uniform(20.0, 110.0, m),
+        }
+        if name in draws:
+            inc[sel] = draws[name](sel.size)
+    return hp, inc
+
+
 def generate_debris(
     n: int = 6000,
     epoch: object = None,
@@ -109,43 +149,11 @@ def generate_debris(
         raise StarbrainError(
             f"catalogue numbers {first_norad}..{first_norad + n - 1} do not fit 1..{MAX_NORAD}"
         )
-    t0 = (
-        timeconv.utc_now().astype("datetime64[D]").astype("datetime64[ns]")
-        if epoch is None
-        else np.datetime64(timeconv.to_datetime64(epoch), "ns")
-    )
+    t0 = generation_epoch(epoch)
     rng = np.random.default_rng(seed)
     weights = np.array([w for _, w in DEBRIS_CLUSTERS])
     cluster = rng.choice(len(DEBRIS_CLUSTERS), size=n, p=weights / weights.sum())
-
-    hp = np.empty(n)
-    inc = np.full(n, np.nan)
-    perigee = {  # mean, sd, lo, hi (km); None: uniform over [lo, hi]
-        "sso": (780.0, 130.0, 450.0, 1500.0),
-        "82deg": (850.0, 110.0, 500.0, 1500.0),
-        "86deg": (770.0, 60.0, 500.0, 1500.0),
-        "74deg": (760.0, 80.0, 400.0, 1500.0),
-        "65-71deg": (700.0, 200.0, 300.0, 1500.0),
-        "50-56deg": (520.0, 120.0, 300.0, 1500.0),
-        "background": (None, None, 300.0, 1500.0),
-    }
-    for k, (name, _) in enumerate(DEBRIS_CLUSTERS):
-        sel = np.nonzero(cluster == k)[0]
-        mean, sd, lo, hi = perigee[name]
-        if mean is None or sd is None:  # the background: uniform perigees
-            hp[sel] = rng.uniform(lo, hi, sel.size)
-        else:
-            hp[sel] = _clipped_normal(rng, mean, sd, lo, hi, sel.size)
-        draws = {
-            "82deg": lambda m: rng.normal(82.8, 0.4, m),
-            "86deg": lambda m: rng.normal(86.4, 0.3, m),
-            "74deg": lambda m: rng.normal(74.0, 0.3, m),
-            "65-71deg": lambda m: rng.uniform(65.0, 71.0, m),
-            "50-56deg": lambda m: rng.uniform(50.0, 56.0, m),
-            "background": lambda m: rng.uniform(20.0, 110.0, m),
-        }
-        if name in draws:
-            inc[sel] = draws[name](sel.size)
+    hp, inc = _perigees_and_inclinations(rng, cluster)
 
     ecc = np.minimum(rng.exponential(0.006, n), 0.05)
     a_km = (RADIUS_WGS72_KM + hp) / (1.0 - ecc)
@@ -158,29 +166,14 @@ def generate_debris(
 
     inc = np.round(inc, 4)
     ecc = np.round(ecc, 7)
-    mean_motion = np.round(kozai_mean_motion(a_km - RADIUS_WGS72_KM, np.radians(inc), ecc), 8)
-    return pa.table(
-        {
-            "norad_id": pa.array(np.arange(first_norad, first_norad + n), pa.int32()),
-            "epoch": pa.array(np.full(n, t0), pa.timestamp("ns", tz="UTC")),
-            "object_name": pa.array([f"{prefix} {k + 1:06d}" for k in range(n)], pa.string()),
-            "object_id": pa.nulls(n, pa.string()),
-            "classification": pa.array(["U"] * n, pa.string()),
-            "mean_motion_rev_per_day": mean_motion,
-            "eccentricity": ecc,
-            "inclination_deg": inc,
-            "ra_of_asc_node_deg": np.mod(np.round(raan, 4), 360.0),
-            "arg_of_pericenter_deg": np.mod(np.round(argp, 4), 360.0),
-            "mean_anomaly_deg": np.mod(np.round(mean_anomaly, 4), 360.0),
-            "ephemeris_type": pa.array(np.zeros(n), pa.int8()),
-            "element_set_no": pa.array(np.full(n, 999), pa.int32()),
-            "rev_at_epoch": pa.array(np.zeros(n), pa.int32()),
-            "bstar_per_earth_radius": np.array([float(f"{b:.4e}") for b in bstar]),
-            "mean_motion_dot_rev_per_day2": np.zeros(n),
-            "mean_motion_ddot_rev_per_day3": np.zeros(n),
-            "tle_line1": pa.nulls(n, pa.string()),
-            "tle_line2": pa.nulls(n, pa.string()),
-            "source": pa.array([source] * n, pa.string()),
-        },
-        schema=ELEMENTS_SCHEMA,
-    )
+    elements: dict[str, Any] = {
+        "mean_motion_rev_per_day": kozai_mean_motion(a_km - RADIUS_WGS72_KM, np.radians(inc), ecc),
+        "eccentricity": ecc,
+        "inclination_deg": inc,
+        "ra_of_asc_node_deg": raan,
+        "arg_of_pericenter_deg": argp,
+        "mean_anomaly_deg": mean_anomaly,
+        "bstar_per_earth_radius": bstar,
+    }
+    names = [f"{prefix} {k + 1:06d}" for k in range(n)]
+    return elements_table(first_norad, t0, names, elements, source)
