@@ -39,13 +39,11 @@ FUNCTION_ALLOW: dict[str, str] = {
     "cli/contacts.py::contacts_plan": _TODO,
     "cli/orbits.py::propagate": _TODO,
     "cli/route.py::route_command": _TODO,
-    "cli/service.py::run": _TODO,
     "console/routes/live.py::live": _TODO,
     "console/routes/passes.py::passes": _TODO,
     "physics/integrators.py::dop853_batch": _TODO,
     "sources/telemetry/packets.py::_parse_packet": _TODO,
     "sources/telemetry/packets.py::_parse_parameter": _TODO,
-    "sources/ephemerides/sp3.py::read_sp3": _TODO,
     "sources/catalogs/tle.py::_parse_groups": _TODO,
 }
 

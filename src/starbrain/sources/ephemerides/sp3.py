@@ -168,6 +168,135 @@ def _records(
     return xyz, np.array(sats, dtype=object)
 
 
+@dataclass
+class _Layout:
+    """Where a file's records are (0-based line indices) and what its header says."""
+
+    time_system: str = "GPS"  # SP3-a/b files, and %c lines left as 'ccc'
+    ts_line: int = 1  # 1-based line the time system came from
+    satellites: list[str] = field(default_factory=list)
+    epoch_rows: list[int] = field(default_factory=list)  # each '*' line
+    epoch_times: list[np.datetime64] = field(default_factory=list)  # NaT where unreadable
+    p_rows: list[int] = field(default_factory=list)
+    v_rows: list[int] = field(default_factory=list)
+
+
+def _satellite_list(line: str, line_no: int, source: str, errors: list[RecordError]) -> list[str]:
+    """The satellite ids of one '+ ' header line (17 ids of 3 columns from column 10; unused
+    slots are '  0'); an id that is not one is reported."""
+    sats = []
+    body = line[9:60]
+    for slot in (body[k : k + 3] for k in range(0, len(body), 3)):
+        if not slot.strip(" 0"):
+            continue
+        sat = _sat_id(slot)
+        if sat:
+            sats.append(sat)
+        else:
+            errors.append(RecordError(source, f"not a satellite id: {slot!r}",
+                                      line=line_no, field="satellite"))  # fmt: skip
+    return sats
+
+
+def _scan(lines: list[str], source: str, errors: list[RecordError]) -> _Layout:
+    """One pass over the lines after the version line: epochs parsed, P/V records located,
+    satellite list and time system read from the header."""
+    out = _Layout()
+    for i, line in enumerate(lines[1:], start=1):
+        c = line[:1]
+        if c == "P":
+            out.p_rows.append(i)
+        elif c == "V":
+            out.v_rows.append(i)
+        elif c == "*":
+            try:
+                out.epoch_times.append(_epoch(line))
+            except ValueError as exc:
+                errors.append(RecordError(source, str(exc), line=i + 1, field="epoch"))
+                out.epoch_times.append(np.datetime64("NaT", "ns"))
+            out.epoch_rows.append(i)
+        elif line.startswith("+ "):
+            out.satellites += _satellite_list(line, i + 1, source, errors)
+        elif line.startswith("%c") and out.ts_line == 1:
+            out.ts_line = i + 1
+            if line[9:12].strip().upper() not in ("", "CCC"):
+                out.time_system = line[9:12].strip().upper()
+        # '##', '++', '%f', '%i', '/*', 'EP', 'EV', 'EOF' and blank lines carry nothing we store
+    return out
+
+
+def _count_lost_records(
+    errors: list[RecordError], epoch_rows: list[int], bad_epochs: npt.NDArray[np.int64],
+    ep_idx: npt.NDArray[np.int64],
+) -> None:  # fmt: skip
+    """Append to each unreadable epoch line's error how many records it costs (in place)."""
+    n_lost = np.bincount(ep_idx[ep_idx >= 0], minlength=len(epoch_rows))
+    lost = {epoch_rows[k] + 1: int(n_lost[k]) for k in bad_epochs}
+    errors[:] = [
+        RecordError(e.source, f"{e.reason}; its {lost[e.line]} records are skipped",
+                    line=e.line, field=e.field)
+        if e.field == "epoch" and e.line in lost else e
+        for e in errors
+    ]  # fmt: skip
+
+
+def _velocities(
+    lines: list[str], lay: _Layout, ep_starts: npt.NDArray[np.int64],
+    at: dict[tuple[int, str], int], n: int, source: str, errors: list[RecordError],
+) -> npt.NDArray[np.float64]:  # fmt: skip
+    """(n, 3) velocities (km/s) matched to the position rows ``at[(epoch index, satellite)]``;
+    NaN where absent (a 0 component), implausible or missing. A V record with no position at
+    its epoch is reported."""
+    v = np.full((n, 3), np.nan)
+    if not lay.v_rows:
+        return v
+    vv, v_sats = _records(lines, lay.v_rows, ("vx", "vy", "vz"), source, errors)
+    vv = vv * 1e-4  # dm/s -> km/s
+    vv[(vv == 0.0).any(axis=1)] = np.nan  # the format's "absent velocity"
+    names = {"x_dot": "vx", "y_dot": "vy", "z_dot": "vz"}
+    for bad_row, fld, why in implausible_states(np.zeros_like(vv), vv):
+        errors.append(RecordError(source, why, line=lay.v_rows[bad_row] + 1, field=names[fld]))
+        vv[bad_row] = np.nan
+    v_ep = np.searchsorted(ep_starts, np.asarray(lay.v_rows, dtype=np.int64), side="right") - 1
+    for j, key in enumerate(zip(v_ep.tolist(), v_sats.tolist(), strict=True)):
+        if not key[1]:
+            continue  # no satellite id: reported by _records
+        row = at.get(key)
+        if row is None:
+            errors.append(RecordError(source, f"velocity of {key[1]} has no position record "
+                                      "at its epoch", line=lay.v_rows[j] + 1))  # fmt: skip
+        else:
+            v[row] = vv[j]
+    return v
+
+
+def _states_table(
+    sats: npt.NDArray[np.object_], t_utc: npt.NDArray[np.datetime64],
+    r: npt.NDArray[np.float64], v: npt.NDArray[np.float64], frame: str, source: str,
+) -> pa.Table:  # fmt: skip
+    """``EPHEMERIS_SCHEMA`` rows of geocentric states (km, km/s, UTC); velocities null where
+    any component is NaN."""
+    n = len(sats)
+    v_ok = np.isfinite(v).all(axis=1)
+    return pa.table(
+        {
+            "object_id": pa.array(sats, pa.string()),
+            "object_name": pa.nulls(n, pa.string()),
+            "time": pa.array(t_utc, EPHEMERIS_SCHEMA.field("time").type),
+            "x": r[:, 0],
+            "y": r[:, 1],
+            "z": r[:, 2],
+            "vx": pa.array(v[:, 0], pa.float64(), mask=~v_ok),
+            "vy": pa.array(v[:, 1], pa.float64(), mask=~v_ok),
+            "vz": pa.array(v[:, 2], pa.float64(), mask=~v_ok),
+            "frame": pa.array([frame] * n, pa.string()),
+            "center": pa.array(["EARTH"] * n, pa.string()),
+            "source": pa.array([source] * n, pa.string()),
+        },
+        schema=EPHEMERIS_SCHEMA,
+    )
+
+
 def read_sp3(text: str, source: str = "<sp3>") -> Sp3:
     """Parse SP3-c/d ``text``; bad records are reported in ``errors`` and never abort the file.
 
@@ -182,115 +311,37 @@ def read_sp3(text: str, source: str = "<sp3>") -> Sp3:
             "line such as '#cP' or '#dV')"
         )
     frame_written = first[46:51].strip()
-    time_system, ts_line = "GPS", 1  # SP3-a/b files, and %c lines left as 'ccc'
-    satellites: list[str] = []
-    epoch_rows: list[int] = []  # 0-based line index of each '*' line
-    epoch_times: list[np.datetime64] = []
-    p_rows: list[int] = []
-    v_rows: list[int] = []
-    for i, line in enumerate(lines[1:], start=1):
-        c = line[:1]
-        if c == "P":
-            p_rows.append(i)
-        elif c == "V":
-            v_rows.append(i)
-        elif c == "*":
-            try:
-                epoch_times.append(_epoch(line))
-            except ValueError as exc:
-                errors.append(RecordError(source, str(exc), line=i + 1, field="epoch"))
-                epoch_times.append(np.datetime64("NaT", "ns"))
-            epoch_rows.append(i)
-        elif line.startswith("+ "):
-            body = line[9:60]  # 17 ids of 3 columns from column 10; unused slots are '  0'
-            for slot in (body[k : k + 3] for k in range(0, len(body), 3)):
-                if not slot.strip(" 0"):
-                    continue
-                sat = _sat_id(slot)
-                if sat:
-                    satellites.append(sat)
-                else:
-                    errors.append(RecordError(source, f"not a satellite id: {slot!r}",
-                                              line=i + 1, field="satellite"))  # fmt: skip
-        elif line.startswith("%c") and ts_line == 1:
-            ts_line = i + 1
-            if line[9:12].strip().upper() not in ("", "CCC"):
-                time_system = line[9:12].strip().upper()
-        # '##', '++', '%f', '%i', '/*', 'EP', 'EV', 'EOF' and blank lines carry nothing we store
+    lay = _scan(lines, source, errors)
     frame = normalise_frame(frame_written) if frame_written else "ITRF"
-    ep_starts = np.asarray(epoch_rows, dtype=np.int64)
-    t_file = np.asarray([*epoch_times, np.datetime64("NaT", "ns")], dtype="datetime64[ns]")
+    ep_starts = np.asarray(lay.epoch_rows, dtype=np.int64)
+    t_file = np.asarray([*lay.epoch_times, np.datetime64("NaT", "ns")], dtype="datetime64[ns]")
 
-    r, sats = _records(lines, p_rows, ("x", "y", "z"), source, errors)
-    ep_idx = np.searchsorted(ep_starts, np.asarray(p_rows, dtype=np.int64), side="right") - 1
+    r, sats = _records(lines, lay.p_rows, ("x", "y", "z"), source, errors)
+    ep_idx = np.searchsorted(ep_starts, np.asarray(lay.p_rows, dtype=np.int64), side="right") - 1
     t = t_file[ep_idx]  # -1 (before any epoch line) picks the NaT at the end
     for k in np.flatnonzero(ep_idx < 0):
         errors.append(RecordError(source, "position record before the first epoch line",
-                                  line=p_rows[k] + 1))  # fmt: skip
+                                  line=lay.p_rows[k] + 1))  # fmt: skip
     for bad_row, fld, why in implausible_states(r):
-        errors.append(RecordError(source, why, line=p_rows[bad_row] + 1, field=fld))
+        errors.append(RecordError(source, why, line=lay.p_rows[bad_row] + 1, field=fld))
         r[bad_row] = np.nan
     bad_epochs = np.flatnonzero(np.isnat(t_file[:-1]))
     if bad_epochs.size:  # say what an unreadable epoch line costs
-        n_lost = np.bincount(ep_idx[ep_idx >= 0], minlength=len(epoch_rows))
-        lost = {epoch_rows[k] + 1: int(n_lost[k]) for k in bad_epochs}
-        errors[:] = [
-            RecordError(e.source, f"{e.reason}; its {lost[e.line]} records are skipped",
-                        line=e.line, field=e.field)
-            if e.field == "epoch" and e.line in lost else e
-            for e in errors
-        ]  # fmt: skip
+        _count_lost_records(errors, lay.epoch_rows, bad_epochs, ep_idx)
     absent = (r == 0.0).any(axis=1)
     good = np.isfinite(r).all(axis=1) & ~np.isnat(t) & ~absent & (sats != "")
 
-    v = np.full_like(r, np.nan)
-    if v_rows:
-        vv, v_sats = _records(lines, v_rows, ("vx", "vy", "vz"), source, errors)
-        vv = vv * 1e-4  # dm/s -> km/s
-        vv[(vv == 0.0).any(axis=1)] = np.nan  # the format's "absent velocity"
-        names = {"x_dot": "vx", "y_dot": "vy", "z_dot": "vz"}
-        for bad_row, fld, why in implausible_states(np.zeros_like(vv), vv):
-            errors.append(RecordError(source, why, line=v_rows[bad_row] + 1, field=names[fld]))
-            vv[bad_row] = np.nan
-        v_ep = np.searchsorted(ep_starts, np.asarray(v_rows, dtype=np.int64), side="right") - 1
-        at = {key: k for k, key in enumerate(zip(ep_idx.tolist(), sats.tolist(), strict=True))}
-        for j, key in enumerate(zip(v_ep.tolist(), v_sats.tolist(), strict=True)):
-            if not key[1]:
-                continue  # no satellite id: reported by _records
-            row = at.get(key)
-            if row is None:
-                errors.append(RecordError(source, f"velocity of {key[1]} has no position record "
-                                          "at its epoch", line=v_rows[j] + 1))  # fmt: skip
-            else:
-                v[row] = vv[j]
+    at = {key: k for k, key in enumerate(zip(ep_idx.tolist(), sats.tolist(), strict=True))}
+    v = _velocities(lines, lay, ep_starts, at, len(r), source, errors)
     try:
-        t_utc = to_utc(t[good], time_system)
+        t_utc = to_utc(t[good], lay.time_system)
     except ValueError as exc:
-        errors.append(RecordError(source, str(exc), line=ts_line, field="time system"))
+        errors.append(RecordError(source, str(exc), line=lay.ts_line, field="time system"))
         good[:] = False
         t_utc = t[good]
-    n = int(good.sum())
-    vg = v[good]
-    v_ok = np.isfinite(vg).all(axis=1)
-    table = pa.table(
-        {
-            "object_id": pa.array(sats[good], pa.string()),
-            "object_name": pa.nulls(n, pa.string()),
-            "time": pa.array(t_utc, EPHEMERIS_SCHEMA.field("time").type),
-            "x": r[good, 0],
-            "y": r[good, 1],
-            "z": r[good, 2],
-            "vx": pa.array(vg[:, 0], pa.float64(), mask=~v_ok),
-            "vy": pa.array(vg[:, 1], pa.float64(), mask=~v_ok),
-            "vz": pa.array(vg[:, 2], pa.float64(), mask=~v_ok),
-            "frame": pa.array([frame] * n, pa.string()),
-            "center": pa.array(["EARTH"] * n, pa.string()),
-            "source": pa.array([source] * n, pa.string()),
-        },
-        schema=EPHEMERIS_SCHEMA,
-    )
+    table = _states_table(sats[good], t_utc, r[good], v[good], frame, source)
     errors.sort(key=lambda e: e.line or 0)
     return Sp3(
-        source, first[1], first[2] == "V", time_system, frame_written, first[56:60].strip(),
-        satellites, table, errors, int(absent.sum()),
+        source, first[1], first[2] == "V", lay.time_system, frame_written, first[56:60].strip(),
+        lay.satellites, table, errors, int(absent.sum()),
     )  # fmt: skip
