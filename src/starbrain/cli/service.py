@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from starbrain.cli._common import app, console, err_console
 from starbrain.core.errors import StarbrainError
+
+if TYPE_CHECKING:
+    from starbrain.loop.service import LoopService
 
 __all__ = ["demo", "run"]
 
@@ -29,6 +32,26 @@ def _asyncio_run(coro: Any) -> Any:
         return asyncio.run(coro)
     except OSError as exc:  # e.g. the console port is taken
         raise StarbrainError(f"cannot start: {exc}") from None
+
+
+def _print_ready(service: LoopService, url: str | None) -> None:
+    """The one-paragraph start banner on stderr: sim time, pace, tasks, publisher, UDP and
+    console addresses."""
+    from starbrain.loop.publish import SUBJECTS
+
+    s = service.status()
+    pace = f"{s['speed']:g}x" if s["speed"] else "maximum"
+    err_console.print(
+        f"loop running from {s['sim_time'][:19].replace('T', ' ')} UTC at {pace} speed; tasks "
+        f"{', '.join(t['name'] for t in s['tasks'])}; publishing to {s['publisher']} "
+        f"({', '.join(SUBJECTS)})",
+        highlight=False,
+    )
+    if service.summary.udp_address:
+        h, p = service.summary.udp_address
+        err_console.print(f"telemetry: listening for CCSDS packets on udp://{h}:{p}")
+    if url:
+        err_console.print(f"console: {url} (API docs {url}api/docs); Ctrl-C stops")
 
 
 @app.command("run")
@@ -75,8 +98,6 @@ def run(
     from starbrain.console.runner import ConsoleOptions, run_loop
     from starbrain.loop.config import load_config
     from starbrain.loop.demo import print_loop_summary
-    from starbrain.loop.publish import SUBJECTS
-    from starbrain.loop.service import LoopService
 
     cfg = load_config(
         config,
@@ -96,22 +117,7 @@ def run(
 
         check_bind(host, token)  # before anything starts
 
-    def ready(service: LoopService, url: str | None) -> None:
-        s = service.status()
-        pace = f"{s['speed']:g}x" if s["speed"] else "maximum"
-        err_console.print(
-            f"loop running from {s['sim_time'][:19].replace('T', ' ')} UTC at {pace} speed; tasks "
-            f"{', '.join(t['name'] for t in s['tasks'])}; publishing to {s['publisher']} "
-            f"({', '.join(SUBJECTS)})",
-            highlight=False,
-        )
-        if service.summary.udp_address:
-            h, p = service.summary.udp_address
-            err_console.print(f"telemetry: listening for CCSDS packets on udp://{h}:{p}")
-        if url:
-            err_console.print(f"console: {url} (API docs {url}api/docs); Ctrl-C stops")
-
-    summary = _asyncio_run(run_loop(cfg, console=options, on_ready=ready))
+    summary = _asyncio_run(run_loop(cfg, console=options, on_ready=_print_ready))
     print_loop_summary(console, summary)
 
 
