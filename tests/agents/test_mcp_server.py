@@ -4,6 +4,7 @@ finds an anomaly burst, pulls the matching telemetry and asks for an avoidance p
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -88,8 +89,23 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.append("telemetry", telemetry)
         store.append("posts", sim.posts, source="sim")
         store.append("compute", COMPUTE.to_table(), source="sim:test")
+        if HAS_MUJOCO:
+            store.append("arm", _arm(), source="sim:test")
     STORE_PATH[:] = [path]
     return path
+
+
+ARM_PAYLOAD_KG = 0.8
+HAS_MUJOCO = importlib.util.find_spec("mujoco") is not None  # the robots extra
+
+
+def _arm() -> pa.Table:
+    """Two excitation episodes of the worn arm carrying ``ARM_PAYLOAD_KG`` (MuJoCo)."""
+    from dataclasses import replace
+
+    from starbrain.sources.robots import WORN_ARM, simulate_arm
+
+    return simulate_arm(replace(WORN_ARM, payload_kg=ARM_PAYLOAD_KG), 2, 150, 2, "arm-7")
 
 
 def _env(store_file: Path) -> dict[str, str]:
@@ -142,6 +158,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "mars_windows": {"start_year": 2028, "end_year": 2028},
     "fleet_state": {"fleet": "compute", "limit": 1000},
     "compute_schedule": {"jobs": 100, "gpus": 10_000},
+    **({"arm_estimate": {"arm_id": "arm-7"}} if HAS_MUJOCO else {}),
     "screen_conjunctions": {"start": "2026-01-01T00:00:00Z", "days": 0.5, "limit": 5},
 }
 ERRORS: dict[str, tuple[dict[str, Any], str]] = {
@@ -151,6 +168,7 @@ ERRORS: dict[str, tuple[dict[str, Any], str]] = {
         "Atlantis",
     ),
     "mars_windows": ({"start_year": 2030, "end_year": 2028}, "before start_year"),
+    "arm_estimate": ({"arm_id": "arm-404"}, "arm-404"),
     "contacts_plan": (
         {"norad_ids": [250001], "stations": ["Nowhere"], "start": "2026-01-01T00:00:00Z"},
         "Nowhere",
@@ -241,6 +259,10 @@ def _check_planners(out: dict[str, Any]) -> None:
     tca = np.datetime64(hit["tca"][:-1], "ns")
     assert abs((tca - EPOCH) / np.timedelta64(1, "s") - MEET_S) < 1.0  # the built geometry
     assert hit["miss_distance_km"] == pytest.approx(stored["miss_distance_km"], abs=1e-3)
+    if HAS_MUJOCO:
+        arm = out["arm_estimate"]
+        assert arm["rows"] == 2 * 151 and arm["rms_after"] < arm["rms_before"]
+        assert arm["payload_kg"] == pytest.approx(ARM_PAYLOAD_KG, rel=0.10)  # the simulated one
     sched = out["compute_schedule"]
     policies = {p["policy"]: p for p in sched["policies"]}
     assert list(policies) == ["nocap", "uniform60", "zeus", "starbrain"]

@@ -25,6 +25,7 @@ UTC with ``Z``, units in the field names and descriptions), one module per group
 ``route_latency``          city-to-city RTT over a constellation preset's laser links
 ``mars_windows``           Earth-Mars minimum-C3 type I/II transfers per opportunity
 ``fleet_state``            latest stored state per vehicle / arm / GPU (the new fleets)
+``arm_estimate``           an arm's payload kg, damping, friction from its stored telemetry
 ``compute_schedule``       power-capped GPU job schedules: no cap, 60% cap, Zeus, starbrain
 =========================  =====================================================================
 

@@ -1,5 +1,6 @@
-"""MCP tools over the new fleets' streams: each unit's latest stored state (vehicles, arms,
-data-centre GPUs), in the stream's own units (see ``starbrain.core.schemas``)."""
+"""MCP tools over the new fleets: each unit's latest stored state (vehicles, arms, data-centre
+GPUs, in the stream's own units, see ``starbrain.core.schemas``), an arm's payload and joint
+parameters from its telemetry, and power-capped GPU job schedules."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from starbrain.agents.tools._common import MAX_ROWS, json_value, open_store, rows, user_errors
+from starbrain.core.errors import StarbrainError
 
-TOOLS = ("fleet_state", "compute_schedule")
+TOOLS = ("fleet_state", "arm_estimate", "compute_schedule")
 POLICIES = ("nocap", "uniform60", "zeus", "starbrain")
 UNIT_COLUMN = {"vehicle": "vehicle_id", "arm": "arm_id", "compute": "gpu_id"}
 
 
 def register(server: MCPServer, allow_writes: bool) -> None:
     """Add the fleet tools to ``server`` (all read-only)."""
+    _register_state(server)
+    _register_arm(server)
+    _register_compute(server)
 
+
+def _register_state(server: MCPServer) -> None:
     @server.tool(
         description="The latest stored state of each unit of a fleet: vehicle (per "
         "vehicle and log: pose m, speed m/s, ...), arm (per arm and episode: joint angles "
@@ -39,6 +46,42 @@ def register(server: MCPServer, allow_writes: bool) -> None:
         latest = _latest(t, column)
         return {"fleet": fleet, "n": latest.num_rows, "units": rows(latest, limit)}
 
+
+def _register_arm(server: MCPServer) -> None:
+    @server.tool(
+        description="Physical parameters of one arm estimated from its stored telemetry "
+        "(actuator gains from the torque sensors, then payload kg, joint damping N m s and "
+        "friction N m by least squares on the datasheet prior's one-step errors), with "
+        "1-sigma where known and the scaled one-step RMS before and after."
+    )
+    @user_errors
+    def arm_estimate(
+        arm_id: Annotated[str, Field(min_length=1, description="The arm stream's arm_id.")],
+        episodes: Annotated[list[int] | None, Field(description="Default: all.")] = None,
+    ) -> dict[str, Any]:
+        from starbrain.models.arm import THETA_NAMES, estimate_arm
+
+        with open_store() as store:
+            t = store.read("arm", where="arm_id = ?", params=[arm_id])
+        if episodes is not None:
+            keep = np.isin(t.column("episode").to_numpy(), episodes)
+            t = t.filter(pa.array(keep))
+        if t.num_rows == 0:
+            raise StarbrainError(f"no arm telemetry stored for {arm_id!r} (those episodes)")
+        est = estimate_arm(t.sort_by([("episode", "ascending"), ("time", "ascending")]))
+        std = None if est.std is None else [float(x) for x in est.std]
+        return {
+            "arm_id": arm_id,
+            "rows": t.num_rows,
+            "payload_kg": est.payload_kg,
+            "theta": est.as_dict(),
+            "std": None if std is None else dict(zip(THETA_NAMES, std, strict=True)),
+            "rms_before": est.rms_before,
+            "rms_after": est.rms_after,
+        }
+
+
+def _register_compute(server: MCPServer) -> None:
     @server.tool(
         description="Power-capped schedule of random training jobs on a GPU site: energy "
         "MWh, makespan s, peak site MW, max ramp MW/min and deadline misses of no cap, a "
