@@ -44,7 +44,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "physics/integrators.py::dop853_batch": _TODO,
     "sources/telemetry/packets.py::_parse_packet": _TODO,
     "sources/telemetry/packets.py::_parse_parameter": _TODO,
-    "sources/catalogs/tle.py::_parse_groups": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason

@@ -266,6 +266,102 @@ def parse_tle_lines(lines: Sequence[str], source: str = "<lines>", **kwargs: Any
     return parse_tle("\n".join(lines), source, **kwargs)
 
 
+class _Flags:
+    """The first problem found in each record: (1-based line, field, reason) or None."""
+
+    def __init__(self, line1: npt.NDArray[np.int64]) -> None:
+        self.line1, self.line2 = line1, line1 + 1
+        self.reasons: list[tuple[int, str, str] | None] = [None] * len(line1)
+
+    def flag(self, mask: npt.NDArray[np.bool_], which: int, field: str, reason: str) -> None:
+        """Record ``reason`` against line ``which`` (1 or 2) of every record in ``mask`` that
+        has no problem yet."""
+        for k in np.flatnonzero(mask):
+            if self.reasons[k] is None:
+                line = self.line1[k] if which == 1 else self.line2[k]
+                self.reasons[k] = (int(line) + 1, field, reason)
+
+    def good(self) -> npt.NDArray[np.bool_]:
+        return np.array([r is None for r in self.reasons], dtype=bool)
+
+    def errors(self, source: str, norad: npt.NDArray[np.int64]) -> list[RecordError]:
+        """One ``RecordError`` per flagged record, with its catalogue number where readable."""
+        return [
+            RecordError(
+                source,
+                reason,
+                line=line,
+                field=field,
+                norad_id=int(norad[k]) if norad[k] >= 0 else None,
+            )
+            for k, r in enumerate(self.reasons)
+            if r is not None
+            for (line, field, reason) in [r]
+        ]
+
+
+def _line1_fields(l1: npt.NDArray[np.uint8], flags: _Flags) -> dict[str, Any]:
+    """Classification, epoch (ns), n-dot, n-ddot, B*, ephemeris type (and whether blank) and
+    element set number of line 1 (rows of ``TLE_WIDTH`` bytes); unreadable fields flagged."""
+    f: dict[str, Any] = {"cls": l1[:, 7]}
+    flags.flag(
+        ~np.isin(f["cls"], np.frombuffer(b"UCS ", dtype=np.uint8)),
+        1,
+        "classification",
+        "must be U, C or S",
+    )
+    f["epoch"], ok = _epoch_ns(l1[:, 18:32])
+    flags.flag(~ok, 1, "epoch", "not a valid yyddd.dddddddd epoch")
+    f["ndot"], ok = fw.parse_decimal(l1[:, slice(*_L1["mean_motion_dot"])])
+    flags.flag(~ok, 1, "mean_motion_dot", "not a decimal number")
+    f["nddot"], ok = fw.parse_exponent(l1[:, slice(*_L1["mean_motion_ddot"])])
+    flags.flag(~ok, 1, "mean_motion_ddot", "not an exponent field like ' 12345-6'")
+    f["bstar"], ok = fw.parse_exponent(l1[:, slice(*_L1["bstar"])])
+    flags.flag(~ok, 1, "bstar", "not an exponent field like ' 12345-6'")
+    f["eph"], ok = fw.parse_int(l1[:, 62:63], blank_ok=True)
+    flags.flag(~ok, 1, "ephemeris_type", "not a digit")
+    f["eph_blank"] = l1[:, 62] == fw.SPACE
+    f["elset"], ok = fw.parse_int(l1[:, 64:68], blank_ok=True)
+    flags.flag(~ok, 1, "element_set_no", "not an integer")
+    return f
+
+
+def _line2_fields(l2: npt.NDArray[np.uint8], flags: _Flags) -> dict[str, Any]:
+    """Inclination, RAAN, eccentricity, argument of perigee, mean anomaly (deg), mean motion
+    (rev/day) and revolution number of line 2; unreadable fields flagged, then the ranges."""
+    f: dict[str, Any] = {}
+    for key, name in (("incl", "inclination"), ("raan", "ra_of_asc_node")):
+        f[key], ok = fw.parse_decimal(l2[:, slice(*_L2[name])])
+        flags.flag(~ok, 2, name, "not a decimal number")
+    f["ecc"], ok = fw.parse_implied_decimal(l2[:, slice(*_L2["eccentricity"])])
+    flags.flag(~ok, 2, "eccentricity", "not 7 digits")
+    for key, name in (("argp", "arg_of_pericenter"), ("mo", "mean_anomaly"), ("no", "mean_motion")):
+        f[key], ok = fw.parse_decimal(l2[:, slice(*_L2[name])])
+        flags.flag(~ok, 2, name, "not a decimal number")
+    f["revs"], ok = fw.parse_int(l2[:, slice(*_L2["rev_at_epoch"])], blank_ok=True)
+    flags.flag(~ok, 2, "rev_at_epoch", "not an integer")
+    return f
+
+
+def _check_ranges(f2: dict[str, Any], flags: _Flags) -> None:
+    """Flag line-2 angles outside their ranges and mean motions that are not physical."""
+    incl, no = f2["incl"], f2["no"]
+    flags.flag((incl < 0) | (incl > 180), 2, "inclination", "outside 0-180 degrees")
+    for name, key in (
+        ("ra_of_asc_node", "raan"),
+        ("arg_of_pericenter", "argp"),
+        ("mean_anomaly", "mo"),
+    ):
+        flags.flag((f2[key] < 0) | (f2[key] > 360), 2, name, "outside 0-360 degrees")
+    flags.flag(~(no > 0), 2, "mean_motion", "must be positive")
+    flags.flag(
+        no > MAX_MEAN_MOTION_REV_PER_DAY,
+        2,
+        "mean_motion",
+        "above 18 rev/day (the semi-major axis would be inside the Earth)",
+    )
+
+
 def _parse_groups(
     lines: _Lines,
     line1: npt.NDArray[np.int64],
@@ -273,120 +369,60 @@ def _parse_groups(
     source: str,
     check_checksums: bool = True,
 ) -> tuple[pa.Table, list[RecordError]]:
-    n = len(line1)
-    line2 = line1 + 1
-    reasons: list[tuple[int, str, str] | None] = [None] * n  # (line no, field, reason)
-
-    def flag(mask: npt.NDArray[np.bool_], which: int, field: str, reason: str) -> None:
-        for k in np.flatnonzero(mask):
-            if reasons[k] is None:
-                reasons[k] = (int(line1[k] if which == 1 else line2[k]) + 1, field, reason)
-
-    flag(lines.lengths[line1] < TLE_WIDTH, 1, "line 1", "truncated: fewer than 69 columns")
-    flag(lines.lengths[line2] < TLE_WIDTH, 2, "line 2", "truncated: fewer than 69 columns")
+    """Element sets of the records whose line 1 is at 0-based ``line1`` (line 2 follows it;
+    ``name_line`` is the title line or -1), and one error per rejected record."""
+    flags = _Flags(line1)
+    line2 = flags.line2
+    flags.flag(lines.lengths[line1] < TLE_WIDTH, 1, "line 1", "truncated: fewer than 69 columns")
+    flags.flag(lines.lengths[line2] < TLE_WIDTH, 2, "line 2", "truncated: fewer than 69 columns")
     l1 = lines.matrix(line1, TLE_WIDTH)
     l2 = lines.matrix(line2, TLE_WIDTH)
-    flag(np.asarray((l1 >= 128).any(axis=1)), 1, "line 1", "has a non-ASCII character")
-    flag(np.asarray((l2 >= 128).any(axis=1)), 2, "line 2", "has a non-ASCII character")
+    flags.flag(np.asarray((l1 >= 128).any(axis=1)), 1, "line 1", "has a non-ASCII character")
+    flags.flag(np.asarray((l2 >= 128).any(axis=1)), 2, "line 2", "has a non-ASCII character")
 
     sat1, ok = _alpha5_vec(l1[:, slice(*_L1["catalog_number"])])
-    flag(~ok, 1, "catalog_number", "not a catalogue number")
+    flags.flag(~ok, 1, "catalog_number", "not a catalogue number")
     sat2, ok = _alpha5_vec(l2[:, slice(*_L2["catalog_number"])])
-    flag(~ok, 2, "catalog_number", "not a catalogue number")
-    cls = l1[:, 7]
-    flag(
-        ~np.isin(cls, np.frombuffer(b"UCS ", dtype=np.uint8)),
-        1,
-        "classification",
-        "must be U, C or S",
-    )
-    epoch, ok = _epoch_ns(l1[:, 18:32])
-    flag(~ok, 1, "epoch", "not a valid yyddd.dddddddd epoch")
-    ndot, ok = fw.parse_decimal(l1[:, slice(*_L1["mean_motion_dot"])])
-    flag(~ok, 1, "mean_motion_dot", "not a decimal number")
-    nddot, ok = fw.parse_exponent(l1[:, slice(*_L1["mean_motion_ddot"])])
-    flag(~ok, 1, "mean_motion_ddot", "not an exponent field like ' 12345-6'")
-    bstar, ok = fw.parse_exponent(l1[:, slice(*_L1["bstar"])])
-    flag(~ok, 1, "bstar", "not an exponent field like ' 12345-6'")
-    eph, ok = fw.parse_int(l1[:, 62:63], blank_ok=True)
-    flag(~ok, 1, "ephemeris_type", "not a digit")
-    eph_blank = l1[:, 62] == fw.SPACE
-    elset, ok = fw.parse_int(l1[:, 64:68], blank_ok=True)
-    flag(~ok, 1, "element_set_no", "not an integer")
-
-    incl, ok = fw.parse_decimal(l2[:, slice(*_L2["inclination"])])
-    flag(~ok, 2, "inclination", "not a decimal number")
-    raan, ok = fw.parse_decimal(l2[:, slice(*_L2["ra_of_asc_node"])])
-    flag(~ok, 2, "ra_of_asc_node", "not a decimal number")
-    ecc, ok = fw.parse_implied_decimal(l2[:, slice(*_L2["eccentricity"])])
-    flag(~ok, 2, "eccentricity", "not 7 digits")
-    argp, ok = fw.parse_decimal(l2[:, slice(*_L2["arg_of_pericenter"])])
-    flag(~ok, 2, "arg_of_pericenter", "not a decimal number")
-    mo, ok = fw.parse_decimal(l2[:, slice(*_L2["mean_anomaly"])])
-    flag(~ok, 2, "mean_anomaly", "not a decimal number")
-    no, ok = fw.parse_decimal(l2[:, slice(*_L2["mean_motion"])])
-    flag(~ok, 2, "mean_motion", "not a decimal number")
-    revs, ok = fw.parse_int(l2[:, slice(*_L2["rev_at_epoch"])], blank_ok=True)
-    flag(~ok, 2, "rev_at_epoch", "not an integer")
-
+    flags.flag(~ok, 2, "catalog_number", "not a catalogue number")
+    f1 = _line1_fields(l1, flags)
+    f2 = _line2_fields(l2, flags)
     if check_checksums:
-        flag(~fw.checksum_ok(l1), 1, "checksum", "checksum digit does not match line 1")
-        flag(~fw.checksum_ok(l2), 2, "checksum", "checksum digit does not match line 2")
-    flag(sat1 != sat2, 2, "catalog_number", "differs between line 1 and line 2")
-    flag((incl < 0) | (incl > 180), 2, "inclination", "outside 0-180 degrees")
-    for name, v in (("ra_of_asc_node", raan), ("arg_of_pericenter", argp), ("mean_anomaly", mo)):
-        flag((v < 0) | (v > 360), 2, name, "outside 0-360 degrees")
-    flag(~(no > 0), 2, "mean_motion", "must be positive")
-    flag(
-        no > MAX_MEAN_MOTION_REV_PER_DAY,
-        2,
-        "mean_motion",
-        "above 18 rev/day (the semi-major axis would be inside the Earth)",
-    )
+        flags.flag(~fw.checksum_ok(l1), 1, "checksum", "checksum digit does not match line 1")
+        flags.flag(~fw.checksum_ok(l2), 2, "checksum", "checksum digit does not match line 2")
+    flags.flag(sat1 != sat2, 2, "catalog_number", "differs between line 1 and line 2")
+    _check_ranges(f2, flags)
 
-    good = np.array([r is None for r in reasons], dtype=bool)
-    errors = [
-        RecordError(
-            source, reason, line=line, field=field, norad_id=int(sat1[k]) if sat1[k] >= 0 else None
-        )
-        for k, r in enumerate(reasons)
-        if r is not None
-        for (line, field, reason) in [r]
-    ]
-    idx = np.flatnonzero(good)
-    names = _names(lines, name_line[idx])
+    idx = np.flatnonzero(flags.good())
+    cls = f1["cls"][idx]
     table = pa.table(
         {
             "norad_id": pa.array(sat1[idx], pa.int32()),
-            "epoch": pa.array(epoch[idx], pa.timestamp("ns", tz="UTC")),
-            "object_name": pa.array(names, pa.string()),
+            "epoch": pa.array(f1["epoch"][idx], pa.timestamp("ns", tz="UTC")),
+            "object_name": pa.array(_names(lines, name_line[idx]), pa.string()),
             "object_id": pa.array(_designator(l1[idx, 9:17]), pa.string()),
             "classification": pa.array(
-                np.where(cls[idx] == fw.SPACE, ord("U"), cls[idx])
-                .astype(np.uint8)
-                .view("S1")
-                .astype(str),
+                np.where(cls == fw.SPACE, ord("U"), cls).astype(np.uint8).view("S1").astype(str),
                 pa.string(),
             ),
-            "mean_motion_rev_per_day": no[idx],
-            "eccentricity": ecc[idx],
-            "inclination_deg": incl[idx],
-            "ra_of_asc_node_deg": raan[idx],
-            "arg_of_pericenter_deg": argp[idx],
-            "mean_anomaly_deg": mo[idx],
-            "ephemeris_type": pa.array(eph[idx], pa.int8(), mask=eph_blank[idx]),
-            "element_set_no": pa.array(elset[idx], pa.int32()),
-            "rev_at_epoch": pa.array(revs[idx], pa.int32()),
-            "bstar_per_earth_radius": bstar[idx],
-            "mean_motion_dot_rev_per_day2": ndot[idx],
-            "mean_motion_ddot_rev_per_day3": nddot[idx],
+            "mean_motion_rev_per_day": f2["no"][idx],
+            "eccentricity": f2["ecc"][idx],
+            "inclination_deg": f2["incl"][idx],
+            "ra_of_asc_node_deg": f2["raan"][idx],
+            "arg_of_pericenter_deg": f2["argp"][idx],
+            "mean_anomaly_deg": f2["mo"][idx],
+            "ephemeris_type": pa.array(f1["eph"][idx], pa.int8(), mask=f1["eph_blank"][idx]),
+            "element_set_no": pa.array(f1["elset"][idx], pa.int32()),
+            "rev_at_epoch": pa.array(f2["revs"][idx], pa.int32()),
+            "bstar_per_earth_radius": f1["bstar"][idx],
+            "mean_motion_dot_rev_per_day2": f1["ndot"][idx],
+            "mean_motion_ddot_rev_per_day3": f1["nddot"][idx],
             "tle_line1": _ascii_column(l1[idx]),
             "tle_line2": _ascii_column(l2[idx]),
             "source": pa.array([source] * len(idx), pa.string()),
         },
         schema=ELEMENTS_SCHEMA,
     )
-    return table, errors
+    return table, flags.errors(source, sat1)
 
 
 def _names(lines: _Lines, name_line: npt.NDArray[np.int64]) -> pa.Array:
