@@ -108,6 +108,20 @@ class LoopConfig(BaseModel):
     posts_interval_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     posts_events_per_day: int = Field(default=8, ge=1, le=40)
     posts_seed: int = Field(default=0, ge=0)
+    # -- arm (issue #16) ------------------------------------------------------------------------
+    arm_sim: bool = Field(
+        default=False,
+        description="One MPC reach episode of the simulated arm per window, drift-checked, "
+        "re-fitted and registered on drift (loop.arm_task; about 3 s of CPU each).",
+    )
+    arm_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
+    arm_new_payload_kg: float = Field(default=1.5, ge=0.0, le=3.0)
+    arm_change_after_s: float = Field(
+        default=120.0, ge=0.0, description="Simulated seconds before the payload changes."
+    )
+    arm_drift_factor: float = Field(default=3.0, gt=1.0, le=100.0)
+    arm_model: str = Field(default="arm-residual", min_length=1, max_length=64)
+    arm_seed: int = Field(default=0, ge=0)
     # -- world model ----------------------------------------------------------------------------
     drift_threshold_km: float = Field(
         default=1.0,

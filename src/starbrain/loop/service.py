@@ -46,7 +46,7 @@ from starbrain.core.timeconv import NS_PER_S as NS
 from starbrain.loop.checkpoint import Checkpoint
 from starbrain.loop.clock import ScheduledTask, SimClock, iso, ns64, td
 from starbrain.loop.config import LoopConfig
-from starbrain.loop.posts_task import posts_tasks
+from starbrain.loop.fleet_tasks import fleet_tasks
 from starbrain.loop.publish import Publisher
 from starbrain.loop.simulators import FileCatalog, PowerSimulator, PresetCatalog
 from starbrain.loop.tables import TelemetryBuffer, conjunction_rows, label_injected, merge_current
@@ -246,7 +246,7 @@ class LoopService:
                 # launches are scored per flight, by their own trained detector
                 apids=None if cfg.flight_every_s is None else {power_apid},
             )
-        self._tasks += posts_tasks(self, task)
+        self._tasks += fleet_tasks(self, task)  # posts, arm (loop.fleet_tasks)
         self._sim = sim
         if self.detector is not None:
             self._tasks.append(task("anomalies", cfg.anomalies_interval_s, self._anomalies))
