@@ -47,8 +47,7 @@ FUNCTION_ALLOW: dict[str, str] = {
 }
 
 # "path/relative/to/starbrain.py" -> reason
-MODULE_ALLOW: dict[str, str] = {
-}
+MODULE_ALLOW: dict[str, str] = {}
 
 
 def function_lengths(source: str) -> dict[str, int]:
