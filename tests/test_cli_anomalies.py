@@ -32,7 +32,7 @@ def test_simulate_train_detect_report(tmp_path: Path, store_path: Path) -> None:
     assert "2 labelled anomalies" in out and "1200 samples" in out
     labels = tmp_path / "flight.bin.labels.csv"
     assert labels.read_text().count("\n") == 3
-    yaml = Path(starbrain.__file__).parent / "sources" / "definitions" / "launch_vehicle.yaml"
+    yaml = Path(starbrain.__file__).parent / "sources/telemetry/definitions/launch_vehicle.yaml"
     out = ok("telemetry", "replay", str(packets), "--definitions", str(yaml), "--no-store")
     assert "5960 packets" in out  # 5 x 1200 less 40 GNSS packets
 
