@@ -89,6 +89,13 @@ def user_errors(fn: _F) -> _F:
     return run  # type: ignore[return-value]
 
 
+def require_writes(allowed: bool, flag: str, instead: str) -> None:
+    """Refuse a tool call that asks to write (``flag`` set) on a read-only server, with one
+    sentence that names the flag, ``--allow-writes`` and what to do ``instead``."""
+    if not allowed:
+        raise StarbrainError(f"{flag} needs the server started with --allow-writes; {instead}")
+
+
 def open_store(read_only: bool = True) -> Any:
     """The store (``STARBRAIN_DB``), read-only unless asked."""
     from starbrain.store.database import Store

@@ -11,7 +11,15 @@ import numpy as np
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from starbrain.agents.tools._common import json_value, log, open_store, progress, rows, user_errors
+from starbrain.agents.tools._common import (
+    json_value,
+    log,
+    open_store,
+    progress,
+    require_writes,
+    rows,
+    user_errors,
+)
 from starbrain.agents.tools.orbits import ModelField, _elements_and_propagator
 from starbrain.core.errors import StarbrainError
 
@@ -46,11 +54,8 @@ def _register_avoidance(server: MCPServer, allow_writes: bool) -> None:
         from starbrain.planners.avoidance import avoid
         from starbrain.store.queries import latest_conjunctions
 
-        if store_plan and not allow_writes:
-            raise StarbrainError(
-                "store_plan needs the server started with --allow-writes; "
-                "plan without it to see the burn"
-            )
+        if store_plan:
+            require_writes(allow_writes, "store_plan", "plan without it to see the burn")
         await progress(ctx, 0, 2, "reading the screening")
         with open_store() as store:
             conj = latest_conjunctions(store)

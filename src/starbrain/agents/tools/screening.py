@@ -10,7 +10,15 @@ import numpy as np
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from starbrain.agents.tools._common import MAX_ROWS, log, open_store, progress, rows, user_errors
+from starbrain.agents.tools._common import (
+    MAX_ROWS,
+    log,
+    open_store,
+    progress,
+    require_writes,
+    rows,
+    user_errors,
+)
 from starbrain.agents.tools.orbits import ModelField
 from starbrain.agents.tools.store import CONJUNCTION_FIELDS
 from starbrain.core.errors import StarbrainError
@@ -43,10 +51,9 @@ def register(server: MCPServer, allow_writes: bool) -> None:
         from starbrain.planners.conjunctions import screen
         from starbrain.planners.propagator import resolve_propagator
 
-        if store_result and not allow_writes:
-            raise StarbrainError(
-                "store_result needs the server started with --allow-writes; "
-                "screen without it to see the conjunctions"
+        if store_result:
+            require_writes(
+                allow_writes, "store_result", "screen without it to see the conjunctions"
             )
         t0 = timeconv.to_instant(start, "start")
         with open_store() as store:
