@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from starbrain.core import timeconv
+from starbrain.core.constants import WGS84_MU_KM3_S2
 from starbrain.models.evaluation import DEFAULT_HORIZONS_MIN, position_errors, stratified_table
 from starbrain.models.orbit_model import fit_priors
 from starbrain.models.orbit_od import OdFit, fit_numerical, prior_force_model
@@ -166,7 +167,7 @@ def od_features(fit: OdFit, epoch: Any, fit_days: float) -> SatelliteFeatures:
     inc = np.degrees(np.arccos(np.clip(h[:, 2] / np.linalg.norm(h, axis=1), -1, 1)))
     node = np.arctan2(h[:, 0], -h[:, 1])
     rr = np.linalg.norm(r, axis=1)
-    a = 1.0 / (2.0 / rr - np.sum(v * v, axis=1) / 398600.4418)
+    a = 1.0 / (2.0 / rr - np.sum(v * v, axis=1) / WGS84_MU_KM3_S2)
     alt = a - RADIUS_EARTH_KM
     jd = fit.epoch[0] + fit.epoch[1]
     import torch

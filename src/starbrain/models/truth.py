@@ -26,6 +26,7 @@ import pyarrow as pa
 import torch
 
 from starbrain.core import timeconv
+from starbrain.core.constants import WGS84_MU_KM3_S2
 from starbrain.core.schemas.elements import ELEMENTS_SCHEMA
 from starbrain.physics.forces import ForceModel, Spacecraft
 from starbrain.physics.frames import teme_to_gcrs_matrix
@@ -228,7 +229,7 @@ def leo_strata(elements: pa.Table, *, solar: bool = True) -> dict[str, npt.NDArr
     shell = np.array([str(n).startswith("SIM S") for n in names])
     family = np.where(cls != "LEO", cls, np.where(shell, "shell", "generic")).astype(str)
     n_rev = elements.column("mean_motion_rev_per_day").to_numpy()
-    a_km = (398600.4418 * (86400.0 / (2 * np.pi * n_rev)) ** 2) ** (1.0 / 3.0)
+    a_km = (WGS84_MU_KM3_S2 * (86400.0 / (2 * np.pi * n_rev)) ** 2) ** (1.0 / 3.0)
     alt = a_km - RADIUS_EARTH_KM
     bstar = np.abs(np.nan_to_num(elements.column("bstar_per_earth_radius").to_numpy(
         zero_copy_only=False).astype(np.float64)))  # fmt: skip

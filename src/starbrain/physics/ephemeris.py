@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from starbrain.core import timeconv
-from starbrain.core.constants import AU_KM, MU_SUN_KM3_S2
+from starbrain.core.constants import AU_KM, MU_SUN_KM3_S2, WGS84_MU_KM3_S2
 
 __all__ = [
     "AU_KM",
@@ -50,7 +50,7 @@ __all__ = [
 GM_KM3_S2: dict[str, float] = {
     "mercury": 22_031.78,
     "venus": 324_858.59,
-    "earth": 398_600.4418,
+    "earth": WGS84_MU_KM3_S2,
     "moon": 4_902.80,
     "mars": 42_828.37,
     "jupiter": 126_712_764.8,

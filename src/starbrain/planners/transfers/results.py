@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from starbrain.core.constants import WGS84_A_KM
+
 _NS_PER_DAY = 86_400_000_000_000
 # Transfers this close to 180 degrees (deg) are left out of opportunity searches: the NASA
 # Earth-Mars handbook's 2026 type I minimum (11.11 km^2/s^2 at a 176.8-degree transfer angle)
@@ -23,7 +25,7 @@ _DAY_S = 86_400.0
 RADIUS_KM: dict[str, float] = {
     "mercury": 2440.53,
     "venus": 6051.8,
-    "earth": 6378.137,
+    "earth": WGS84_A_KM,
     "moon": 1738.1,
     "mars": 3396.19,
     "jupiter": 71492.0,
