@@ -120,6 +120,20 @@ def test_sharded_truth_is_the_same_and_deep_space_is_plausible() -> None:
     assert np.all(d > 0.01) and np.all(d < 100.0), d
 
 
+def test_sharded_truth_honours_min_altitude() -> None:
+    """``min_altitude_km`` stops a satellite on the sharded path as on the single one: LEO
+    satellites at 400-1,200 km with the floor at 2,000 km are all stopped at once (ERROR_DECAYED,
+    NaN after the epoch), in one piece and in three shards alike."""
+    from starbrain.physics.numerical import ERROR_DECAYED
+
+    el = sample_leo_elements(6, seed=9, alt_km=(400.0, 1200.0))
+    whole = generate_truth(el, days=0.05, step_min=30.0, min_altitude_km=2000.0)
+    parts = generate_truth(el, days=0.05, step_min=30.0, min_altitude_km=2000.0, shards=3)
+    for t in (whole, parts):
+        assert (t.error == ERROR_DECAYED).all() and not t.ok.any()
+        assert np.isnan(t.r_gcrs[:, -1]).all()
+
+
 def test_generic_leo_sample_covers_the_issue_14_ranges() -> None:
     el = sample_leo_elements(400, seed=4, shell_fraction=0.1)
     assert el.equals(sample_leo_elements(400, seed=4, shell_fraction=0.1))

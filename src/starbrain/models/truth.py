@@ -410,10 +410,12 @@ def _slice_spacecraft(sc: Spacecraft, index: npt.NDArray[np.int64], n_sat: int) 
     return Spacecraft(*(take(getattr(sc, f.name)) for f in dataclasses.fields(sc)))
 
 
-def _truth_shard(job: tuple[pa.Table, float, float, ForceModel, Spacecraft]) -> TruthSet:
+def _truth_shard(
+    job: tuple[pa.Table, float, float, ForceModel, Spacecraft, float],
+) -> TruthSet:
     """Truth for one shard of satellites (a top-level function, so Ray can ship it)."""
-    elements, days, step_min, fm, sc = job
-    return _generate_truth(elements, days, step_min, fm, sc)
+    elements, days, step_min, fm, sc, min_altitude_km = job
+    return _generate_truth(elements, days, step_min, fm, sc, min_altitude_km)
 
 
 def generate_truth(
@@ -452,9 +454,10 @@ def generate_truth(
 
     pieces = np.array_split(np.arange(n), k)
     jobs = [
-        (elements.take(pa.array(ix)), days, step_min, fm, _slice_spacecraft(spacecraft, ix, n))
+        (elements.take(pa.array(ix)), days, step_min, fm, _slice_spacecraft(spacecraft, ix, n),
+         min_altitude_km)
         for ix in pieces
-    ]
+    ]  # fmt: skip
     parts = shard_map(_truth_shard, jobs, ray_address=ray_address, description=description)
     first = parts[0]
 
