@@ -39,8 +39,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "cli/contacts.py::contacts_plan": _TODO,
     "cli/orbits.py::propagate": _TODO,
     "cli/route.py::route_command": _TODO,
-    "console/routes/live.py::live": _TODO,
-    "console/routes/passes.py::passes": _TODO,
     "physics/integrators.py::dop853_batch": _TODO,
     "sources/telemetry/packets.py::_parse_packet": _TODO,
     "sources/telemetry/packets.py::_parse_parameter": _TODO,
