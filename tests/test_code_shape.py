@@ -40,8 +40,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "cli/orbits.py::propagate": _TODO,
     "cli/route.py::route_command": _TODO,
     "physics/integrators.py::dop853_batch": _TODO,
-    "sources/telemetry/packets.py::_parse_packet": _TODO,
-    "sources/telemetry/packets.py::_parse_parameter": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason

@@ -378,9 +378,17 @@ def _parse_time(tdoc: Any, problems: list[str]) -> TimeCode | None:
     return TimeCode(coarse, fine, epoch_ns, leap, str(epoch))
 
 
+def _unknown_keys(where: str, doc: Mapping, known: set[str], problems: list[str]) -> None:
+    """One problem per key of ``doc`` that is not in ``known``."""
+    for k in doc:
+        if k not in known:
+            problems.append(f"{where}: unknown key {k!r} (known: {', '.join(sorted(known))})")
+
+
 def _parse_packet(
     i: int, pdoc: Any, time: TimeCode | None, default_endian: str, problems: list[str]
 ) -> PacketDef | None:
+    """One entry of ``packets`` (``i`` counts from 0), or None after appending its problems."""
     if not isinstance(pdoc, Mapping):
         problems.append(f"packet #{i + 1}: must be a mapping, got {type(pdoc).__name__}")
         return None
@@ -394,15 +402,36 @@ def _parse_packet(
     apid_txt = f"{apid:#x}" if _is_int(apid) else repr(apid)
     where = f"packet {name!r} (APID {apid_txt})"
     n_before = len(problems)
-    for k in pdoc:
-        if k not in _PACKET_KEYS:
-            known = ", ".join(sorted(_PACKET_KEYS))
-            problems.append(f"{where}: unknown key {k!r} (known: {known})")
+    _unknown_keys(where, pdoc, _PACKET_KEYS, problems)
     if not _is_int(apid) or not 0 <= apid < IDLE_APID:
         problems.append(
             f"{where}: apid: must be an integer 0..0x7FE (0x7FF is the idle APID), got {apid_txt}"
         )
         apid = 0
+    ptype, sec, crc, endian = _packet_flags(where, pdoc, time, default_endian, problems)
+    data_offset = PRIMARY_HEADER_BYTES + (time.n_bytes if sec and time else 0)
+    params = _parse_parameters(where, pdoc.get("parameters"), endian, data_offset, problems)
+    length = _packet_length(where, pdoc, params, data_offset, crc, problems)
+    if len(problems) > n_before:
+        return None
+    return PacketDef(
+        name=name,
+        apid=apid,
+        parameters=tuple(params),
+        length=length,
+        secondary_header=sec,
+        crc=crc,
+        packet_type=ptype,
+        description=pdoc.get("description"),
+        time=time if sec else None,
+    )
+
+
+def _packet_flags(
+    where: str, pdoc: Mapping, time: TimeCode | None, default_endian: str, problems: list[str]
+) -> tuple[Any, bool, bool, str]:
+    """A packet's type, secondary_header and crc flags and default endianness (type as given,
+    endianness 'big' when invalid), appending the problems found."""
     ptype = pdoc.get("type", "tm")
     if ptype not in ("tm", "tc"):
         problems.append(f"{where}: type: must be 'tm' or 'tc', got {ptype!r}")
@@ -421,9 +450,14 @@ def _parse_packet(
     if endian not in ("big", "little"):
         problems.append(f"{where}: endian: must be 'big' or 'little', got {endian!r}")
         endian = "big"
-    data_offset = PRIMARY_HEADER_BYTES + (time.n_bytes if sec and time else 0)
+    return ptype, sec, crc, endian
 
-    pdocs = pdoc.get("parameters")
+
+def _parse_parameters(
+    where: str, pdocs: Any, endian: str, data_offset: int, problems: list[str]
+) -> list[Parameter]:
+    """A packet's valid parameters (each following the one before it unless it has an offset),
+    appending the problems of the others, duplicate names and overlapping fields."""
     if not isinstance(pdocs, list) or not pdocs:
         problems.append(f"{where}: parameters: must be a non-empty list")
         pdocs = []
@@ -449,6 +483,19 @@ def _parse_packet(
                 f"{b.offset + b.bits - 1} overlap parameter {a.name!r} (bits "
                 f"{a.offset}..{a.offset + a.bits - 1})"
             )
+    return params
+
+
+def _packet_length(
+    where: str,
+    pdoc: Mapping,
+    params: list[Parameter],
+    data_offset: int,
+    crc: bool,
+    problems: list[str],
+) -> int:
+    """The packet's ``length`` in bytes (default: the smallest that holds the headers, the
+    parameters and the CRC), appending the problems found."""
     user_bits = max((q.offset + q.bits for q in params), default=8)
     minimum = data_offset + (user_bits + 7) // 8 + (CRC_BYTES if crc else 0)
     length = pdoc.get("length", minimum)
@@ -467,19 +514,7 @@ def _parse_packet(
         )
     if length <= PRIMARY_HEADER_BYTES:
         problems.append(f"{where}: length: the packet data field must hold at least one byte")
-    if len(problems) > n_before:
-        return None
-    return PacketDef(
-        name=name,
-        apid=apid,
-        parameters=tuple(params),
-        length=length,
-        secondary_header=sec,
-        crc=crc,
-        packet_type=ptype,
-        description=pdoc.get("description"),
-        time=time if sec else None,
-    )
+    return length
 
 
 def _parse_parameter(
@@ -491,6 +526,7 @@ def _parse_parameter(
     data_offset: int,
     problems: list[str],
 ) -> Parameter | None:
+    """Parameter ``j`` (from 0) of packet ``where``, or None after appending its problems."""
     if not isinstance(qdoc, Mapping):
         problems.append(
             f"{where}: parameter #{j + 1}: must be a mapping, got {type(qdoc).__name__}"
@@ -505,9 +541,41 @@ def _parse_parameter(
         name = f"#{j + 1}"
     here = f"{where}: parameter {name!r}"
     n_before = len(problems)
-    for k in qdoc:
-        if k not in _PARAM_KEYS:
-            problems.append(f"{here}: unknown key {k!r} (known: {', '.join(sorted(_PARAM_KEYS))})")
+    _unknown_keys(here, qdoc, _PARAM_KEYS, problems)
+    ptype, bits, offset, endian = _parameter_layout(
+        here, qdoc, next_offset, default_endian, problems
+    )
+    unit = qdoc.get("unit")
+    if unit is not None and not isinstance(unit, str):
+        problems.append(f"{here}: unit: must be a string, got {unit!r}")
+    enum = qdoc.get("enum")
+    if enum is not None:
+        enum = _parse_enum(here, enum, ptype, bits, problems)
+    cal = qdoc.get("calibration")
+    calibration = () if cal is None else _parse_calibration(here, cal, problems)
+    if enum is not None and calibration:
+        problems.append(f"{here}: an enumerated parameter cannot also have a calibration")
+    if len(problems) > n_before:
+        return None
+    return Parameter(
+        name=name,
+        type=ptype,
+        bits=bits,
+        offset=offset,
+        endian=endian,
+        unit=unit,
+        description=qdoc.get("description"),
+        enum=enum,
+        calibration=calibration,
+        bit_offset_in_packet=8 * data_offset + offset,
+    )
+
+
+def _parameter_layout(
+    here: str, qdoc: Mapping, next_offset: int, default_endian: str, problems: list[str]
+) -> tuple[Any, int, int, Any]:
+    """A parameter's type, width (bits), bit offset in the user data and endianness, each
+    replaced by a usable default when invalid, appending the problems found."""
     ptype = qdoc.get("type", "uint")
     if ptype not in ("uint", "int", "float"):
         problems.append(f"{here}: type: must be uint, int or float, got {ptype!r}")
@@ -536,50 +604,32 @@ def _parse_parameter(
             f"{here}: a little-endian field must be whole bytes on a byte boundary "
             f"(offset {offset}, bits {bits})"
         )
-    unit = qdoc.get("unit")
-    if unit is not None and not isinstance(unit, str):
-        problems.append(f"{here}: unit: must be a string, got {unit!r}")
-    enum = qdoc.get("enum")
-    if enum is not None:
-        enum = _parse_enum(here, enum, ptype, bits, problems)
-    calibration: tuple[float, ...] = ()
-    cal = qdoc.get("calibration")
-    if cal is not None:
-        if not isinstance(cal, Mapping) or set(cal) != {"polynomial"}:
-            problems.append(
-                f"{here}: calibration: must be {{polynomial: [c0, c1, ...]}} with "
-                f"value = c0 + c1*raw + ..., got {cal!r}"
-            )
-        else:
-            coeffs = cal["polynomial"]
-            if not isinstance(coeffs, list) or not coeffs or not all(_is_number(c) for c in coeffs):
-                problems.append(
-                    f"{here}: calibration: polynomial: must be a non-empty list of "
-                    f"finite numbers, got {coeffs!r}"
-                )
-            else:
-                calibration = tuple(float(c) for c in coeffs)
-                if len(calibration) == 1:
-                    problems.append(
-                        f"{here}: calibration: a constant polynomial throws the raw "
-                        "value away; give at least [c0, c1]"
-                    )
-    if enum is not None and calibration:
-        problems.append(f"{here}: an enumerated parameter cannot also have a calibration")
-    if len(problems) > n_before:
-        return None
-    return Parameter(
-        name=name,
-        type=ptype,
-        bits=bits,
-        offset=offset,
-        endian=endian,
-        unit=unit,
-        description=qdoc.get("description"),
-        enum=enum,
-        calibration=calibration,
-        bit_offset_in_packet=8 * data_offset + offset,
-    )
+    return ptype, bits, offset, endian
+
+
+def _parse_calibration(here: str, cal: Any, problems: list[str]) -> tuple[float, ...]:
+    """The polynomial coefficients ``c0, c1, ...`` of a ``calibration`` entry (empty when
+    invalid), appending the problems found."""
+    if not isinstance(cal, Mapping) or set(cal) != {"polynomial"}:
+        problems.append(
+            f"{here}: calibration: must be {{polynomial: [c0, c1, ...]}} with "
+            f"value = c0 + c1*raw + ..., got {cal!r}"
+        )
+        return ()
+    coeffs = cal["polynomial"]
+    if not isinstance(coeffs, list) or not coeffs or not all(_is_number(c) for c in coeffs):
+        problems.append(
+            f"{here}: calibration: polynomial: must be a non-empty list of "
+            f"finite numbers, got {coeffs!r}"
+        )
+        return ()
+    calibration = tuple(float(c) for c in coeffs)
+    if len(calibration) == 1:
+        problems.append(
+            f"{here}: calibration: a constant polynomial throws the raw "
+            "value away; give at least [c0, c1]"
+        )
+    return calibration
 
 
 def _parse_enum(
