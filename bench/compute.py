@@ -19,10 +19,8 @@ import time
 
 import numpy as np
 
-from starbrain.models.compute_model import compute_trajectories, fit_compute_model, forecast_rmse
-from starbrain.physics.thermal import PlateRCPrior
+from starbrain.models.compute_model import heldout_forecast
 from starbrain.planners.power_schedule import Jobs, Site, evaluate_schedule, plan_schedule
-from starbrain.sources.compute.simulator import FleetConfig, simulate_fleet
 
 
 def scheduler_table() -> list[dict]:
@@ -47,18 +45,7 @@ def scheduler_table() -> list[dict]:
 
 
 def thermal_table() -> list[dict]:
-    cfg = dict(n_racks=2, racks_per_loop=1)
-    tr = simulate_fleet(FleetConfig(**cfg, seed=1), 900.0)
-    te = simulate_fleet(
-        FleetConfig(**cfg, seed=2, pump_fault_loop=1, pump_fault_start_s=0, pump_fault_per_h=1.5),
-        900.0,
-    )
-    th = PlateRCPrior().theta_default().tolist()
-    g_tr, g_te = np.arange(0, 64, 2), np.arange(1, 64, 2)
-    dtr = compute_trajectories(tr.metrics, g_tr, 1.0, 120, th)
-    lab = ["pump" if v == 1 else "healthy" for v in te.loop[g_te]]
-    dte = compute_trajectories(te.metrics, g_te, 1.0, 120, th, strata=lab)
-    return forecast_rmse(fit_compute_model(dtr), dte, 60)
+    return heldout_forecast()
 
 
 def main() -> None:

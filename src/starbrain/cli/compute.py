@@ -120,31 +120,21 @@ def compute_schedule(
 def compute_train(
     minutes: Annotated[float, typer.Option(help="Simulated minutes per fleet (1 Hz).")] = 15.0,
     seed: Annotated[int, typer.Option(help="Seed of the training fleet (held-out: seed+1).")] = 1,
+    history: Annotated[
+        int, typer.Option(help="History (s) each GPU's parameters are fitted on; 0: nominal.")
+    ] = 180,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Fit the thermal world model on a simulated fleet and score its 60-s die-temperature
-    forecast on held-out GPUs of another fleet whose second loop has a degrading pump."""
-    import numpy as np
+    """Fit the thermal world model on a simulated fleet (one pump degrading) and score its 60-s
+    die-temperature forecast on held-out GPUs of another fleet whose second loop has a
+    degrading pump; each GPU's parameters are estimated from its own recent history."""
+    from starbrain.models.compute_model import heldout_forecast
 
-    from starbrain.models.compute_model import (
-        compute_trajectories,
-        fit_compute_model,
-        forecast_rmse,
-    )
-    from starbrain.physics.thermal import PlateRCPrior
-    from starbrain.sources.compute.simulator import FleetConfig, simulate_fleet
-
-    if minutes < 6:
-        raise StarbrainError("--minutes must be at least 6 (a warm-up plus 120-step windows)")
-    tr = simulate_fleet(FleetConfig(n_racks=2, racks_per_loop=1, seed=seed), minutes * 60.0)
-    held = FleetConfig(
-        n_racks=2, racks_per_loop=1, seed=seed + 1,
-        pump_fault_loop=1, pump_fault_start_s=0.0, pump_fault_per_h=1.5,
-    )  # fmt: skip
-    te = simulate_fleet(held, minutes * 60.0)
-    th = PlateRCPrior().theta_default().tolist()
-    g_tr, g_te = np.arange(0, 64, 2), np.arange(1, 64, 2)
-    dtr = compute_trajectories(tr.metrics, g_tr, 1.0, 120, th)
-    lab = ["pump" if v == 1 else "healthy" for v in te.loop[g_te]]
-    dte = compute_trajectories(te.metrics, g_te, 1.0, 120, th, strata=lab)
-    _emit(forecast_rmse(fit_compute_model(dtr), dte, 60), fmt)
+    if history < 0:
+        raise StarbrainError("--history must be 0 (nominal parameters) or positive seconds")
+    if minutes * 60 < max(history, 60) + 121:
+        raise StarbrainError(
+            "--minutes is too short: it must cover the history (or a 60-s warm-up) plus one "
+            "120-s window"
+        )
+    _emit(heldout_forecast(seed, minutes * 60.0, history or None), fmt)

@@ -7,6 +7,12 @@ by ``physics.thermal.plate_observer``; input ``u = (power_w, inlet_temp_c, coola
 the power over the next step (for a forecast: the power the schedule plans, e.g. the job's
 phase profile under its power limit). Forecasts are scored on the measured die temperature.
 
+Per-GPU parameters: every GPU's resistances, flow sensitivity and plate capacity are fitted
+from its own recent history (``models.compute_estimation``, least squares on the simulation
+error) and ride along as per-trajectory ``theta``; the residual then learns what the prior's
+form misses (the flow law under a degrading pump). :func:`heldout_forecast` is issue #18's
+protocol.
+
 Baselines: the single-node RC model (``RCThermalPrior``, parameters fitted to the same data)
 and the three-node RC prior alone. Drift: ``dynamics.drift_check`` on recent windows; a pump
 that loses flow takes the flow input outside what the residual saw (and the prior's flow law
@@ -23,6 +29,7 @@ import numpy as np
 import torch
 
 from starbrain.core.errors import StarbrainError
+from starbrain.models.compute_estimation import estimate_gpu_theta
 from starbrain.models.dynamics import (
     DriftReport,
     FitConfig,
@@ -39,6 +46,7 @@ __all__ = [
     "compute_trajectories",
     "fit_compute_model",
     "forecast_rmse",
+    "heldout_forecast",
 ]
 
 STATE = ("gpu_temp_c", "memory_temp_c")
@@ -53,29 +61,63 @@ def compute_trajectories(
     theta: Any,
     warmup_steps: int = 60,
     strata: Sequence[str] | None = None,
+    history_steps: int | None = None,
 ) -> Trajectories:
     """Windows of ``window_steps`` steps for the GPUs ``gpus`` from 1-sample-per-``dt_s``
     metrics ``(n_time, n_gpu)``. ``metrics[name][k]`` is the state at the end of step ``k``
     and ``power_w[k]`` the mean power over it, so ``u[k] = inputs[k + 1]`` drives
     ``x[k] -> x[k + 1]``. The first ``warmup_steps`` let the plate observer converge.
-    ``strata`` names each GPU's stratum (repeated over its windows)."""
+    ``strata`` names each GPU's stratum (repeated over its windows).
+
+    ``history_steps``: when given, every window carries per-GPU parameters ``(n_traj, 8)``
+    (``Trajectories.theta``) estimated by :func:`~starbrain.models.compute_estimation.
+    estimate_gpu_theta` from that GPU's ``history_steps`` samples just before the window (what
+    the stream held when a forecast from there is made; ``theta`` is the nominal start), and
+    the plate observer runs with them; the windows then start after ``max(warmup_steps,
+    history_steps)`` samples. Without it every window uses ``theta``."""
     g = np.asarray(gpus)
-    tg, tm = metrics["gpu_temp_c"][:, g], metrics["memory_temp_c"][:, g]
-    t_in, flow = metrics["inlet_temp_c"][:, g], metrics["coolant_flow_lpm"][:, g]
-    tp = plate_observer(tg, tm, t_in, flow, theta, dt_s)
-    x = np.stack([tg, tm, tp], -1)[warmup_steps:]
-    u = np.stack([metrics[c][:, g] for c in INPUT], -1)[warmup_steps + 1 :]
-    n_win = (u.shape[0]) // window_steps
+    warm = warmup_steps if history_steps is None else max(warmup_steps, history_steps)
+    n_win = (metrics["power_w"].shape[0] - warm - 1) // window_steps
     if n_win < 1:
         raise StarbrainError(
-            f"{u.shape[0]} steps after the warm-up are fewer than one {window_steps}-step window"
+            f"{metrics['power_w'].shape[0] - warm - 1} steps after the warm-up are fewer than "
+            f"one {window_steps}-step window"
         )
-    xs = [x[w * window_steps : (w + 1) * window_steps + 1] for w in range(n_win)]
-    us = [u[w * window_steps : (w + 1) * window_steps] for w in range(n_win)]
+    if history_steps is None:
+        tp = _plate(metrics, g, theta, dt_s, 0, metrics["power_w"].shape[0])
+        x = _state(metrics, g, tp, 0)
+        xs = [x[warm + w * window_steps : warm + (w + 1) * window_steps + 1] for w in range(n_win)]
+        thetas = None
+    else:
+        xs, th_w = [], []
+        for w in range(n_win):
+            s0 = warm + w * window_steps
+            th, _rms = estimate_gpu_theta(metrics, g, dt_s, theta, s0 - history_steps, s0)
+            a = max(0, s0 - warmup_steps)
+            tp = _plate(metrics, g, th.T, dt_s, a, s0 + window_steps + 1)
+            xs.append(_state(metrics, g, tp, a)[s0 - a :])
+            th_w.append(th)
+        thetas = np.concatenate(th_w)
+    u = np.stack([metrics[c][:, g] for c in INPUT], -1)
+    us = [u[warm + w * window_steps + 1 : warm + (w + 1) * window_steps + 1] for w in range(n_win)]
     X = np.concatenate([a.transpose(1, 0, 2) for a in xs])  # (n_win * n_gpu, steps+1, 3)
     U = np.concatenate([a.transpose(1, 0, 2) for a in us])
     lab = None if strata is None else [s for _ in range(n_win) for s in strata]
-    return Trajectories.from_numpy(X, U, dt_s, strata=lab)
+    return Trajectories.from_numpy(X, U, dt_s, strata=lab, theta=thetas)
+
+
+def _plate(
+    metrics: dict[str, np.ndarray], g: np.ndarray, theta: Any, dt_s: float, a: int, b: int
+) -> np.ndarray:
+    """The plate observer over samples ``a..b-1``; ``theta`` ``(8,)`` or ``(8, n_gpu)``."""
+    tg, tm, t_in, flow = (metrics[c][a:b, g] for c in (*STATE, *INPUT[1:]))
+    return plate_observer(tg, tm, t_in, flow, theta, dt_s)
+
+
+def _state(metrics: dict[str, np.ndarray], g: np.ndarray, tp: np.ndarray, a: int) -> np.ndarray:
+    """``(n, n_gpu, 3)``: die, HBM and plate from sample ``a`` on (``n`` rows of ``tp``)."""
+    n = tp.shape[0]
+    return np.stack([metrics[c][a : a + n, g] for c in STATE] + [tp], -1)
 
 
 @dataclass
@@ -121,22 +163,26 @@ def fit_compute_model(
 
 def forecast_rmse(cm: ComputeModel, data: Trajectories, horizon_steps: int) -> list[dict[str, Any]]:
     """Die-temperature RMSE (deg C) at ``horizon_steps`` ahead, per stratum and overall, for the
-    world model, its three-node prior alone and the single-node RC model. Windows start every
-    ``horizon_steps // 2`` steps."""
+    world model, its three-node prior alone (with the data's per-GPU parameters where it has
+    them: ``rmse_prior_c``; with the nominal ones: ``rmse_prior_nominal_c``) and the
+    single-node RC model. Windows start every ``horizon_steps // 2`` steps."""
     from starbrain.models.dynamics.evaluation import windows
 
     x0, U, X, traj = windows(data, horizon_steps, max(1, horizon_steps // 2))
-    Xm, _ = cm.model.rollout(x0, U)
+    theta = data.theta[traj] if data.theta is not None else None
+    Xm, _ = cm.model.rollout(x0, U, theta)
     with torch.no_grad():
-        xp, th = x0, cm.model.theta
+        xp, xn = x0, x0
         for k in range(horizon_steps):
-            xp = cm.model.prior_step(xp, U[:, k], th)
+            xp = cm.model.prior_step(xp, U[:, k], theta)
+            xn = cm.model.prior_step(xn, U[:, k])
         Xr = cm.rc_rollout(x0, U)
-        ood = cm.model.predict(x0, U[:, 0]).ood
+        ood = cm.model.predict(x0, U[:, 0], theta).ood
     truth = X[:, -1, 0]
     errs = {
         "model": Xm[:, -1, 0] - truth,
         "prior": xp[:, 0] - truth,
+        "prior_nominal": xn[:, 0] - truth,
         "rc": Xr[:, -1, 0] - truth,
     }
     labels = np.array([(data.strata or ["all"] * data.n_traj)[i] for i in traj.tolist()])
@@ -157,3 +203,34 @@ def forecast_rmse(cm: ComputeModel, data: Trajectories, horizon_steps: int) -> l
             row[f"rmse_{key}_c"] = float(e[m].double().pow(2).mean().sqrt())
         rows.append(row)
     return rows
+
+
+def heldout_forecast(
+    seed: int = 1,
+    duration_s: float = 900.0,
+    history_steps: int | None = 180,
+    horizon_steps: int = 60,
+    config: FitConfig | None = None,
+) -> list[dict[str, Any]]:
+    """Issue #18's thermal protocol: fit on the even GPUs of a simulated fleet (``seed``; two
+    racks, one coolant loop each, the pump of loop 0 degrading 1.5/h from the start), score the
+    ``horizon_steps``-s die forecast (:func:`forecast_rmse`) on the odd GPUs of another fleet
+    (``seed + 1``, the pump of loop 1 degrading), strata ``healthy`` and ``pump``. With
+    ``history_steps`` every window uses per-GPU parameters estimated from that GPU's preceding
+    ``history_steps`` s; ``None``: nominal parameters everywhere."""
+    from starbrain.sources.compute.simulator import FleetConfig, simulate_fleet
+
+    def fleet(s: int, loop: int) -> Any:
+        cfg = FleetConfig(n_racks=2, racks_per_loop=1, seed=s, pump_fault_loop=loop,
+                          pump_fault_start_s=0.0, pump_fault_per_h=1.5)  # fmt: skip
+        return simulate_fleet(cfg, duration_s)
+
+    tr, te = fleet(seed, 0), fleet(seed + 1, 1)
+    th = PlateRCPrior().theta_default().tolist()
+    g_tr, g_te = np.arange(0, tr.job.size, 2), np.arange(1, te.job.size, 2)
+    dtr = compute_trajectories(tr.metrics, g_tr, 1.0, 120, th, history_steps=history_steps)
+    lab = ["pump" if v == 1 else "healthy" for v in te.loop[g_te]]
+    dte = compute_trajectories(
+        te.metrics, g_te, 1.0, 120, th, strata=lab, history_steps=history_steps
+    )
+    return forecast_rmse(fit_compute_model(dtr, config), dte, horizon_steps)
