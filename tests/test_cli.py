@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from starbrain.store.database import Store
+from tests.loop.test_demo_fleets import ALL_FLEETS
 from tests.sources.test_tle import _corrupt_file
 
 EXE = Path(sys.executable).with_name("starbrain")
@@ -133,6 +134,9 @@ def test_demo_runs_and_reruns_idempotently(tmp_path: Path, store_path: Path, _: 
     assert "4408 valid, 0 bad, values identical" in first.stdout
     assert "4408 new element sets" in first.stdout
     assert "0 errors" in first.stdout and "agrees with python-sgp4" in first.stdout
+    # every fleet has its line in the fleets table (the fleet column never wraps)
+    for fleet in ALL_FLEETS:
+        assert f"│ {fleet} " in first.stdout, fleet
     second = run("demo", cwd=tmp_path)
     assert "0 new element sets (4408 already stored)" in second.stdout
 

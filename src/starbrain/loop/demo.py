@@ -56,8 +56,12 @@ def _shell_summary(table: pa.Table, preset: str) -> Table:
     return out
 
 
-def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> dict[str, float]:
-    """SGP4 over one orbit for the whole fleet, passes over three stations, the next Mars window."""
+def _physics_steps(
+    console: Console, table: pa.Table, epoch: np.datetime64
+) -> tuple[dict[str, float], str]:
+    """SGP4 over one orbit for the whole fleet, passes over three stations, the next Mars window.
+
+    Returns the step timings (s) and the satellites' line of the fleets table."""
     from starbrain.physics.sgp4 import propagate
     from starbrain.planners.passes import KNOWN_STATIONS, find_passes, sgp4_propagator
     from starbrain.planners.transfers import windows_table
@@ -119,7 +123,11 @@ def _physics_steps(console: Console, table: pa.Table, epoch: np.datetime64) -> d
             f"Δv {best['dv_total_kms']:.2f} km/s ({timings['mars']:.1f} s)",
             highlight=False,
         )
-    return timings
+    line = (
+        f"SGP4 within {worst_mm:.0e} mm of python-sgp4, {len(found)} passes over "
+        f"{len(stations)} stations in 6 h; console: globe, Catalogue, Passes, Mars"
+    )
+    return timings, line
 
 
 def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float]:
@@ -177,11 +185,20 @@ def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float
         highlight=False,
     )
     console.print(_shell_summary(table, preset))
-    timings.update(_physics_steps(console, reloaded.table, epoch))
+    steps, physics = _physics_steps(console, reloaded.table, epoch)
+    timings.update(steps)
     from starbrain.loop.demo_fleets import run_fleets
 
+    satellites = (
+        "satellites",
+        f"{n_objects:,} objects of {preset}, {added.n_new:,} new element sets, TLE round trip "
+        f"{'identical' if same else 'DIFFERENT'} (elements)",
+        f"{physics}; the live loop below screens conjunctions (console: Conjunctions, Loop)",
+    )
     with Store(cfg.db_path) as store:
-        fleets = run_fleets(console, store, timeconv.utc_now())
+        fleets = run_fleets(
+            console, store, timeconv.utc_now(), first=(satellites, sum(timings.values()))
+        )
     timings.update({f"fleet: {name}": s for name, s in fleets.items()})
     console.print(
         "next: [bold]starbrain catalog show[/], [bold]starbrain propagate --norad 200001 "
@@ -259,15 +276,21 @@ def print_loop_summary(console: Console, summary: LoopSummary) -> None:
         )
 
 
-GUIDE = """[bold]The console[/] is at [link={url}]{url}[/link]
-  - globe: live positions (drag to rotate, wheel to zoom); click a
+GUIDE = """[bold]The console[/] is at [link={url}]{url}[/link]: a tab per fleet
+  - globe: live satellite positions (drag to rotate, wheel to zoom); click a
     satellite for its orbit and ground track
+  - [bold]Catalogue[/]: the satellites' shells and element sets, searchable
   - [bold]Conjunctions[/]: the loop's screenings; click a row for miss
     distance, RIC, TCA, Pc, relative speed and both objects
-  - [bold]Telemetry[/]: pick a parameter for its chart; anomalies in red
+  - [bold]Telemetry[/]: the launch's and the satellites' telemetry; pick a
+    parameter for its chart; anomalies in red
   - [bold]Loop[/]: the world-model registry (error per horizon), the tasks
     and the live feed of what the loop publishes
   - [bold]Passes[/], [bold]Mars[/]: passes on demand; Earth-Mars windows, porkchop
+  - [bold]Vehicles[/]: driven tracks, model error, the double lane change
+  - [bold]Arm[/]: the robot arm's joint tracking, its drawing, model error
+  - [bold]Compute[/]: the GPU data centre's power, temperatures and schedule
+  - [bold]Posts[/]: search the public posts; bursts linked to fleet events
   - API docs: {url}api/docs
 The loop runs on at wall-clock speed; Ctrl-C stops it gracefully and the
 next run resumes where it stopped."""

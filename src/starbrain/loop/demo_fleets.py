@@ -1,9 +1,13 @@
-"""The demo's other fleets: a few seconds of each simulated into the store, one line each.
+"""The demo's fleets table: a few seconds of each fleet simulated into the store, one line each.
 
-Vehicles (CommonRoad's multi-body car), a robot arm (MuJoCo), a GPU data centre (the RC thermal
+The satellites' line comes from :func:`starbrain.loop.demo.run_demo` (the catalogue it built and
+checked); this module simulates the others: a launch (the launch vehicle's CCSDS telemetry
+with two injected faults, found by the data-quality rules of :mod:`starbrain.models.anomaly`),
+vehicles (CommonRoad's multi-body car), a robot arm (MuJoCo), a GPU data centre (the RC thermal
 simulator and the power-capped scheduler) and the public post stream (posts tied to fleet
-events, with bursts detected and linked). Each fleet is small enough that the whole section
-takes a few seconds; a fleet whose optional package is missing is reported, not fatal.
+events, with bursts detected and linked). Each line names the console tab that shows it. Each
+fleet is small enough that the whole section takes a few seconds; a fleet whose optional
+package is missing is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -19,9 +23,57 @@ from rich.table import Table
 if TYPE_CHECKING:
     from starbrain.store.database import Store
 
-__all__ = ["run_fleets"]
+__all__ = ["FLEETS", "LAUNCH_FAULTS", "run_fleets"]
 
 Row = tuple[str, str, str]  # fleet, what was stored, what the platform made of it
+
+# the demo launch's injected faults (seconds after lift-off): an 8-sample GNSS packet gap and a
+# flat-lined LOX level, the two kinds the detector's data-quality rules find without training
+LAUNCH_FAULTS = ("dropout:LV_GNSS@20+0.8", "stuck:lox_level@35+10")
+LAUNCH_S = 60.0
+
+
+def _launch(store: Store, start: np.datetime64) -> Row:
+    import pyarrow as pa
+
+    from starbrain.core.schemas.telemetry import TELEMETRY_SCHEMA
+    from starbrain.models.anomaly.data import frame_from_flight
+    from starbrain.models.anomaly.detector import (
+        AnomalyDetector,
+        detections_table,
+        label_detections,
+    )
+    from starbrain.physics.flight_sim import (
+        FlightConfig,
+        launch_vehicle_definitions,
+        parse_anomaly,
+        simulate_flight,
+    )
+    from starbrain.sources.telemetry.ccsds import PacketDecoder
+
+    # lifted off LAUNCH_S before ``start`` so it has landed before the live loop's first window
+    lift_off = start.astype("datetime64[ms]") - np.timedelta64(round(LAUNCH_S * 1000), "ms")
+    config = FlightConfig(
+        seed=0, duration_s=LAUNCH_S, rate_hz=10.0, start=f"{lift_off}Z", name="demo-launch",
+        anomalies=tuple(parse_anomaly(a) for a in LAUNCH_FAULTS),
+    )  # fmt: skip
+    flight = simulate_flight(config)
+    decoder = PacketDecoder(launch_vehicle_definitions(), source=config.flight_id)
+    batches = decoder.feed(flight.packet_bytes()) + decoder.flush()
+    n = store.append("telemetry", pa.Table.from_batches(batches).cast(TELEMETRY_SCHEMA)).n_new
+    frame = frame_from_flight(flight)
+    rules = AnomalyDetector(frame.channels, dict(frame.groups)).rule_detections(frame)
+    found = label_detections(rules, flight.labels)
+    store.append("anomalies", detections_table(found))
+    kinds = sorted({d.label for d in found if d.label})
+    return (
+        "launch telemetry",
+        f"{n:,} values from {len(flight.times_ns)} samples of a {LAUNCH_S:.0f} s launch, "
+        "CCSDS-decoded (telemetry)",
+        f"{len(found)} anomalies by the data-quality rules, {len(kinds)} of "
+        f"{flight.labels.num_rows} injected faults found ({', '.join(kinds) or 'none'}); "
+        "console: Telemetry",
+    )
 
 
 def _vehicles(store: Store, start: np.datetime64) -> Row:
@@ -33,7 +85,7 @@ def _vehicles(store: Store, start: np.datetime64) -> Row:
     return (
         "vehicles",
         f"{n} samples of a {FLEET[1].vehicle_id} on friction 0.6 (vehicle)",
-        f"mean speed {speed.mean():.1f} m/s; starbrain vehicle train|drive",
+        f"mean speed {speed.mean():.1f} m/s; starbrain vehicle train|drive; console: Vehicles",
     )
 
 
@@ -45,7 +97,7 @@ def _arm(store: Store, start: np.datetime64) -> Row:
     return (
         "robot arm",
         f"{n} samples of a worn SCARA arm with a 0.5 kg payload (arm)",
-        "starbrain robot train|evaluate|run",
+        "starbrain robot train|evaluate|run; console: Arm",
     )
 
 
@@ -66,7 +118,8 @@ def _compute(store: Store, start: np.datetime64) -> Row:
         "GPU data centre",
         f"{n} samples, 64 GPUs x 60 s, die up to {hottest:.1f} °C (compute)",
         f"400 jobs on 100,000 GPUs: {saved:.0%} less energy than no cap, peak "
-        f"{float(plan['peak_site_mw']):.1f} MW within {site.budget_w / 1e6:.1f} MW",
+        f"{float(plan['peak_site_mw']):.1f} MW within {site.budget_w / 1e6:.1f} MW; "
+        "console: Compute",
     )
 
 
@@ -83,11 +136,13 @@ def _posts(store: Store, start: np.datetime64) -> Row:
     return (
         "public posts",
         f"{n} posts over 3 simulated hours, {len(events)} fleet events (posts)",
-        f"{len(bursts)} bursts: {linked} linked to their event, {spam} flagged as spam",
+        f"{len(bursts)} bursts: {linked} linked to their event, {spam} flagged as spam; "
+        "console: Posts",
     )
 
 
 FLEETS: tuple[tuple[str, Callable[[Store, np.datetime64], Row]], ...] = (
+    ("launch telemetry", _launch),
     ("vehicles", _vehicles),
     ("robot arm", _arm),
     ("GPU data centre", _compute),
@@ -95,13 +150,22 @@ FLEETS: tuple[tuple[str, Callable[[Store, np.datetime64], Row]], ...] = (
 )
 
 
-def run_fleets(console: Console, store: Store, start: np.datetime64) -> dict[str, float]:
-    """Simulate each fleet briefly into ``store`` from UTC ``start``; print one table.
+def run_fleets(
+    console: Console,
+    store: Store,
+    start: np.datetime64,
+    first: tuple[Row, float] | None = None,
+) -> dict[str, float]:
+    """Simulate each fleet of :data:`FLEETS` briefly into ``store`` around UTC ``start``; print
+    one table, ``first`` (a row made elsewhere and its seconds: the satellites') at its top.
 
-    Returns the seconds each fleet took (by name)."""
-    view = Table(title="the other fleets (simulated, stored, one step of their pipeline)")
-    for col in ("fleet", "stored (stream)", "result", "s"):
+    Returns the seconds each simulated fleet took (by name)."""
+    view = Table(title="the fleets (simulated, stored, one step of their pipeline)")
+    view.add_column("fleet", no_wrap=True)  # the names stay whole, whatever the width
+    for col in ("stored (stream)", "result", "s"):
         view.add_column(col)
+    if first is not None:
+        view.add_row(*first[0], f"{first[1]:.1f}")
     seconds: dict[str, float] = {}
     for name, run in FLEETS:
         t0 = time.perf_counter()
