@@ -33,13 +33,16 @@ from starbrain.sources.ephemerides.oem import OemSegment, read_oem
 from starbrain.sources.records import RecordError
 
 __all__ = [
+    "SUPPORTED_FRAMES",
     "FitResult",
     "OemFit",
     "elements_from_state",
     "elements_to_table",
+    "fit_arcs",
     "fit_elements",
     "fit_oem",
     "propagate_elements",
+    "states_teme",
 ]
 
 _N_PARAM = 7
@@ -232,12 +235,15 @@ def _cost_of(res: Tensor) -> Tensor:
 @dataclass
 class _Lm:
     """One batch of Levenberg-Marquardt problems: parameters x (n, 7), cost (n,), damping lam
-    (n,) and the satellites that have converged (n,) bool."""
+    (n,), the satellites that have converged (n,) bool, and the box every step is projected
+    onto: lower and upper bounds (7,) per parameter (-inf/+inf where unbounded)."""
 
     x: Tensor
     cost: Tensor
     lam: Tensor
     converged: Tensor
+    lo: Tensor
+    hi: Tensor
 
 
 def _damped_steps(
@@ -248,7 +254,8 @@ def _damped_steps(
     problem: tuple[Sgp4Elements, Tensor, Tensor, Tensor],
     tol: float,
 ) -> bool:
-    """Try Marquardt-scaled steps from one Jacobian, raising the damping of satellites whose
+    """Try Marquardt-scaled steps (``mask`` (7,) or (n, 7): 0 for parameters held) from one
+    Jacobian, each projected on the bounds of ``lm``, raising the damping of satellites whose
     step did not lower the cost (up to six tries); updates ``lm`` in place and says whether any
     satellite improved."""
     scale = jac.norm(dim=1).clamp_min(1e-300)  # (n, 7) column scaling (Marquardt)
@@ -262,7 +269,7 @@ def _damped_steps(
         if not active.any():
             break
         step = torch.linalg.solve(a + lm.lam[:, None, None] * eye, -g)[..., 0] / scale * mask
-        x_try = lm.x + step
+        x_try = torch.minimum(torch.maximum(lm.x + step, lm.lo), lm.hi)  # projected on the box
         with torch.no_grad():
             c_try = _cost_of(_residual(x_try, *problem))
         better = (c_try < lm.cost) & active
@@ -298,6 +305,7 @@ def fit_elements(
     initial: Sgp4Elements,
     *,
     fit_bstar: bool = True,
+    bstar_bounds: tuple[float, float] | None = None,
     max_iter: int = 40,
     tol: float = 1e-12,
 ) -> FitResult:
@@ -307,6 +315,8 @@ def fit_elements(
     ``initial``, which the fit keeps). r_teme_km: (n_sat, n_time, 3) km; NaN samples are ignored.
     initial: (n_sat,) starting elements, e.g. from :func:`elements_from_state` or a TLE.
     fit_bstar: fit B* too (else it stays at its initial value).
+    bstar_bounds: ``(lo, hi)`` [1/earth radii]: the fitted B* stays in ``[lo, hi]`` (the initial
+    value is clipped into it and every step is projected onto it); None: unbounded.
     Stops when no satellite's cost falls by more than ``tol`` (relative) or after ``max_iter``.
     """
     el0 = initial.to("cpu")
@@ -314,22 +324,39 @@ def fit_elements(
     t, target, w = _fit_arrays(t_min, r_teme_km)
     template = replace(el0)
     problem = (template, t, target, w)
-    x = _to_params(el0).detach().clone()
+    lo = torch.full((_N_PARAM,), -math.inf, dtype=torch.float64)
+    hi = torch.full((_N_PARAM,), math.inf, dtype=torch.float64)
+    if bstar_bounds is not None:
+        lo[6], hi[6] = _checked_bounds(bstar_bounds)
+    x = torch.minimum(torch.maximum(_to_params(el0).detach().clone(), lo), hi)
     mask = torch.ones(_N_PARAM, dtype=torch.float64)
     if not fit_bstar:
         mask[6] = 0.0
     with torch.no_grad():
         cost = _cost_of(_residual(x, *problem))
-    lm = _Lm(x, cost, torch.full((n,), 1e-3, dtype=torch.float64), torch.zeros(n, dtype=torch.bool))
+    lm = _Lm(x, cost, torch.full((n,), 1e-3, dtype=torch.float64),
+             torch.zeros(n, dtype=torch.bool), lo, hi)  # fmt: skip
     it = 0
     while it < max_iter:
         it += 1
         res, jac = _jacobian(lm.x, *problem)
-        improved_any = _damped_steps(lm, jac * mask, res, mask, problem, tol)
+        # active set: a parameter at a bound that the descent direction pushes out is frozen
+        g = (jac * res[..., None]).sum(1)
+        free = ~(((lm.x <= lm.lo) & (g > 0)) | ((lm.x >= lm.hi) & (g < 0)))
+        m = mask * free
+        improved_any = _damped_steps(lm, jac * m[:, None, :], res, m, problem, tol)
         if lm.converged.all() or not improved_any:
             break
     lm.lam.clamp_(min=1e-12)
     return _fit_result(lm.x, template, t, target, w, it, lm)
+
+
+def _checked_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
+    """``(lo, hi)`` as floats; ValueError unless both are finite and lo <= hi."""
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        raise ValueError(f"B* bounds ({lo:g}, {hi:g}) must be finite with lo <= hi")
+    return lo, hi
 
 
 def _identity(object_id: str, object_name: str) -> tuple[int, str | None]:
@@ -396,63 +423,158 @@ class OemFit:
 # OEM REF_FRAME values read as GCRS. EME2000 differs from GCRS by the frame bias (~20 mas, a few
 # metres in LEO), well below what an SGP4 fit resolves.
 _INERTIAL_FRAMES = {"GCRF", "ICRF", "EME2000", "J2000"}
+# every ITRF realisation is stored as "ITRF" (sources.ephemerides.normalise_frame), SP3's IGS too
+_ITRF_FRAMES = {"ITRF", "ITRF93", "ITRF2000", "ITRF2008", "ITRF2014", "ITRF2020"}
+SUPPORTED_FRAMES = ("TEME", *sorted(_INERTIAL_FRAMES), *sorted(_ITRF_FRAMES))
 
 
-def _segment_teme(seg: OemSegment) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    jd, fr = timeconv.datetime64_to_jd(seg.times)
-    if seg.frame == "TEME":
-        return seg.r_km, seg.v_kmps
-    if seg.frame in _INERTIAL_FRAMES:
-        m = teme_to_gcrs_matrix(jd, fr)
-        return np.einsum("tji,tj->ti", m, seg.r_km), np.einsum("tji,tj->ti", m, seg.v_kmps)
-    if seg.frame in ("ITRF", "ITRF93", "ITRF2000", "ITRF2008", "ITRF2014", "ITRF2020"):
-        r, v = itrf_to_teme(seg.r_km, seg.v_kmps, jd, fr)
-        return np.asarray(r), np.asarray(v)
-    raise ValueError(f"reference frame {seg.frame!r} is not supported (TEME, GCRF/EME2000, ITRF)")
+def states_teme(
+    frame: str,
+    times: npt.NDArray[np.datetime64],
+    r_km: npt.ArrayLike,
+    v_kmps: npt.ArrayLike | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Geocentric states (n, 3) km, km/s at UTC ``times`` (n,) in ``frame`` -> TEME.
 
-
-def fit_oem(text: str, source: str = "<oem>", max_iter: int = 40) -> OemFit:
-    """Fit one SGP4 element set per OEM segment (epoch: the segment's first time).
-
-    Segments must be Earth-centred; frames TEME, GCRF/ICRF/EME2000 or ITRF. The catalogue number
-    is OBJECT_ID when that is an integer, else OBJECT_NAME when that is (as ``starbrain
-    propagate`` writes for unnamed objects), else 0; an OBJECT_ID like "1998-067A" is kept as the
-    international designator. Bad lines and unusable segments are reported
-    in ``errors`` and never abort the file.
+    ``frame`` is a normalised ephemeris-stream frame: TEME as is; GCRF/ICRF/EME2000/J2000 through
+    :func:`~starbrain.physics.frames.teme_to_gcrs_matrix` (EME2000 read as GCRS, a few metres);
+    ITRF (any realisation, SP3's IGS frames) through
+    :func:`~starbrain.physics.frames.itrf_to_teme` (IERS polar motion and UT1). Velocities that
+    are missing (None or NaN rows, e.g. an SP3 ``P``-only file) are the time derivative of the
+    TEME positions (second-order finite differences, :func:`numpy.gradient`). Raises ValueError
+    for any other frame.
     """
-    segments, errors = read_oem(text, source)
-    tables: list[pa.Table] = []
-    rms: list[float] = []
+    r = np.asarray(r_km, dtype=np.float64).reshape(-1, 3)
+    v = np.full_like(r, np.nan) if v_kmps is None else np.asarray(v_kmps, np.float64).reshape(-1, 3)
+    jd, fr = timeconv.datetime64_to_jd(times)
+    if frame in _INERTIAL_FRAMES:
+        m = teme_to_gcrs_matrix(jd, fr)
+        r, v = np.einsum("tji,tj->ti", m, r), np.einsum("tji,tj->ti", m, v)
+    elif frame in _ITRF_FRAMES:
+        r_t, v_t = itrf_to_teme(r, np.nan_to_num(v), jd, fr)
+        r, v = np.asarray(r_t), np.where(np.isfinite(v), np.asarray(v_t), np.nan)
+    elif frame != "TEME":
+        supported = "TEME, GCRF/ICRF/EME2000/J2000 or ITRF (IGS)"
+        raise ValueError(f"reference frame {frame!r} is not supported ({supported})")
+    missing = ~np.isfinite(v).all(axis=1)
+    if missing.any() and r.shape[0] >= 3:
+        t_s = (times - times[0]) / np.timedelta64(1, "s")
+        v[missing] = np.asarray(np.gradient(r, t_s, axis=0, edge_order=2))[missing]
+    return r, v
+
+
+def fit_arcs(
+    times: list[npt.NDArray[np.datetime64]],
+    r_teme_km: list[npt.NDArray[np.float64]],
+    v_teme_kmps: list[npt.NDArray[np.float64]],
+    *,
+    bstar: float | None = None,
+    bstar_bounds: tuple[float, float] | None = None,
+    max_iter: int = 40,
+) -> FitResult:
+    """One batched SGP4 fit of several TEME position arcs (each (n_k, 3) km at UTC ``times``
+    (n_k,), time-ordered, at least 4 states), epoch at each arc's first time.
+
+    The start comes from each arc's first state (:func:`elements_from_state`, velocity km/s).
+    ``bstar`` [1/earth radii]: hold B* at this value; else B* is fitted from 1e-4 (clipped into
+    ``bstar_bounds``, which the fitted B* then stays in). Arcs are padded to one length with
+    NaN samples (ignored by the fit), so all of them run in one Levenberg-Marquardt batch.
+    """
+    n_max = max(len(t) for t in times)
+    t_min = np.zeros((len(times), n_max))
+    target = np.full((len(times), n_max, 3), np.nan)
+    for k, (t, r) in enumerate(zip(times, r_teme_km, strict=True)):
+        t_min[k] = timeconv.minutes_since(t, t[0])[np.minimum(np.arange(n_max), len(t) - 1)]
+        target[k, : len(t)] = r
+    first = np.asarray([t[0] for t in times], dtype="datetime64[ns]")
+    jd, fr = timeconv.datetime64_to_jd(first)
+    b0 = 1e-4 if bstar is None else float(bstar)
+    if bstar_bounds is not None and bstar is None:
+        b0 = float(np.clip(b0, *_checked_bounds(bstar_bounds)))
+    r0 = np.stack([r[0] for r in r_teme_km])
+    v0 = np.stack([v[0] for v in v_teme_kmps])
+    init = elements_from_state(r0, v0, jd, fr, bstar=b0)
+    return fit_elements(t_min, target, init, fit_bstar=bstar is None, max_iter=max_iter,
+                        bstar_bounds=None if bstar is not None else bstar_bounds)  # fmt: skip
+
+
+def _usable_segments(
+    segments: list[OemSegment], source: str, window_hours: float | None, errors: list[RecordError]
+) -> list[tuple[OemSegment, npt.NDArray[np.float64], npt.NDArray[np.float64], int]]:
+    """(segment, TEME r, TEME v, states in the fit window) of each segment a fit can use; an
+    error (naming the segment's line and the field) for each other one."""
+    out = []
     for seg in segments:
         if seg.center not in ("", "EARTH"):
             errors.append(RecordError(source, f"centre {seg.center} is not EARTH", line=seg.line,
                                       field="CENTER_NAME"))  # fmt: skip
             continue
-        if seg.times.size < 4:
-            errors.append(RecordError(source, "a fit needs at least 4 states", line=seg.line))
+        n_fit = seg.times.size
+        if window_hours is not None:
+            n_fit = int(
+                (timeconv.minutes_since(seg.times, seg.times[0]) <= window_hours * 60 + 1e-9).sum()
+            )
+        if n_fit < 4:
+            where = "" if window_hours is None else f" in the first {window_hours:g} h"
+            errors.append(RecordError(source, f"a fit needs at least 4 states{where} (has {n_fit})",
+                                      line=seg.line))  # fmt: skip
             continue
         try:
-            r, v = _segment_teme(seg)
+            r, v = states_teme(seg.frame, seg.times, seg.r_km, seg.v_kmps)
         except ValueError as exc:
             errors.append(RecordError(source, str(exc), line=seg.line, field="REF_FRAME"))
             continue
-        jd, fr = timeconv.datetime64_to_jd(seg.times[:1])
-        init = elements_from_state(r[:1], v[:1], jd, fr, bstar=1e-4)
-        t_min = timeconv.minutes_since(seg.times, seg.times[0])
-        result = fit_elements(t_min, r[None], init, max_iter=max_iter)
-        if not bool(torch.isfinite(result.rms_km).all()):
+        out.append((seg, r, v, n_fit))
+    return out
+
+
+def fit_oem(
+    text: str,
+    source: str = "<oem>",
+    max_iter: int = 40,
+    *,
+    window_hours: float | None = None,
+    bstar: float | None = None,
+    bstar_bounds: tuple[float, float] | None = None,
+) -> OemFit:
+    """Fit one SGP4 element set per OEM segment (epoch: the segment's first time), all segments
+    in one batch.
+
+    Segments must be Earth-centred; frames TEME, GCRF/ICRF/EME2000 or ITRF. ``window_hours``:
+    fit only the states of the segment's first that many hours (default: all). ``bstar`` holds
+    B* fixed at that value [1/earth radii]; ``bstar_bounds`` ``(lo, hi)`` keeps the fitted B* in
+    that interval (see :func:`fit_elements`). The catalogue number is OBJECT_ID when that is an
+    integer, else OBJECT_NAME when that is (as ``starbrain propagate`` writes for unnamed
+    objects), else 0; an OBJECT_ID like "1998-067A" is kept as the international designator. Bad
+    lines and unusable segments are reported in ``errors`` and never abort the file.
+    """
+    segments, errors = read_oem(text, source)
+    usable = _usable_segments(segments, source, window_hours, errors)
+    tables: list[pa.Table] = []
+    rms: list[float] = []
+    if usable:
+        result = fit_arcs([s.times[:n] for s, _, _, n in usable], [r[:n] for _, r, _, n in usable],
+                          [v[:n] for _, _, v, n in usable], bstar=bstar,
+                          bstar_bounds=bstar_bounds, max_iter=max_iter)  # fmt: skip
+    for k, (seg, _, _, _) in enumerate(usable):
+        if not bool(torch.isfinite(result.rms_km[k])):
             errors.append(RecordError(source, "the fit did not converge", line=seg.line))
             continue
-        norad, designator = _identity(seg.object_id, seg.object_name)
-        table = elements_to_table(result.elements, [norad], [seg.object_name], f"fitted:{source}")
-        if designator is not None:
-            table = table.set_column(
-                table.schema.get_field_index("object_id"),
-                "object_id",
-                pa.array([designator], pa.string()),
-            )
-        tables.append(table)
-        rms.append(float(result.rms_km[0]))
+        el = Sgp4Elements(**{f: x[k : k + 1] for f, x in result.elements.__dict__.items()})
+        tables.append(_segment_table(el, seg, source))
+        rms.append(float(result.rms_km[k]))
     table = pa.concat_tables(tables) if tables else ELEMENTS_SCHEMA.empty_table()
     lines = format_tle(table, names=True, prefer_original=False) if tables else []
     return OemFit(table, lines, rms, errors)
+
+
+def _segment_table(el: Sgp4Elements, seg: OemSegment, source: str) -> pa.Table:
+    """The ELEMENTS_SCHEMA row of one fitted segment (identity from its metadata)."""
+    norad, designator = _identity(seg.object_id, seg.object_name)
+    table = elements_to_table(el, [norad], [seg.object_name], f"fitted:{source}")
+    if designator is not None:
+        table = table.set_column(
+            table.schema.get_field_index("object_id"), "object_id",
+            pa.array([designator], pa.string()),
+        )  # fmt: skip
+    return table
