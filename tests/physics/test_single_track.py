@@ -109,3 +109,64 @@ def test_batched_parameters_per_row() -> None:
     out = model.step(x, u, theta, DT)
     assert torch.equal(out[0], out[2]) and out[1, 5] < out[0, 5]
     assert torch.allclose(model.step(x[:1], u[:1], theta[0], DT), out[:1])
+
+
+def _coasting_commonroad(x0: list[float], delta: np.ndarray) -> np.ndarray:
+    """CommonRoad's single-track car coasting (acceleration 0) with the road-wheel angle held
+    at ``delta[k]`` over interval ``k`` (set on the state, steering rate 0)."""
+    xs, x = [np.asarray(x0, float)], np.asarray(x0, float)
+    for d in delta:
+        x = x.copy()
+        x[2] = d
+        sol = solve_ivp(lambda _t, s: vehicle_dynamics_st(s, [0.0, 0.0], P), (0, DT), x,
+                        rtol=1e-11, atol=1e-11)  # fmt: skip
+        x = sol.y[:, -1]
+        xs.append(x)
+    return np.array(xs[1:])
+
+
+def test_coasting_rollout_matches_commonroad_st() -> None:
+    """The exact coasting path of ``DynamicSingleTrack.rollout`` (the MPC's fast path) against
+    CommonRoad's vehicleDynamics_st integrated at 1e-11 tolerance: 2 s of a random steering
+    walk at 15 m/s, float64 and float32."""
+    rng = np.random.default_rng(3)
+    delta = np.cumsum(rng.normal(0.0, 0.01, 40))  # rad at the road wheels, peaks ~0.05
+    cr = _coasting_commonroad([0.0, 0.0, 0.0, 15.0, 0.3, 0.0, 0.0], delta)
+    theta = VehicleParams.from_commonroad(P, RATIO).theta()
+    x0 = torch.tensor([[0.0, 0.0, 0.3, 15.0, 0.0, 0.0]], dtype=torch.float64)
+    U = torch.tensor(np.stack([delta * RATIO, np.zeros(40)], -1))[None]
+    for dtype, pos_tol, ang_tol in ((torch.float64, 1e-4, 1e-7), (torch.float32, 1e-3, 1e-5)):
+        X = DynamicSingleTrack().rollout(x0.to(dtype), U.to(dtype), theta, DT)[0].double().numpy()
+        assert np.abs(X[:, :2] - cr[:, :2]).max() < pos_tol  # m, over ~30 m
+        assert np.abs(X[:, 2] - cr[:, 4]).max() < ang_tol  # yaw, rad
+        assert np.abs(X[:, 5] - cr[:, 5]).max() < ang_tol * 10  # yaw rate, rad/s
+        assert np.abs(np.arctan2(X[:, 4], X[:, 3]) - cr[:, 6]).max() < ang_tol  # slip angle
+    assert np.abs(cr[:, 5]).max() > 0.05  # the walk turns the car
+
+
+def test_rollout_per_vehicle_rows_and_the_accelerating_fallback() -> None:
+    """Rows of three vehicles (two speeds, two steering ratios) in equal and unequal groups
+    agree with stepping the RK4 model at 1 ms sub-steps; with an acceleration the rollout is
+    :meth:`step` repeated, bit for bit."""
+    model, fine = DynamicSingleTrack(), DynamicSingleTrack(substep_s=0.001)
+    g = torch.Generator().manual_seed(0)
+    for n in (6, 7):  # 6: three equal groups of two; 7: unequal groups
+        theta = VehicleParams().theta().repeat(n, 1)
+        theta[1::3, 2] = 20.0
+        x0 = torch.zeros(n, 6, dtype=torch.float64)
+        x0[:, 3] = torch.tensor([10.0, 10.0, 22.0] * 3)[:n]
+        U = torch.zeros(n, 30, 2, dtype=torch.float64)
+        U[..., 0] = torch.cumsum(0.1 * torch.randn(n, 30, generator=g, dtype=torch.float64), 1)
+        X = model.rollout(x0, U, theta, DT)
+        ref, xs = [], x0
+        for k in range(30):
+            xs = fine.step(xs, U[:, k], theta, DT)
+            ref.append(xs)
+        err = (X - torch.stack(ref, 1)).abs().amax((0, 1))
+        assert float(err[:2].max()) < 1e-4 and float(err[2:].max()) < 1e-7
+    U[..., 1] = 0.5
+    xs, ref = x0, []
+    for k in range(30):
+        xs = model.step(xs, U[:, k], theta, DT)
+        ref.append(xs)
+    assert torch.equal(model.rollout(x0, U, theta, DT), torch.stack(ref, 1))

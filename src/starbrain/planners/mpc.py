@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -132,15 +133,7 @@ class _SamplingMPC:
         lo, hi = self._limit("u_min", dev), self._limit("u_max", dev)
         du = self._limit("du_max", dev)
         if du is not None:
-            # rate limit along the horizon, from the input applied last step when known
-            steps = [
-                U[..., 0, :]
-                if u_prev is None
-                else torch.clamp(U[..., 0, :], u_prev - du, u_prev + du)
-            ]
-            for k in range(1, U.shape[-2]):
-                steps.append(torch.clamp(U[..., k, :], steps[-1] - du, steps[-1] + du))
-            U = torch.stack(steps, dim=-2)
+            U = _rate_limit(U, u_prev, du)
         if lo is not None or hi is not None:
             U = torch.clamp(U, lo, hi)
         return U
@@ -213,6 +206,36 @@ class _SamplingMPC:
                       X[:, 0][0] if single else X[:, 0], final_cost[:, 0],
                       iters * cfg.n_samples * a, iters, time.perf_counter() - t0)  # fmt: skip
         return out
+
+
+def _rate_limit(U: Tensor, u_prev: Tensor | None, du: Tensor) -> Tensor:
+    """``U`` ``(..., horizon, input)`` with each step within ``du`` of the one before (the first
+    within ``du`` of ``u_prev`` when known): a sequential clamp along the horizon, in NumPy on
+    the CPU (a third of the per-call overhead of torch's, 40 steps x 2 calls per iteration)."""
+    if u_prev is not None:  # (agents, input) against (agents, [samples,] input)
+        u_prev = u_prev.reshape(u_prev.shape[:1] + (1,) * (U.dim() - 3) + u_prev.shape[1:])
+    if U.device.type != "cpu":
+        first = U[..., 0, :]
+        steps = [first if u_prev is None else torch.clamp(first, u_prev - du, u_prev + du)]
+        for k in range(1, U.shape[-2]):
+            steps.append(torch.clamp(U[..., k, :], steps[-1] - du, steps[-1] + du))
+        return torch.stack(steps, dim=-2)
+    out = U.detach().clone(memory_format=torch.contiguous_format)
+    a, d = out.numpy(), du.detach().cpu().numpy()
+    lo, hi = np.empty_like(a[..., 0, :]), np.empty_like(a[..., 0, :])
+    if u_prev is not None:
+        up = u_prev.detach().cpu().numpy()
+        _clip_into(a[..., 0, :], np.subtract(up, d, out=lo), np.add(up, d, out=hi))
+    for k in range(1, a.shape[-2]):
+        prev = a[..., k - 1, :]
+        _clip_into(a[..., k, :], np.subtract(prev, d, out=lo), np.add(prev, d, out=hi))
+    return out
+
+
+def _clip_into(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """``x = clip(x, lo, hi)`` in place with bare ufuncs (np.clip's wrapper costs more here)."""
+    np.maximum(x, lo, out=x)
+    np.minimum(x, hi, out=x)
 
 
 class MPPI(_SamplingMPC):

@@ -198,7 +198,12 @@ class WorldModel(nn.Module):
         ``(ensemble, batch, horizon, state)`` (one member while unfitted). Works in the dtype of
         ``x0``: float32 for planning.
         """
-        # an unfitted model is its prior: one trajectory per row is enough
+        # an unfitted model is its prior: one trajectory per row is enough, and a prior with
+        # its own multi-step ``rollout(x0, U, theta, dt)`` (a fast exact path) rolls it
+        if not self.fitted and hasattr(self.prior, "rollout"):
+            th0 = (self.theta if theta is None else theta).to(x0.dtype)
+            X = self.prior.rollout(x0, U, th0, self.config.dt)
+            return X, torch.zeros_like(X), X[None]
         e, (b, h, _) = (self.config.n_members if self.fitted else 1), U.shape
         xs = x0.unsqueeze(0).expand(e, *x0.shape).contiguous()
         th = None if theta is None else theta.unsqueeze(0).expand(e, *theta.shape)

@@ -161,3 +161,91 @@ class DynamicSingleTrack(_SingleTrack):
         r_k = v * torch.cos(beta_k) * torch.tan(delta) / wb
         kin = torch.cat([kin[..., :4], (beta_k - beta) / 0.05, (r_k - r) / 0.05], -1)
         return torch.where(v < self.v_switch_mps, kin, dyn)
+
+    def rollout(self, x0: Tensor, U: Tensor, theta: Tensor, dt: float) -> Tensor:
+        """States after each input, ``(B, H, 6)`` for ``x0`` ``(B, 6)`` and ``U`` ``(B, H, 2)``.
+
+        Coasting (every acceleration 0) above ``v_switch`` the speed is constant and the slip
+        angle, yaw rate and heading obey a linear time-invariant system per row, so they are
+        propagated exactly (zero-order hold, ``matrix_exp``, at half steps) and the position by
+        Simpson's rule over each step: a handful of batched operations per step instead of four
+        derivative evaluations, for sampling MPC. Otherwise this is :meth:`step` repeated.
+        """
+        v0 = torch.hypot(x0[..., 3], x0[..., 4])
+        if bool((U[..., 1] != 0).any()) or bool((v0 < self.v_switch_mps).any()):
+            xs, out = x0, []
+            for k in range(U.shape[-2]):
+                xs = self.step(xs, U[..., k, :], theta, dt)
+                out.append(xs)
+            return torch.stack(out, -2)
+        if not hasattr(self, "_lti_cache"):
+            self._lti_cache: dict[str, Any] = {}
+        return _coast(x0, U[..., 0], theta.to(torch.float64), dt, self._lti_cache)
+
+
+def _lateral_transitions(key: Tensor, dt: float) -> Tensor:
+    """Zero-order-hold transitions of ``(beta, r, yaw)`` with the road-wheel angle held, over
+    ``dt`` and ``dt / 2``: ``(2, N, 4, 4)`` (``[..., :3, :3]`` the state map, ``[..., :3, 3]``
+    the input's) for rows ``key`` ``(N, 1 + n_theta)`` = (speed, parameters), float64."""
+    v = key[:, :1]
+    lf, lr, _ratio, mu, csf, csr, i_m, _h = _split(key[:, 1:])
+    wb = lf + lr
+    kf, kr = mu * csf * G * lr, mu * csr * G * lf  # axle cornering stiffness per unit mass
+    z, one = torch.zeros_like(v), torch.ones_like(v)
+    entries = [  # d/dt (beta, r, yaw, delta)
+        -(kr + kf) / (v * wb), (kr * lr - kf * lf) / (v**2 * wb) - 1, z, kf / (v * wb),
+        (lr * kr - lf * kf) / (i_m * wb), -(lf**2 * kf + lr**2 * kr) / (v * i_m * wb), z,
+        lf * kf / (i_m * wb), z, one, z, z, z, z, z, z,
+    ]  # fmt: skip
+    m = torch.cat(entries, -1).reshape(-1, 4, 4)
+    return torch.linalg.matrix_exp(torch.stack([m * dt, m * (0.5 * dt)]))
+
+
+def _coast(x0: Tensor, steer: Tensor, theta: Tensor, dt: float, cache: dict[str, Any]) -> Tensor:
+    """:meth:`DynamicSingleTrack.rollout`'s exact coasting rollout (``x0`` ``(B, 6)``,
+    ``steer`` the steering-wheel angles ``(B, H)``, ``theta`` float64). Rows that share speed
+    and parameters (an MPC's samples of one vehicle) share one transition matrix, so each step
+    is one batched matrix product per distinct row; ``cache`` keeps the last rows' matrices
+    (an MPC evaluates several sample batches from one state per step)."""
+    b, dtype = x0.shape[0], x0.dtype
+    px, py, yaw, v, beta, r = _to_internal(x0.to(torch.float64))
+    key = torch.cat([v, torch.broadcast_to(theta, (b, theta.shape[-1]))], -1)
+    if bool((key == key[:1]).all()):  # one vehicle's samples: skip the sort
+        uniq, inv = key[:1], torch.zeros(b, dtype=torch.long, device=key.device)
+    else:
+        uniq, inv = torch.unique(key, dim=0, return_inverse=True)
+    n_u = uniq.shape[0]
+    if n_u > 1 and bool((torch.bincount(inv, minlength=n_u) != b // n_u).any()):
+        uniq, inv, n_u = key, torch.arange(b), b  # unequal groups: one matrix per row
+    order = torch.argsort(inv, stable=True)
+    back = torch.argsort(order)
+    hit = cache.get("key")
+    if (
+        hit is None
+        or hit.shape != uniq.shape
+        or cache.get("dt") != dt
+        or not torch.equal(hit, uniq)
+    ):
+        cache.update(key=uniq, dt=dt, e=_lateral_transitions(uniq, dt))  # same rows: reused
+    e = cache["e"].to(dtype)
+    ad, bd, ad_half, bd_half = e[0, :, :3, :3], e[0, :, :3, 3:], e[1, :, :3, :3], e[1, :, :3, 3:]
+    ratio = key[:, 3:4].to(dtype)
+    delta = (steer.to(dtype) / ratio)[order].reshape(n_u, 1, -1, steer.shape[-1])  # (U, 1, G, H)
+    drive = bd[..., None] * delta  # (U, 3, G, H)
+    w = torch.cat([beta, r, yaw], -1).to(dtype)[order].reshape(n_u, -1, 3).transpose(1, 2)
+    ws = [w]
+    for k in range(steer.shape[-1]):  # the only sequential part: one small bmm per step
+        w = torch.baddbmm(drive[..., k], ad, w)
+        ws.append(w)
+    full = torch.stack(ws, -1)  # (U, 3, G, H + 1) at every step
+    mid = torch.einsum("uij,ujgh->uigh", ad_half, full[..., :-1]) + bd_half[..., None] * delta
+    halves = torch.stack([full[..., :-1], mid], -1).flatten(-2)
+    big_w = torch.cat([halves, full[..., -1:]], -1)  # (U, 3, G, 2H + 1) at half steps
+    big_w = big_w.permute(0, 2, 1, 3).reshape(b, 3, -1)[back]
+    ang = big_w[:, 0] + big_w[:, 2]
+    vv, h = v.to(dtype), dt / 6.0
+    c, s = torch.cos(ang), torch.sin(ang)
+    xs = px.to(dtype) + torch.cumsum(vv * h * (c[:, :-1:2] + 4 * c[:, 1::2] + c[:, 2::2]), -1)
+    ys = py.to(dtype) + torch.cumsum(vv * h * (s[:, :-1:2] + 4 * s[:, 1::2] + s[:, 2::2]), -1)
+    b_, r_, yaw_ = big_w[:, 0, 2::2], big_w[:, 1, 2::2], big_w[:, 2, 2::2]
+    return torch.stack([xs, ys, yaw_, vv * torch.cos(b_), vv * torch.sin(b_), r_], -1)
