@@ -11,12 +11,15 @@ per GPU. Zeus's own optimiser picks per job the limit minimising its cost
 ``eta * energy + (1 - eta) * p_max * time`` (``zeus.utils.metric.zeus_cost``); that is the
 "per-job Zeus-style" baseline here.
 
-starbrain's plan: each job takes the lowest-energy limit whose run time stays within
-``max_slowdown`` of the longest uncapped job (and within its deadline), then jobs are placed by
-priority and deadline at the earliest slot where the site profile stays under the budget and
-each start's step stays within the ramp limit; a second pass gives jobs whose start was pushed
-back the limit that still meets their deadline. Vectorised over jobs and slots; the one Python
-loop is over jobs. Units: W, s, J.
+starbrain's plan: every job must end by ``(1 + max_slowdown)`` times the critical path (the
+longest job at full power) and by its deadline. Jobs are placed least slack first; each takes,
+over a 25 W grid of limits, the lowest-energy limit whose earliest start keeping the site under
+the budget and every slot-to-slot step within the ramp limit still ends it in time: full power
+on the critical path, the low-energy end of its Zeus curve where its slack allows. Where the
+budget or the ramp makes the bound infeasible, the makespan reached becomes the bound and a
+second pass lets early jobs slow down to it. The baselines can be placed the same way
+(``place=True``). Vectorised over limits and slots (a sparse table for window maxima); the one
+Python loop is over jobs. Units: W, s, J.
 """
 
 from __future__ import annotations
@@ -98,66 +101,135 @@ def zeus_limits(jobs: Jobs, site: Site, eta: float = 0.5) -> np.ndarray:
     return g[np.argmin(cost, 0), np.arange(jobs.n_gpus.size)]
 
 
-def _starbrain_limits(
-    jobs: Jobs, site: Site, max_slowdown: float, start_s: np.ndarray | None = None
-) -> np.ndarray:
+def _limits_by(jobs: Jobs, site: Site, time_left_s: np.ndarray) -> np.ndarray:
+    """Per job, the lowest-energy grid limit whose run time fits ``time_left_s`` ``(J,)``; the
+    top of the grid (full power) where none does."""
     g, t, e = _grid(jobs, site)
-    if start_s is not None:  # second pass: the time left after the planned start
-        jobs = Jobs(jobs.n_gpus, jobs.work_s, jobs.demand_w, jobs.alpha,
-                    jobs.deadline_s - start_s - site.slot_s, jobs.priority)  # fmt: skip
-    # a job off the critical path may slow down more than max_slowdown: only the fleet's
-    # makespan (the longest uncapped job, plus max_slowdown) and its deadline bound it
-    ok = (t <= jobs.work_s.max() * (1 + max_slowdown)) & (t <= jobs.deadline_s)
-    ok[-1] = True  # the top of the grid is always allowed
+    ok = t <= time_left_s + 1e-9
+    ok[-1] = True
     return g[np.argmin(np.where(ok, e, np.inf), 0), np.arange(jobs.n_gpus.size)]
 
 
 def _place(jobs: Jobs, site: Site, pl: np.ndarray) -> np.ndarray:
-    """Earliest feasible start slot of each job, by priority then deadline."""
-    p, dur = job_power(jobs, site, pl), np.ceil(job_time(jobs, pl) / site.slot_s).astype(int)
+    """Earliest start (s) of each job at its limit ``pl`` within the budget and the ramp limit,
+    least slack first (deadline, else the longest job, minus the run time), then priority."""
+    g = np.broadcast_to(pl, jobs.n_gpus.shape)[None, :]
+    t = jobs.work_s * np.maximum(1.0, jobs.demand_w / g) ** jobs.alpha
+    end_by = np.where(np.isfinite(jobs.deadline_s), jobs.deadline_s, jobs.work_s.max())
+    _pl, start = _place_joint(jobs, site, end_by, (g, t, t * job_power(jobs, site, g)))
+    return start
+
+
+def _window_max(prof: np.ndarray, tab: np.ndarray) -> np.ndarray:
+    """Fill the sparse table ``tab`` ``(levels, n)``: row ``i`` holds
+    ``max(prof[x : x + 2**i])`` (-inf past the end), so a window's maximum is two look-ups."""
+    n = prof.size
+    tab[0] = prof
+    for i in range(1, tab.shape[0]):
+        k = 1 << (i - 1)
+        np.maximum(tab[i - 1, : n - k], tab[i - 1, k:], out=tab[i, : n - k])
+    return tab
+
+
+def _earliest(
+    prof: np.ndarray, tab: np.ndarray, d: np.ndarray, pj: np.ndarray, n_s: int, site: Site
+) -> np.ndarray:
+    """Earliest start slot ``(C,)`` of candidate (duration ``d`` slots, power ``pj`` W) runs
+    where the site stays within the budget and each step within the ramp limit; -1: none."""
+    s, d, pj = np.arange(n_s)[None, :], d[:, None], pj[:, None]
+    lv = np.floor(np.log2(d)).astype(int)
     ramp = site.ramp_w_per_s * site.slot_s
-    if (p > site.budget_w).any() or (p > ramp).any():
+    wmax = np.maximum(tab[lv, s], tab[lv, s + d - 2**lv])
+    up = prof[s] + pj - prof[np.maximum(s - 1, 0)] * (s > 0)
+    dn = prof[s + d - 1] + pj - prof[s + d]
+    ok = (wmax + pj <= site.budget_w) & (up <= ramp) & (dn <= ramp)
+    return np.where(ok.any(1), np.argmax(ok, 1), -1)
+
+
+def _place_joint(
+    jobs: Jobs,
+    site: Site,
+    end_by: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One greedy pass, least slack first: each job takes, over the limit grid, the
+    lowest-energy limit whose earliest start within the budget and ramp limit still ends it by
+    ``end_by`` (else the limit that ends it soonest). Returns limits (W) and starts (s).
+    Candidates are tried four at a time in order of energy. ``grid``: the candidate limits,
+    run times and energies ``(L, J)`` (default :data:`LIMIT_GRID_W` for every job)."""
+    g, t, e = _grid(jobs, site) if grid is None else grid  # (L, J)
+    p = jobs.n_gpus * (np.minimum(jobs.demand_w, g) + site.p_static_w)
+    dur = np.ceil(t / site.slot_s).astype(int)
+    if (p.min(0) > min(site.budget_w, site.ramp_w_per_s * site.slot_s)).any():
         raise StarbrainError("a job alone exceeds the site budget or one slot's ramp limit")
-    # enough slots: twice the budget-limited makespan plus the longest job
-    n_slots = int(2 * np.ceil((p * dur).sum() / site.budget_w) + 2 * dur.max() + 2)
-    prof, start = np.zeros(n_slots + 1), np.zeros(jobs.n_gpus.size, int)
-    order = np.lexsort((jobs.deadline_s, -jobs.priority))
-    win = np.arange(int(dur.max()))
+    n_s = int(2 * np.ceil((p[-1] * dur[-1]).sum() / site.budget_w
+                          + p[-1].sum() / (site.ramp_w_per_s * site.slot_s)) + 2)  # fmt: skip
+    prof = np.zeros(n_s + int(dur.max()) + 1)
+    tab = np.full((int(np.log2(prof.size)) + 1, prof.size), -np.inf)
+    t0 = t[np.argmin(np.where(t <= end_by + 1e-6, e, np.inf), 0), np.arange(t.shape[1])]
+    order = np.lexsort((-jobs.priority, end_by - t0))
+    out_pl, out_start = np.empty(jobs.n_gpus.size), np.empty(jobs.n_gpus.size)
     for j in order:
-        s = np.arange(n_slots - dur[j])
-        idx = s[:, None] + win[None, : dur[j]]
-        fits = (prof[idx] + p[j] <= site.budget_w).all(1)
-        step_up = prof[s] + p[j] - prof[np.maximum(s - 1, 0)] * (s > 0)
-        step_dn = prof[s + dur[j] - 1] + p[j] - prof[s + dur[j]]
-        okk = fits & (step_up <= ramp) & (step_dn <= ramp)
-        if not okk.any():
-            raise StarbrainError("no start slot fits the budget and ramp limit; raise the budget")
-        k = int(np.argmax(okk))
-        start[j] = s[k]
-        prof[s[k] : s[k] + dur[j]] += p[j]
-    return start * site.slot_s
+        _window_max(prof, tab)
+        cand = np.argsort(np.where(t[:, j] <= end_by[j] + 1e-6, e[:, j], np.inf), kind="stable")
+        cand, k = cand[t[cand, j] <= end_by[j] + 1e-6], -1
+        for c in range(0, cand.size, 4):
+            ch = cand[c : c + 4]
+            first = _earliest(prof, tab, dur[ch, j], p[ch, j], n_s, site)
+            meet = (first >= 0) & (first * site.slot_s + t[ch, j] <= end_by[j] + 1e-6)
+            if meet.any():
+                k, s0 = int(ch[np.argmax(meet)]), int(first[np.argmax(meet)])
+                break
+        if k < 0:  # nothing meets end_by: the limit that ends the job soonest
+            first = _earliest(prof, tab, dur[:, j], p[:, j], n_s, site)
+            end = np.where(first >= 0, first * site.slot_s + t[:, j], np.inf)
+            k, s0 = int(np.argmin(end)), int(first[np.argmin(end)])
+            if not np.isfinite(end[k]):
+                raise StarbrainError("no start slot fits the budget and ramp; raise the budget")
+        out_pl[j], out_start[j] = g[k, j], s0 * site.slot_s
+        prof[s0 : s0 + dur[k, j]] += p[k, j]
+    return out_pl, out_start
 
 
 def plan_schedule(
-    jobs: Jobs, site: Site, policy: str = "starbrain", max_slowdown: float = 0.05
+    jobs: Jobs,
+    site: Site,
+    policy: str = "starbrain",
+    max_slowdown: float = 0.05,
+    *,
+    place: bool = False,
 ) -> Schedule:
-    """``policy``: ``starbrain`` (budget- and ramp-aware), or the baselines ``nocap``,
-    ``uniform60`` (every GPU at 60% of ``p_max``) and ``zeus`` (per-job Zeus-style limit),
-    which all start every job now."""
+    """``policy``: ``starbrain`` (budget- and ramp-aware), or the baselines ``nocap`` (every GPU
+    at ``p_max``), ``uniform60`` (every GPU at 60% of ``p_max``) and ``zeus`` (per-job
+    Zeus-style limit), which start every job now, or with ``place=True`` at the earliest start
+    where the site stays within the budget and the ramp limit (same placement as starbrain's).
+
+    starbrain: the makespan target is ``(1 + max_slowdown)`` times the longest job at full
+    power (the critical path); where the budget or the ramp makes that infeasible, the
+    makespan the first pass reached, and a second pass lets early jobs slow down to it. Jobs
+    are placed least slack first; each takes the lowest-energy limit whose earliest feasible
+    start still ends it by the target and its deadline (:func:`_place_joint`): full power on
+    the critical path, the low-energy end of its Zeus curve where the slack allows."""
     now = np.zeros(jobs.n_gpus.size)
-    if policy == "nocap":
-        return Schedule(np.full(now.size, site.p_max_w), now, policy)
-    if policy == "uniform60":
-        return Schedule(np.full(now.size, 0.6 * site.p_max_w), now, policy)
-    if policy == "zeus":
-        return Schedule(zeus_limits(jobs, site), now, policy)
+    full = np.full(now.size, site.p_max_w)
+    base = {"nocap": full, "uniform60": 0.6 * full}
+    if policy in base or policy == "zeus":
+        pl = base[policy] if policy in base else zeus_limits(jobs, site)
+        return Schedule(pl, _place(jobs, site, pl) if place else now, policy)
     if policy != "starbrain":
         raise StarbrainError(f"unknown policy {policy!r}: starbrain, nocap, uniform60 or zeus")
-    pl = _starbrain_limits(jobs, site, max_slowdown)
-    start = _place(jobs, site, pl)
-    # jobs whose start was pushed back get the limit that still meets their deadline
-    pl = _starbrain_limits(jobs, site, max_slowdown, start)
-    return Schedule(pl, _place(jobs, site, pl), policy)
+    # the critical path at full power, plus max_slowdown, bounds every job's end
+    end_by = np.minimum((1 + max_slowdown) * jobs.work_s.max(), jobs.deadline_s)
+    pl, start = _place_joint(jobs, site, end_by)
+    end = start + job_time(jobs, pl)
+    if not (end > end_by + 1e-6).any():
+        return Schedule(pl, start, policy)
+    # the budget or the ramp makes that infeasible: the makespan this pass reached is the new
+    # bound, and jobs that finished early slow down to it
+    pl2, start2 = _place_joint(jobs, site, np.minimum(end.max(), jobs.deadline_s))
+    if (start2 + job_time(jobs, pl2)).max() <= end.max() + 1e-6:
+        return Schedule(pl2, start2, policy)
+    return Schedule(pl, start, policy)
 
 
 def evaluate_schedule(jobs: Jobs, site: Site, sched: Schedule) -> dict[str, float | str]:
