@@ -122,6 +122,41 @@ class LoopConfig(BaseModel):
     arm_drift_factor: float = Field(default=3.0, gt=1.0, le=100.0)
     arm_model: str = Field(default="arm-residual", min_length=1, max_length=64)
     arm_seed: int = Field(default=0, ge=0)
+    # -- vehicle (issue #15) --------------------------------------------------------------------
+    vehicle_sim: bool = Field(
+        default=False,
+        description="Simulate one driving-log segment of a car per window (CommonRoad multi-body "
+        "model), drift-check the vehicle world model, re-fit and register it on drift "
+        "(loop.vehicle_task; about 2 s of CPU a window, 5-10 s a re-fit).",
+    )
+    vehicle_subject: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Core NATS subject of live vehicle rows (JSON Lines, the vehicle schema).",
+    )
+    vehicle_nats_url: str | None = Field(
+        default=None, description="Broker of vehicle_subject; default nats_url."
+    )
+    vehicle_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
+    vehicle_segment_s: float = Field(
+        default=6.0, ge=2.0, le=600.0, description="Simulated driving per window (s, <= interval)."
+    )
+    vehicle_id: Literal["ford-escort", "bmw-320i", "vw-vanagon"] = Field(
+        default="bmw-320i", description="The modelled car (fleet simulator parameter set)."
+    )
+    vehicle_driver: Literal["calm", "sporty", "weaving"] = Field(
+        default="sporty", description="The simulated driver (calm barely excites the tyres)."
+    )
+    vehicle_friction: float = Field(default=1.0, gt=0.05, le=1.5, description="Road friction.")
+    vehicle_new_friction: float = Field(
+        default=0.6, gt=0.05, le=1.5, description="Road friction after vehicle_change_after_s."
+    )
+    vehicle_change_after_s: float = Field(
+        default=120.0, ge=0.0, description="Simulated seconds before the friction changes."
+    )
+    vehicle_drift_factor: float = Field(default=3.0, gt=1.0, le=100.0)
+    vehicle_model: str = Field(default="vehicle-residual", min_length=1, max_length=64)
+    vehicle_seed: int = Field(default=0, ge=0)
     # -- world model ----------------------------------------------------------------------------
     drift_threshold_km: float = Field(
         default=1.0,
@@ -156,7 +191,7 @@ class LoopConfig(BaseModel):
     nats_url: str | None = None
     mqtt_url: str | None = None
 
-    @field_validator("nats_url", "mqtt_url", "posts_nats_url")
+    @field_validator("nats_url", "mqtt_url", "posts_nats_url", "vehicle_nats_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and "://" not in v:
@@ -169,6 +204,10 @@ class LoopConfig(BaseModel):
             raise ValueError("publish to NATS or to MQTT, not both")
         if self.posts_subject and not (self.posts_nats_url or self.nats_url):
             raise ValueError("posts_subject needs posts_nats_url or nats_url")
+        if self.vehicle_subject and not (self.vehicle_nats_url or self.nats_url):
+            raise ValueError("vehicle_subject needs vehicle_nats_url or nats_url")
+        if self.vehicle_segment_s > self.vehicle_interval_s:
+            raise ValueError("vehicle_segment_s must not exceed vehicle_interval_s")
         return self
 
 
