@@ -146,6 +146,27 @@ def _earliest(
     return np.where(ok.any(1), np.argmax(ok, 1), -1)
 
 
+def _soonest(
+    prof: np.ndarray, tab: np.ndarray, d: np.ndarray, pj: np.ndarray, t: np.ndarray, n_s: int,
+    site: Site,
+) -> tuple[int, int]:  # fmt: skip
+    """Where no limit meets the bound: the candidate (index, start slot) that ends soonest,
+    trying the fastest four at a time and stopping once no slower one could end sooner."""
+    by_t, best, k, s0 = np.argsort(t, kind="stable"), np.inf, -1, -1
+    for c in range(0, by_t.size, 4):
+        ch = by_t[c : c + 4]
+        if t[ch[0]] >= best:
+            break
+        first = _earliest(prof, tab, d[ch], pj[ch], n_s, site)
+        end = np.where(first >= 0, first * site.slot_s + t[ch], np.inf)
+        if end.min() < best:
+            i = int(np.argmin(end))
+            best, k, s0 = float(end[i]), int(ch[i]), int(first[i])
+    if k < 0:
+        raise StarbrainError("no start slot fits the budget and ramp limit; raise the budget")
+    return k, s0
+
+
 def _place_joint(
     jobs: Jobs,
     site: Site,
@@ -180,12 +201,8 @@ def _place_joint(
             if meet.any():
                 k, s0 = int(ch[np.argmax(meet)]), int(first[np.argmax(meet)])
                 break
-        if k < 0:  # nothing meets end_by: the limit that ends the job soonest
-            first = _earliest(prof, tab, dur[:, j], p[:, j], n_s, site)
-            end = np.where(first >= 0, first * site.slot_s + t[:, j], np.inf)
-            k, s0 = int(np.argmin(end)), int(first[np.argmin(end)])
-            if not np.isfinite(end[k]):
-                raise StarbrainError("no start slot fits the budget and ramp; raise the budget")
+        if k < 0:
+            k, s0 = _soonest(prof, tab, dur[:, j], p[:, j], t[:, j], n_s, site)
         out_pl[j], out_start[j] = g[k, j], s0 * site.slot_s
         prof[s0 : s0 + dur[k, j]] += p[k, j]
     return out_pl, out_start
