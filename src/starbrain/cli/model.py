@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -106,37 +107,203 @@ def _evaluate_groups(model: Any, arcs: PriorArcs) -> dict[str, list[dict[str, An
     return out
 
 
+class TrainPrior(StrEnum):
+    """``model train --prior``: the issue #14 world model or the earlier SGP4-correction one."""
+
+    od = "od"
+    sgp4 = "sgp4"
+
+
+_PriorOption = Annotated[
+    TrainPrior,
+    typer.Option(help="od: numerical-OD prior + residual (issue #14, the default); sgp4: the "
+                 "earlier SGP4 + learned correction (the sgp4: options)."),
+]  # fmt: skip
+_EpochsOption = Annotated[
+    list[str] | None,
+    typer.Option(help="od: a training (--train-epoch) or test (--test-epoch, later than every "
+                 "training one) epoch, ISO UTC; repeat (default six 2001-2019, three 2021-2024)."),
+]  # fmt: skip
+_CountOption = Annotated[
+    int | None, typer.Option(help="od: satellites per training / test epoch (default 8 / 12).")
+]
+_DegreeOption = Annotated[
+    int | None,
+    typer.Option(help="od: EGM2008 degree and order of the truth / of the OD prior (12 / 8)."),
+]
+_HeldOutOption = Annotated[
+    float, typer.Option("--held-out", help="sgp4: fraction of satellites never trained on.")
+]
+_RayOption = Annotated[
+    str | None,
+    typer.Option(help="sgp4: train (and make truth) on Ray: 'local', 'auto' or 'ray://...'."),
+]
+
+
 @model_app.command("train")
 def model_train(
-    satellites: Annotated[int, typer.Option(help="Satellites in the truth sample.")] = 300,
-    days: Annotated[float, typer.Option(help="Truth span and training horizon (days).")] = 7.0,
+    prior: _PriorOption = TrainPrior.od,
+    train_sats: _CountOption = None,
+    test_sats: _CountOption = None,
+    train_epoch: _EpochsOption = None,
+    test_epoch: _EpochsOption = None,
+    truth_degree: _DegreeOption = None,
+    prior_degree: _DegreeOption = None,
+    workers: Annotated[
+        int | None, typer.Option(help="od: processes for truth and fits (default: CPUs, <= 4).")
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option(help="Truth span and training horizon (days; default 7).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sample, split and model.")] = 0,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 500,
-    time_batch: Annotated[
-        int, typer.Option(help="Random training times per epoch (0: all of them).")
-    ] = 48,
-    held_out: Annotated[
-        float, typer.Option("--held-out", help="Fraction of satellites never used in training.")
-    ] = 0.1,
-    deep_fraction: Annotated[
-        float, typer.Option(help="Fraction of MEO, of GEO and of HEO satellites (each).")
-    ] = 0.05,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs of the learned part (od 400, sgp4 500).")
+    ] = None,
     step_min: Annotated[float, typer.Option(help="Truth sampling step (minutes).")] = 20.0,
     name: Annotated[str | None, typer.Option(help="Registry name (default: orbit-<time>).")] = None,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="Train (and make truth) on Ray: 'local', 'auto' or 'ray://host:port'."),
-    ] = None,
-    ray_workers: Annotated[int, typer.Option(help="Ray Train workers.")] = 2,
-    plot: Annotated[
-        Path | None, typer.Option(help="Write the held-out error-vs-horizon plot (PNG).")
-    ] = None,
+    satellites: Annotated[int, typer.Option(help="sgp4: satellites in the truth sample.")] = 300,
+    time_batch: Annotated[int, typer.Option(help="sgp4: random times per epoch (0: all).")] = 48,
+    held_out: _HeldOutOption = 0.1,
+    deep_fraction: Annotated[
+        float, typer.Option(help="sgp4: fraction of MEO, of GEO and of HEO satellites (each).")
+    ] = 0.05,
+    ray_address: _RayOption = None,
+    ray_workers: Annotated[int, typer.Option(help="sgp4: Ray Train workers.")] = 2,
+    plot: Annotated[Path | None, typer.Option(help="sgp4: held-out error plot (PNG).")] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Make full-force truth, fit SGP4 priors, train the residual model, evaluate it on
-    held-out satellites and register it in the store."""
-    import numpy as np
+    """Train an orbit world model, evaluate it on held-out orbits and epochs, register it.
 
+    Default (``--prior od``, the defaults of ``bench/world_model.py``): generic LEO truth
+    (EGM2008, NRLMSISE-00 with observed space weather, Sun, Moon, SRP) at six training epochs
+    2001-2019 and three later test epochs with new orbits, one orbit regime never trained on;
+    numerical orbit determination on day 1 plus a calibrated residual ensemble; prints the
+    stratified held-out table (SGP4 fitted to the same day, the OD prior, the model; median and
+    p95 per stratum and horizon). csv/json: one row per stratum, label and horizon (stratum,
+    label, horizon_min, n_sat, sgp4_median_km, sgp4_p95_km, prior_median_km, prior_p95_km,
+    model_median_km, model_p95_km, median_ratio, p95_ratio, p95_ok)."""
     from starbrain.core import timeconv
+
+    name = name or "orbit-" + str(timeconv.utc_now())[:19].replace(":", "").replace("-", "")
+    if prior is TrainPrior.sgp4:
+        _train_sgp4_model(
+            satellites, days or 7.0, seed, epochs or 500, time_batch, held_out, deep_fraction,
+            step_min, name, ray_address, ray_workers, plot,
+        )  # fmt: skip
+        return
+    from starbrain.models.orbit_world import train_config
+
+    try:
+        cfg = train_config(
+            sats_per_train_epoch=train_sats, sats_per_test_epoch=test_sats, days=days,
+            fit_days=None if days is None or days >= 2 else days / 2, seed=seed,
+            residual_epochs=epochs, step_min=step_min, truth_degree=truth_degree,
+            prior_degree=prior_degree, train_epochs=train_epoch or None,
+            test_epochs=test_epoch or None,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise StarbrainError(f"model train: {exc}") from exc
+    _train_od_model(cfg, name, workers, fmt)
+
+
+_OD_FIELDS = ("stratum", "label", "horizon_min", "n_sat", "sgp4_median_km", "sgp4_p95_km",
+              "prior_median_km", "prior_p95_km", "model_median_km", "model_p95_km",
+              "median_ratio", "p95_ratio", "p95_ok")  # fmt: skip
+
+
+def _check_od_config(cfg: Any) -> None:
+    """The option ranges of ``model train --prior od`` (a StarbrainError naming the option)."""
+    if cfg.sats_per_train_epoch < 2 or cfg.sats_per_test_epoch < 1:
+        raise StarbrainError("--train-sats must be at least 2 and --test-sats at least 1")
+    if not 0 < cfg.days <= 14:
+        raise StarbrainError("--days must be in (0, 14]")
+    if cfg.step_min <= 0 or cfg.residual.epochs < 1:
+        raise StarbrainError("--step-min and --epochs must be positive")
+
+
+def _train_od_model(cfg: Any, name: str, workers: int | None, fmt: OutputFormat) -> None:
+    """Run :func:`~starbrain.models.orbit_world.run_world_model` with a progress bar, register
+    the result (with its validity domain) and print the stratified held-out table."""
+    from rich.progress import TaskID
+
+    from starbrain.models.orbit_world import run_world_model
+    from starbrain.models.registry import register_od_model
+
+    _check_od_config(cfg)
+    n_epochs = len(cfg.train_epochs) + len(cfg.test_epochs)
+    with _progress("world model: truth, SGP4 and OD fits", total=n_epochs + 1) as (bar, k):
+        task = TaskID(k)
+
+        def say(message: str) -> None:
+            bar.update(task, description=message)
+            if "done (" in message or message.startswith("training"):
+                bar.advance(task)
+
+        result = run_world_model(cfg, progress=say, workers=workers)
+    with _open_store() as store:
+        register_od_model(
+            store, name, result.model, truth_force_model_json=result.truth_force_model,
+            train_config=cfg.to_dict(), metrics=result.metrics(),
+        )  # fmt: skip
+    _emit(result.table, fmt, lambda: _od_table(result.table), fields=_OD_FIELDS)
+    notes = _notes(fmt)
+    m = result.model
+    used = [f"{d:.2f}" for d, u in zip(m.dt_grid, m.use, strict=True) if u] or ["none"]
+    notes.print(f"truth: {result.truth_force_model}", highlight=False)
+    notes.print(
+        f"prior: {m.prior_name}; residual applied at days after the fit window: "
+        f"{', '.join(used)}; 2-sigma coverage per horizon: "
+        f"{', '.join(f'{c:.2f}' for c in result.coverage)}", highlight=False,
+    )  # fmt: skip
+    notes.print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))
+    notes.print(
+        f"registered model [bold]{name}[/] ({m.prior_name}): trained on {result.n_train} "
+        f"satellites, {result.n_test} held out, {result.n_fell_back} of them outside the "
+        f"trained domain (prior alone)"
+    )
+
+
+def _od_table(rows: list[dict[str, Any]]) -> Table:
+    """The stratified held-out table: SGP4, OD prior and model, median and p95 [m]."""
+    from rich.table import Table
+
+    table = Table(title="held-out orbits and epochs: position error vs truth "
+                  "(ratio = model / SGP4)")  # fmt: skip
+    for col in (
+        "stratum",
+        "label",
+        "n",
+        "horizon",
+        "SGP4 median",
+        "SGP4 p95",
+        "OD median",
+        "OD p95",
+        "model median",
+        "model p95",
+        "median ratio",
+        "p95 ratio",
+        "p95",
+    ):
+        table.add_column(col, justify="left" if col in ("stratum", "label") else "right")
+    for r in rows:
+        table.add_row(
+            r["stratum"], r["label"], str(r["n_sat"]), _horizon(r["horizon_min"]),
+            *(f"{r[k] * 1e3:,.0f} m" for k in ("sgp4_median_km", "sgp4_p95_km",
+              "prior_median_km", "prior_p95_km", "model_median_km", "model_p95_km")),
+            f"{r['median_ratio']:.3f}", f"{r['p95_ratio']:.3f}",
+            "ok" if r["p95_ok"] else "WORSE",
+        )  # fmt: skip
+    return table
+
+
+def _train_sgp4_model(
+    satellites: int, days: float, seed: int, epochs: int, time_batch: int, held_out: float,
+    deep_fraction: float, step_min: float, name: str, ray_address: str | None,
+    ray_workers: int, plot: Path | None,
+) -> None:  # fmt: skip
+    """``--prior sgp4``: full-force truth, SGP4 priors, the residual network (models.
+    orbit_model), evaluated on held-out satellites and registered."""
+    import numpy as np
 
     fractions = _checked_train_options(satellites, days, held_out, deep_fraction)
     truth, arcs = _truth_and_priors(satellites, days, seed, fractions, step_min, ray_address)
@@ -146,7 +313,6 @@ def model_train(
         train, epochs, days, seed, time_batch, ray_address, ray_workers
     )
     evaluation = _evaluate_groups(model, test)
-    name = name or "orbit-" + str(timeconv.utc_now())[:19].replace(":", "").replace("-", "")
     metrics = {
         "held_out": evaluation,
         "training": {k: history[k] for k in ("seconds", "n_train", "device", "loss_kind",
@@ -333,7 +499,10 @@ def model_show(
 
 @model_app.command("evaluate")
 def model_evaluate(
-    model_id: Annotated[str, typer.Argument(metavar="ID", help="Model name, or 'latest'.")],
+    model_id: Annotated[
+        str | None,
+        typer.Argument(metavar="[ID]", help="Model name, or 'latest' (optional with --truth)."),
+    ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the error-vs-horizon PNG.")] = None,
     satellites: Annotated[
         int | None,
@@ -341,10 +510,49 @@ def model_evaluate(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the new sample (with --satellites).")] = 999,
     days: Annotated[float | None, typer.Option(help="Truth span (default: the model's).")] = None,
+    truth: Annotated[
+        list[Path] | None,
+        typer.Option(help="Your truth: OEM (KVN/XML) or SP3 file(s), gzip read; repeatable."),
+    ] = None,
+    from_store: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from-store",
+            metavar="ID",
+            help="Truth from the store's ephemeris (ephemeris load): object id or NORAD number; "
+            "repeatable or comma-separated.",
+        ),
+    ] = None,
+    fit_hours: Annotated[
+        float, typer.Option(help="Fit SGP4 to each truth arc's first H hours (with --truth).")
+    ] = 24.0,
+    horizons: Annotated[
+        str, typer.Option(help="Horizons, hours since each arc's start, comma-separated.")
+    ] = "1,6,24,72,168",
+    model_opt: Annotated[
+        str | None, typer.Option("--model", help="Also evaluate this model (with --truth).")
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Median and p95 position error vs horizon on satellites never used in training, SGP4
-    alone vs SGP4 + model (default: the model's own held-out satellites, truth regenerated)."""
+    alone vs SGP4 + model (default: the model's own held-out satellites, truth regenerated).
+
+    With --truth / --from-store: on your own ephemerides instead. SGP4 elements are fitted to
+    the first --fit-hours of each object's arc (epoch: its first state) and compared with the
+    truth at each horizon (the truth state nearest it, within the arc's step), in TEME: OEM
+    frames per REF_FRAME (TEME, GCRF/EME2000, ITRF), SP3 as ITRF (IGS). csv/json: horizon_h,
+    n_objects, sgp4_median_km, sgp4_p95_km (model_median_km, model_p95_km, median_ratio with
+    a model)."""
+    if truth or from_store:
+        if model_id is not None and model_opt is not None and model_id != model_opt:
+            raise StarbrainError(f"two models named: {model_id} and --model {model_opt}")
+        from starbrain.cli._truth_eval import evaluate_truth
+
+        evaluate_truth(truth or [], from_store or [], fit_hours, horizons,
+                       model_opt or model_id, plot, fmt)  # fmt: skip
+        return
+    if model_id is None:
+        raise StarbrainError("name a model (ID, or 'latest'), or give --truth FILE")
     from starbrain.models.orbit_model import fit_priors
     from starbrain.models.registry import load_model
     from starbrain.models.truth import generate_truth, sample_elements

@@ -257,14 +257,31 @@ def fit_elements_command(
     store: Annotated[
         bool, typer.Option(help="Also append the fitted element sets to the store.")
     ] = False,
+    window_hours: Annotated[
+        float | None,
+        typer.Option(help="Fit only each segment's first H hours (default: all of it)."),
+    ] = None,
+    bstar: Annotated[
+        float | None, typer.Option(help="Hold B* fixed at this value (1/earth radii).")
+    ] = None,
+    bstar_bounds: Annotated[
+        str | None,
+        typer.Option(metavar="LO,HI", help="Fit B* inside [LO, HI] (1/earth radii)."),
+    ] = None,
 ) -> None:
-    """Least-squares SGP4 mean elements (with B*) for each OEM segment, via differentiable SGP4."""
+    """Least-squares SGP4 mean elements (with B*) for each OEM segment, via differentiable SGP4.
+
+    The epoch is each segment's first state; B* is fitted (from 1e-4) unless --bstar fixes it."""
     from starbrain.models.fitting import fit_oem
 
     if not path.is_file():
         raise StarbrainError(f"{path}: no such file")
+    bounds = _bstar_options(window_hours, bstar, bstar_bounds)
     with err_console.status("fitting (Levenberg-Marquardt through SGP4)"):
-        result = fit_oem(path.read_text(errors="replace"), str(path))
+        result = fit_oem(
+            path.read_text(errors="replace"), str(path), window_hours=window_hours,
+            bstar=bstar, bstar_bounds=bounds,
+        )  # fmt: skip
     for err in result.errors[:MAX_ERRORS_SHOWN]:
         err_console.print(f"  [red]bad input[/] {err}", highlight=False)
     if result.table.num_rows == 0:
@@ -281,3 +298,28 @@ def fit_elements_command(
     if store:
         with _open_store() as db:
             db.append("elements", result.table, source=str(path))
+
+
+def _bstar_options(
+    window_hours: float | None, bstar: float | None, bstar_bounds: str | None
+) -> tuple[float, float] | None:
+    """--window-hours, --bstar and --bstar-bounds checked; the bounds as (lo, hi) or None."""
+    import math
+
+    if window_hours is not None and not window_hours > 0:
+        raise StarbrainError("--window-hours must be positive")
+    if bstar is not None and not math.isfinite(bstar):
+        raise StarbrainError("--bstar must be a finite number")
+    if bstar_bounds is None:
+        return None
+    if bstar is not None:
+        raise StarbrainError("give --bstar (fixed) or --bstar-bounds (fitted), not both")
+    try:
+        lo, hi = (float(x) for x in bstar_bounds.split(","))
+    except ValueError:
+        raise StarbrainError(
+            f"--bstar-bounds {bstar_bounds!r}: expected LO,HI (two numbers, e.g. 0,5e-4)"
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        raise StarbrainError(f"--bstar-bounds {bstar_bounds!r}: need finite LO <= HI")
+    return lo, hi
