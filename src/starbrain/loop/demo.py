@@ -13,7 +13,7 @@ housekeeping telemetry, conjunction screenings and pass plans, all stored and pu
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from starbrain.loop.config import LoopConfig
     from starbrain.loop.service import LoopSummary
 
-__all__ = ["GUIDE", "demo_loop_config", "print_loop_summary", "run_demo"]
+__all__ = ["GUIDE", "demo_loop_config", "next_mars_window", "print_loop_summary", "run_demo"]
 
 
 def _shell_summary(table: pa.Table, preset: str) -> Table:
@@ -56,6 +56,29 @@ def _shell_summary(table: pa.Table, preset: str) -> Table:
     return out
 
 
+def next_mars_window(epoch: np.datetime64) -> list[dict[str, Any]]:
+    """The type I and II rows (:func:`~starbrain.planners.transfers.windows_table`) of the first
+    Earth-Mars opportunity with a launch after UTC ``epoch``, those launches only.
+
+    A coarse search (the 2-day grid, not refined: under a second) of this year and the next two
+    picks the opportunity; only that one is refined, not an opportunity already past (it halves
+    the demo's Mars step; the numbers are the refined search's, as before)."""
+    from starbrain.planners.transfers import windows_table
+
+    year, after = int(str(epoch)[:4]), str(epoch)
+    coarse = windows_table(year, year + 2, refine=False)
+    ahead = [r["opportunity"] for r in coarse if r["launch"] > after]
+    if ahead:
+        years = [int(r["launch"][:4]) for r in coarse if r["opportunity"] == ahead[0]]
+        rows = windows_table(min(years), max(years))
+        found = [r for r in rows if r["opportunity"] == ahead[0] and r["launch"] > after]
+        if found:
+            return found
+    # the coarse and refined launch dates straddle ``epoch``: search all three years refined
+    rows = [r for r in windows_table(year, year + 2) if r["launch"] > after]
+    return [r for r in rows if r["opportunity"] == rows[0]["opportunity"]] if rows else []
+
+
 def _physics_steps(
     console: Console, table: pa.Table, epoch: np.datetime64
 ) -> tuple[dict[str, float], str]:
@@ -64,7 +87,6 @@ def _physics_steps(
     Returns the step timings (s) and the satellites' line of the fleets table."""
     from starbrain.physics.sgp4 import propagate
     from starbrain.planners.passes import KNOWN_STATIONS, find_passes, sgp4_propagator
-    from starbrain.planners.transfers import windows_table
 
     timings: dict[str, float] = {}
     times = epoch.astype("datetime64[ns]") + np.arange(96) * np.timedelta64(60, "s")
@@ -112,11 +134,10 @@ def _physics_steps(
     console.print(out)
 
     t = time.perf_counter()
-    year = int(str(epoch)[:4])
-    rows = [r for r in windows_table(year, year + 2) if r["launch"] > str(epoch)]
+    rows = next_mars_window(epoch)
     timings["mars"] = time.perf_counter() - t
     if rows:
-        best = min(rows[:2], key=lambda r: r["c3_km2_s2"])
+        best = min(rows, key=lambda r: r["c3_km2_s2"])
         console.print(
             f"next Earth-Mars window: launch {best['launch'][:10]}, arrive {best['arrival'][:10]}, "
             f"type {'I' * best['type']}, C3 {best['c3_km2_s2']:.1f} km²/s², "
