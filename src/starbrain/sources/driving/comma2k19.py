@@ -1,10 +1,16 @@
 """Reader for comma2k19's processed-log layout (one route segment folder) into the ``vehicle``
-stream: every channel resampled onto the 20 Hz ``global_pose`` clock.
+stream: every channel resampled onto the 20 Hz ``global_pose`` clock (fast channels averaged
+over each pose interval, slow ones interpolated).
 
 A segment folder holds ``global_pose/frame_{times,gps_times,positions,velocities}`` and
 ``processed_log/{CAN,IMU,GNSS}/<channel>/{t,value}``, each a NumPy array written by ``np.save``
-without the ``.npy`` suffix. comma's IMU axes are [forward, right, down]; they are turned into
-ISO 8855 (forward, left, up) here. Bad samples (NaN, time not increasing) are dropped and
+without the ``.npy`` suffix. comma's IMU axes are [forward, right, down] (the dataset's README;
+its ``processed_readers`` notebook plots ``gyro/value[:, 2]`` as the yaw rate, negatively
+correlated with the CAN steering angle); they are turned into ISO 8855 (forward, left, up) here,
+so the yaw rate is ``-gyro[:, 2]``. On the example log it follows the heading rate of the
+pose's ``frame_orientations`` quaternion (correlation 0.91 after the interval averaging, 0.82
+with point interpolation); the heading of the velocity direction, differentiated at 20 Hz, is
+much noisier (0.33 against the quaternion's). Bad samples (NaN, time not increasing) are dropped and
 reported; pose rows they leave uncovered split the log into segments; a missing optional channel
 gives nulls, a missing required one gives no rows. Every problem is a ``RecordError`` naming the
 file and channel.
@@ -108,11 +114,22 @@ def _clean(t: Array, v: Array, src: str, name: str, errors: list[RecordError]) -
 
 
 def _resample(ch: _Channel, t: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
-    """Linear interpolation onto ``t`` and the rows it covers (a sample within MAX_GAP_S on
-    both sides)."""
+    """``ch`` on the pose times ``t`` and the rows it covers (a sample within MAX_GAP_S on
+    both sides). A channel sampled at least twice as fast as the poses (IMU ~100 Hz, CAN
+    ~83 Hz) is averaged over each pose's interval (edges halfway between pose times), so
+    vibration above the 10 Hz Nyquist limit of the 20 Hz clock is not aliased into it; a
+    slower one (GNSS) is interpolated linearly."""
     if len(ch.t) < 2:
         return np.full((len(t), ch.value.shape[1]), np.nan), np.zeros(len(t), bool)
     out = np.stack([np.interp(t, ch.t, ch.value[:, j]) for j in range(ch.value.shape[1])], 1)
+    if len(t) > 1 and 2 * np.median(np.diff(ch.t)) <= np.median(np.diff(t)):
+        mid = 0.5 * (t[1:] + t[:-1])
+        edges = np.concatenate([[2 * t[0] - mid[0]], mid, [2 * t[-1] - mid[-1]]])
+        idx = np.searchsorted(ch.t, edges)
+        n = np.diff(idx)
+        sums = np.concatenate([np.zeros((1, ch.value.shape[1])), np.cumsum(ch.value, 0)])
+        mean = (sums[idx[1:]] - sums[idx[:-1]]) / np.maximum(n, 1)[:, None]
+        out = np.where((n > 0)[:, None], mean, out)  # an empty interval keeps the interpolant
     i = np.clip(np.searchsorted(ch.t, t), 1, len(ch.t) - 1)
     ok = (t - ch.t[i - 1] <= MAX_GAP_S) & (ch.t[i] - t <= MAX_GAP_S) & (t >= ch.t[0] - 1e-9)
     ok &= t <= ch.t[-1] + 1e-9
