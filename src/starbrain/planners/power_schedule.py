@@ -175,7 +175,8 @@ def _place_joint(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One greedy pass, least slack first: each job takes, over the limit grid, the
     lowest-energy limit whose earliest start within the budget and ramp limit still ends it by
-    ``end_by`` (else the limit that ends it soonest). Returns limits (W) and starts (s).
+    ``end_by`` (else the limit that ends it soonest; from then on the makespan so far bounds
+    the later jobs, within their deadlines). Returns limits (W) and starts (s).
     Candidates are tried four at a time in order of energy. ``grid``: the candidate limits,
     run times and energies ``(L, J)`` (default :data:`LIMIT_GRID_W` for every job)."""
     g, t, e = _grid(jobs, site) if grid is None else grid  # (L, J)
@@ -190,19 +191,24 @@ def _place_joint(
     t0 = t[np.argmin(np.where(t <= end_by + 1e-6, e, np.inf), 0), np.arange(t.shape[1])]
     order = np.lexsort((-jobs.priority, end_by - t0))
     out_pl, out_start = np.empty(jobs.n_gpus.size), np.empty(jobs.n_gpus.size)
+    latest, missed = 0.0, False
     for j in order:
         _window_max(prof, tab)
-        cand = np.argsort(np.where(t[:, j] <= end_by[j] + 1e-6, e[:, j], np.inf), kind="stable")
-        cand, k = cand[t[cand, j] <= end_by[j] + 1e-6], -1
+        # once a job has missed the bound, the makespan so far is the bound (deadlines stay)
+        bound = min(max(end_by[j], latest), jobs.deadline_s[j]) if missed else end_by[j]
+        cand = np.argsort(np.where(t[:, j] <= bound + 1e-6, e[:, j], np.inf), kind="stable")
+        cand, k = cand[t[cand, j] <= bound + 1e-6], -1
         for c in range(0, cand.size, 4):
             ch = cand[c : c + 4]
             first = _earliest(prof, tab, dur[ch, j], p[ch, j], n_s, site)
-            meet = (first >= 0) & (first * site.slot_s + t[ch, j] <= end_by[j] + 1e-6)
+            meet = (first >= 0) & (first * site.slot_s + t[ch, j] <= bound + 1e-6)
             if meet.any():
                 k, s0 = int(ch[np.argmax(meet)]), int(first[np.argmax(meet)])
                 break
         if k < 0:
             k, s0 = _soonest(prof, tab, dur[:, j], p[:, j], t[:, j], n_s, site)
+            missed = True
+        latest = max(latest, s0 * site.slot_s + float(t[k, j]))
         out_pl[j], out_start[j] = g[k, j], s0 * site.slot_s
         prof[s0 : s0 + dur[k, j]] += p[k, j]
     return out_pl, out_start
