@@ -25,29 +25,22 @@ import time
 import numpy as np
 
 from starbrain.models.compute_model import heldout_forecast
-from starbrain.planners.power_schedule import (
-    Jobs,
-    Site,
-    evaluate_schedule,
-    job_power,
-    job_time,
-    plan_schedule,
-)
+from starbrain.planners import power_schedule as ps
 
 
-def _over_budget_s(jobs: Jobs, site: Site, s) -> float:
+def _over_budget_s(jobs: ps.Jobs, site: ps.Site, s) -> float:
     """Seconds the site draws more than its budget (1-s resolution)."""
-    t = job_time(jobs, s.power_limit_w)
-    p = job_power(jobs, site, s.power_limit_w)
+    t = ps.job_time(jobs, s.power_limit_w)
+    p = ps.job_power(jobs, site, s.power_limit_w)
     grid = np.arange(0.0, float((s.start_s + t).max()), 1.0)
     on = (s.start_s[:, None] <= grid) & (s.start_s[:, None] + t[:, None] > grid)
     return float(((p @ on) > site.budget_w * (1 + 1e-9)).sum())
 
 
 def scheduler_table(budget_frac: float = 0.55) -> list[dict]:
-    jobs = Jobs.random(400, 100_000, seed=0)
+    jobs = ps.Jobs.random(400, 100_000, seed=0)
     full = float((jobs.n_gpus * (jobs.demand_w + 90.0)).sum())
-    site = Site(budget_w=budget_frac * full, ramp_w_per_s=0.05 * full / 60)
+    site = ps.Site(budget_w=budget_frac * full, ramp_w_per_s=0.05 * full / 60)
     rows = []
     runs = [(p, False) for p in ("nocap", "uniform60", "zeus")]
     runs += [(p, True) for p in ("nocap", "uniform60", "zeus")] + [("starbrain", False)]
@@ -55,9 +48,9 @@ def scheduler_table(budget_frac: float = 0.55) -> list[dict]:
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
-            s = plan_schedule(jobs, site, pol, place=place)
+            s = ps.plan_schedule(jobs, site, pol, place=place)
             times.append(time.perf_counter() - t0)
-        row = evaluate_schedule(jobs, site, s)
+        row = ps.evaluate_schedule(jobs, site, s)
         row["placed"] = place
         row["over_budget_s"] = _over_budget_s(jobs, site, s)
         row["plan_s"] = float(np.median(times))

@@ -39,6 +39,22 @@ def test_schedule_csv_has_the_four_policies_and_starbrain_under_budget() -> None
     assert float(rows[3]["energy_mwh"]) < float(rows[0]["energy_mwh"])
 
 
+def test_schedule_placed_baselines_stay_within_the_budget() -> None:
+    out = CliRunner().invoke(
+        app, ["compute", "schedule", "--jobs", "60", "--gpus", "4000", "--placed",
+              "--ramp-frac-per-min", "0.25", "--format", "json"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout[out.stdout.index("[") :])
+    assert [(r["policy"], r["start"]) for r in rows] == [
+        ("nocap", "now"), ("uniform60", "now"), ("zeus", "now"), ("nocap", "placed"),
+        ("uniform60", "placed"), ("zeus", "placed"), ("starbrain", "placed"),
+    ]  # fmt: skip
+    budget = 0.55 * rows[0]["peak_site_mw"]  # no cap, all now: the uncapped draw
+    assert rows[0]["peak_site_mw"] > budget
+    assert all(r["peak_site_mw"] <= budget * (1 + 1e-9) for r in rows[3:])
+
+
 def test_collect_without_a_gpu_is_one_sentence_and_exit_1() -> None:
     if gpu_status()[0]:
         return  # a GPU machine: nothing to check here

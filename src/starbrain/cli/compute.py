@@ -97,18 +97,24 @@ def compute_schedule(
         float, typer.Option(help="Ramp limit per minute as a fraction of the uncapped draw.")
     ] = 0.05,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    placed: Annotated[
+        bool, typer.Option(help="Also the baselines placed under the budget and ramp limit.")
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """The scheduler table: no cap, uniform 60% cap, per-job Zeus-style limits and starbrain."""
+    """The scheduler table: no cap, uniform 60% cap, per-job Zeus-style limits (every job
+    started now; with --placed also placed within the budget and ramp) and starbrain."""
     from starbrain.planners.power_schedule import Jobs, Site, evaluate_schedule, plan_schedule
 
     js = Jobs.random(jobs, gpus, seed=seed)
     full = float((js.n_gpus * (js.demand_w + 90.0)).sum())
     site = Site(budget_w=budget_frac * full, ramp_w_per_s=ramp_frac_per_min * full / 60.0)
-    rows = [
-        evaluate_schedule(js, site, plan_schedule(js, site, p))
-        for p in ("nocap", "uniform60", "zeus", "starbrain")
-    ]
+    runs = [(p, False) for p in ("nocap", "uniform60", "zeus")]
+    runs += [(p, True) for p in ("nocap", "uniform60", "zeus") if placed]
+    rows = []
+    for p, place in [*runs, ("starbrain", False)]:
+        row = evaluate_schedule(js, site, plan_schedule(js, site, p, place=place))
+        rows.append({**row, "start": "placed" if place or p == "starbrain" else "now"})
     _notes(fmt).print(
         f"site budget {site.budget_w / 1e6:.1f} MW, ramp limit "
         f"{site.ramp_w_per_s * 60 / 1e6:.1f} MW/min"
