@@ -14,17 +14,25 @@ model median/p95 [m], ratios model / SGP4 of the median and p95, p95 within 5 %)
 coverage per horizon on the test satellites, fallbacks, stage times and the done-when check.
 
 Run with ``python bench/world_model.py [--train-sats N] [--test-sats M] [--truth-degree D]
-[--prior-degree P] [--seed S] [--threads T] [--json PATH]``.
+[--prior-degree P] [--seed S] [--threads T] [--workers W] [--json PATH]``; the same config
+(:func:`~starbrain.models.orbit_world.train_config`) and the same function
+(:func:`~starbrain.models.orbit_world.run_world_model`) as ``starbrain model train``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import os
 
 import torch
 
-from starbrain.models.orbit_world import WorldModelTrainConfig, result_json, run_world_model
+from starbrain.models.orbit_world import (
+    WorldModelTrainConfig,
+    default_workers,
+    result_json,
+    run_world_model,
+    train_config,
+)
 
 
 def print_table(rows: list[dict]) -> None:
@@ -50,14 +58,17 @@ def main() -> None:
     ap.add_argument("--prior-degree", type=int, default=d.prior_degree)
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=default_workers())
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = dataclasses.replace(
+    cfg = train_config(
         d, sats_per_train_epoch=args.train_sats, sats_per_test_epoch=args.test_sats,
         truth_degree=args.truth_degree, prior_degree=args.prior_degree, seed=args.seed,
     )  # fmt: skip
-    res = run_world_model(cfg, progress=lambda m: print(m, flush=True))
+    print(f"uptime before: {os.getloadavg()} (1/5/15-min load), {args.workers} workers")
+    res = run_world_model(cfg, progress=lambda m: print(m, flush=True), workers=args.workers)
+    print(f"uptime after: {os.getloadavg()}")
     print(f"truth: {res.truth_force_model}")
     print(f"prior: {res.model.prior_name}; trained on {res.n_train} satellites, tested on "
           f"{res.n_test} ({res.n_fell_back} fell back to the prior: out of domain)")  # fmt: skip

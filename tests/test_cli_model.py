@@ -36,8 +36,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
 
     tmp = tmp_path_factory.mktemp("cli-model")
     db = tmp / "store.duckdb"
-    out = run("model", "train", "--satellites", "24", "--days", "1", "--epochs", "40",
-              "--held-out", "0.25", "--deep-fraction", "0", "--step-min", "30",
+    out = run("model", "train", "--prior", "sgp4", "--satellites", "24", "--days", "1",
+              "--epochs", "40", "--held-out", "0.25", "--deep-fraction", "0", "--step-min", "30",
               "--seed", "3", "--name", "tiny", "--plot", str(tmp / "train.png"),
               cwd=tmp, db=db)  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -28,7 +28,8 @@ from starbrain.core import timeconv
 from starbrain.core.constants import WGS84_MU_KM3_S2
 from starbrain.models.evaluation import DEFAULT_HORIZONS_MIN, position_errors, stratified_table
 from starbrain.models.orbit_model import fit_priors
-from starbrain.models.orbit_od import OdFit, fit_numerical, prior_force_model
+from starbrain.models.orbit_od import OdFit
+from starbrain.models.orbit_od_model import od_prior_fit
 from starbrain.models.orbit_residual import (
     FEATURE_NAMES,
     OrbitResidual,
@@ -39,7 +40,6 @@ from starbrain.models.orbit_residual import (
     orbit_regime,
 )
 from starbrain.models.truth import (
-    BSTAR_TO_BALLISTIC_M2KG,
     TruthSet,
     generate_truth,
     leo_strata,
@@ -52,12 +52,14 @@ __all__ = [
     "EpochData",
     "WorldModelResult",
     "WorldModelTrainConfig",
+    "default_workers",
     "epoch_data",
     "od_features",
     "predict_with_od",
     "result_json",
     "run_world_model",
     "split_train_test",
+    "train_config",
 ]
 
 
@@ -123,6 +125,24 @@ class WorldModelTrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def train_config(
+    base: WorldModelTrainConfig | None = None, **overrides: Any
+) -> WorldModelTrainConfig:
+    """``base`` (default: the defaults) with the ``overrides`` that are not None: any field of
+    :class:`WorldModelTrainConfig`, plus ``residual_epochs`` (the residual ensemble's training
+    epochs). The one place ``starbrain model train`` and ``bench/world_model.py`` turn their
+    options into a config, so equal options give equal configs."""
+    cfg = base or WorldModelTrainConfig()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    epochs = given.pop("residual_epochs", None)
+    if epochs is not None:
+        given["residual"] = dataclasses.replace(given.get("residual", cfg.residual), epochs=epochs)
+    for key in ("train_epochs", "test_epochs", "held_out_regimes", "horizons_min"):
+        if key in given:
+            given[key] = tuple(given[key])
+    return dataclasses.replace(cfg, **given)
 
 
 @dataclass
@@ -214,12 +234,11 @@ def epoch_data(
     jd, fr = timeconv.datetime64_to_jd(truth.epoch)
     # drag starts from the SGP4 fit's B* (data, not the truth's spacecraft); SRP: Cr*A/m
     # of a typical bus, held fixed (not observable in a day)
-    b0 = np.maximum(BSTAR_TO_BALLISTIC_M2KG * np.abs(arcs.elements.bstar.numpy()), 1e-3)
     t_days = _times_days(cfg)
-    fit, r_od, v_od = fit_numerical(
+    fit, r_od, v_od = od_prior_fit(
         truth.r_gcrs[:, use], truth.t_min[use] * 60.0, (float(jd), float(fr)),
-        truth.r_gcrs[:, 0], truth.v_gcrs[:, 0], b0, np.full(n_sat, 0.01),
-        prior or prior_force_model(cfg.prior_degree), cfg.od_iterations, t_days * 86400.0,
+        truth.r_gcrs[:, 0], truth.v_gcrs[:, 0], arcs.elements.bstar.numpy(), cfg.prior_degree,
+        cfg.od_iterations, t_days * 86400.0, prior,
     )  # fmt: skip
     t3 = time.perf_counter()
     assert r_od is not None and v_od is not None
@@ -286,10 +305,13 @@ class WorldModelResult:
 
     def metrics(self) -> dict[str, Any]:
         """JSON-ready summary for the registry."""
+        held = {g: [r for r in self.table if r["label"] == g] for g in ("all", "generic")}
         return {
             "stratified": self.table, "coverage_2sigma": self.coverage,
             "n_fell_back": self.n_fell_back, "n_train": self.n_train, "n_test": self.n_test,
-            "seconds": self.seconds,
+            "seconds": self.seconds, "held_out": held,
+            "training": {"n_train": self.n_train, "seconds": self.seconds.get("total_s"),
+                         "device": "cpu"},
         }  # fmt: skip
 
 
@@ -323,22 +345,76 @@ def _evaluate(
     return rows, coverage, fell
 
 
-def run_world_model(
-    cfg: WorldModelTrainConfig | None = None, progress: Any = None
-) -> WorldModelResult:
-    """Make the data of ``cfg`` (default: the ``model train`` defaults), train the residual on
-    the training epochs, evaluate on the test epochs. ``progress(message)`` is told each stage."""
-    cfg = cfg or WorldModelTrainConfig()
-    say = progress or (lambda _m: None)
-    parts: list[tuple[str, EpochData]] = []
+def _epoch_job(job: tuple[WorldModelTrainConfig, str, int, int]) -> EpochData:
+    """One epoch's data in a worker process (a top-level function, so it pickles)."""
+    cfg, epoch, n_sat, seed = job
+    return epoch_data(cfg, epoch, n_sat, seed)
+
+
+def _worker_init() -> None:
+    """Each worker computes on one thread: the workers, not the threads, use the cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def default_workers() -> int:
+    """Worker processes for :func:`run_world_model`: the CPUs this process may use, at most 4
+    (the epochs are coarse jobs; more workers than cores only add memory)."""
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, n or 1))
+
+
+def _epoch_parts(cfg: WorldModelTrainConfig, say: Any, workers: int) -> list[tuple[str, EpochData]]:
+    """Every epoch's :class:`EpochData` as ``(role, data)`` in the plan's order; with
+    ``workers`` > 1 the epochs run in that many spawned processes (largest first). Each
+    satellite is integrated on its own step size and each epoch has its own seed, so the
+    result does not depend on ``workers``."""
     plan = [("train", e, cfg.sats_per_train_epoch) for e in cfg.train_epochs]
     plan += [("test", e, cfg.sats_per_test_epoch) for e in cfg.test_epochs]
-    for k, (role, ep, n) in enumerate(plan):
-        say(f"{role} epoch {ep[:10]}: truth for {n} satellites, SGP4 and OD fits")
-        parts.append((role, epoch_data(cfg, ep, n, seed=cfg.seed * 1000 + k)))
+    jobs = [(cfg, ep, n, cfg.seed * 1000 + k) for k, (_, ep, n) in enumerate(plan)]
+    if workers <= 1 or len(jobs) <= 1:
+        out = []
+        for k, ((role, ep, n), job) in enumerate(zip(plan, jobs, strict=True)):
+            say(f"{role} epoch {ep[:10]}: truth for {n} satellites, SGP4 and OD fits")
+            out.append((role, _epoch_job(job)))
+            say(f"{role} epoch {ep[:10]} done ({k + 1}/{len(jobs)})")
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    say(f"{len(jobs)} epochs (truth, SGP4 and OD fits) on {workers} worker processes")
+    done: dict[int, EpochData] = {}
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init) as pool:  # fmt: skip
+        order = sorted(range(len(jobs)), key=lambda k: -jobs[k][2])
+        futures = {pool.submit(_epoch_job, jobs[k]): k for k in order}
+        for fut in as_completed(futures):
+            k = futures[fut]
+            done[k] = fut.result()
+            say(f"{plan[k][0]} epoch {plan[k][1][:10]} done ({len(done)}/{len(jobs)})")
+    return [(plan[k][0], done[k]) for k in range(len(jobs))]
+
+
+def run_world_model(
+    cfg: WorldModelTrainConfig | None = None, progress: Any = None, workers: int | None = None
+) -> WorldModelResult:
+    """Make the data of ``cfg`` (default: the ``model train`` defaults), train the residual on
+    the training epochs, evaluate on the test epochs. ``progress(message)`` is told each stage.
+    ``workers``: processes for the epochs' truth and fits (default :func:`default_workers`).
+    ``seconds`` holds each stage's summed time over the epochs (``truth_s``, ``sgp4_fit_s``,
+    ``od_fit_s``: process seconds, so on several workers more than the wall time),
+    ``data_wall_s``, ``residual_train_s`` and ``total_s`` (wall, train plus evaluate)."""
+    cfg = cfg or WorldModelTrainConfig()
+    say = progress or (lambda _m: None)
+    t_start = time.perf_counter()
+    parts = _epoch_parts(cfg, say, default_workers() if workers is None else workers)
     train, test = split_train_test(cfg, parts)
     secs = {s: sum(d.seconds[s] for _, d in parts) for s in parts[0][1].seconds}
     t0 = time.perf_counter()
+    secs["data_wall_s"] = t0 - t_start
     say("training the residual ensemble")
     feats = SatelliteFeatures(np.concatenate([d.feats.values for d in train]),
                               np.concatenate([d.feats.regime for d in train]))  # fmt: skip
@@ -351,7 +427,7 @@ def run_world_model(
     )  # fmt: skip
     secs["residual_train_s"] = time.perf_counter() - t0
     rows, coverage, fell = _evaluate(model, test, cfg)
-    secs["total_s"] = sum(secs.values())
+    secs["total_s"] = time.perf_counter() - t_start
     return WorldModelResult(
         model, rows, coverage, fell, int(feats.values.shape[0]),
         sum(d.feats.values.shape[0] for d in test), secs, cfg,
