@@ -28,7 +28,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
-from starbrain.cli._propagator import ModelOption
+from starbrain.cli._propagator import ModelOption, _propagator
 
 conjunctions_app = typer.Typer(
     help="Conjunction screening, CCSDS CDMs and avoidance manoeuvres.", no_args_is_help=True
@@ -60,6 +60,65 @@ def _screened_at(table: pa.Table) -> Any:
     return np.datetime64(int(ns), "ns")
 
 
+def _check_screen_options(days: float, threshold_km: float, shards: int | None) -> None:
+    """``conjunctions screen``'s option ranges, each a one-sentence error."""
+    if not 0 < days <= 14:
+        raise StarbrainError("--days must be in (0, 14]")
+    if not 0 < threshold_km <= 50:
+        raise StarbrainError("--threshold-km must be in (0, 50]")
+    if shards is not None and shards < 1:
+        raise StarbrainError("--shards must be at least 1")
+
+
+def _run_screen(elements: pa.Table, ray_address: str | None, **kwargs: Any) -> tuple[pa.Table, Any]:
+    """:func:`starbrain.planners.conjunctions.screen` here (with a status line) or on Ray:
+    (the conjunctions table, its statistics); a ValueError becomes one sentence."""
+    from starbrain.planners.conjunctions import screen
+
+    what = f"screening {elements.num_rows} objects over {kwargs['days']:g} days"
+    try:
+        if ray_address is None:
+            with err_console.status(what) as status:
+                return screen(elements, progress=lambda msg: status.update(msg), **kwargs)
+        err_console.print(f"{what} on Ray at {ray_address}", highlight=False)
+        return screen(elements, ray_address=ray_address, **kwargs)
+    except ValueError as exc:
+        raise StarbrainError(str(exc)) from None
+
+
+def _store_screening(
+    store: Store, table: pa.Table, t0: Any, days: float, threshold_km: float
+) -> None:
+    """The screening's rows and the record of the run (span ``t0`` + ``days``), together."""
+    import numpy as np
+
+    from starbrain.store.queries import record_screening
+
+    with store.transaction():
+        store.append("conjunctions", table)
+        record_screening(
+            store,
+            start=t0,
+            stop=t0 + np.timedelta64(round(days * 86400e9), "ns"),
+            threshold_km=threshold_km,
+            screened_at=_screened_at(table),
+            n_conjunctions=table.num_rows,
+            source="cli:conjunctions screen",
+        )
+
+
+def _write_screen_cdms(table: pa.Table, cdm_dir: Path, cdm_min_pc: float) -> None:
+    """A CCSDS CDM (KVN) in ``cdm_dir`` per conjunction with Pc >= ``cdm_min_pc``."""
+    import numpy as np
+
+    from starbrain.report.cdm import write_cdms
+
+    pc_col = table.column("collision_probability").to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(pc_col >= cdm_min_pc)
+    paths = write_cdms(table, cdm_dir, rows=rows.tolist())
+    err_console.print(f"wrote {len(paths)} CDMs to {cdm_dir}")
+
+
 @conjunctions_app.command("screen")
 def conjunctions_screen(
     start: Annotated[
@@ -85,13 +144,7 @@ def conjunctions_screen(
         typer.Option(help="Write a CCSDS CDM (KVN) per conjunction with Pc >= --cdm-min-pc."),
     ] = None,
     cdm_min_pc: Annotated[float, typer.Option(help="Pc threshold for CDMs.")] = 1e-4,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="Propagator: a registered world model's name, 'latest', or 'sgp4' "
-            "(default: the latest world model if one is registered, else SGP4)."
-        ),
-    ] = None,
+    model: ModelOption = None,
     ray_address: Annotated[
         str | None,
         typer.Option(
@@ -109,31 +162,20 @@ def conjunctions_screen(
 
     The table shows the ten most probable; csv/json carry every conjunction found (most
     probable first) with the conjunctions schema's fields."""
-    from starbrain.planners.conjunctions import screen, select_conjunctions
-    from starbrain.planners.propagator import resolve_propagator
-    from starbrain.report.cdm import write_cdms
+    from starbrain.core import timeconv
+    from starbrain.planners.conjunctions import select_conjunctions
     from starbrain.report.conjunctions import show
 
-    if not 0 < days <= 14:
-        raise StarbrainError("--days must be in (0, 14]")
-    if not 0 < threshold_km <= 50:
-        raise StarbrainError("--threshold-km must be in (0, 50]")
-    if shards is not None and shards < 1:
-        raise StarbrainError("--shards must be at least 1")
-    import numpy as np
-
-    from starbrain.core import timeconv
-    from starbrain.store.queries import record_screening
-
+    _check_screen_options(days, threshold_km, shards)
     t0 = _time_option(start, None, "--from")
     if t0 is None:  # now, fixed here so that the recorded span is the one screened
         t0 = timeconv.utc_now()
     with _open_store() as store:
         elements = _elements_for(store, None)
-        propagator = resolve_propagator(store, model)
-        err_console.print(f"propagator: {propagator.name}", highlight=False)
-        what = f"screening {elements.num_rows} objects over {days:g} days"
-        kwargs = dict(
+        propagator = _propagator(store, model)
+        table, stats = _run_screen(
+            elements,
+            ray_address,
             start=t0,
             days=days,
             threshold_km=threshold_km,
@@ -144,28 +186,7 @@ def conjunctions_screen(
             propagator=propagator,
             shards=shards,
         )
-        try:
-            if ray_address is None:
-                with err_console.status(what) as status:
-                    table, stats = screen(
-                        elements, progress=lambda msg: status.update(msg), **kwargs
-                    )
-            else:
-                err_console.print(f"{what} on Ray at {ray_address}", highlight=False)
-                table, stats = screen(elements, ray_address=ray_address, **kwargs)
-        except ValueError as exc:
-            raise StarbrainError(str(exc)) from None
-        with store.transaction():  # the rows and the record of the run, together
-            store.append("conjunctions", table)
-            record_screening(
-                store,
-                start=t0,
-                stop=t0 + np.timedelta64(round(days * 86400e9), "ns"),
-                threshold_km=threshold_km,
-                screened_at=_screened_at(table),
-                n_conjunctions=table.num_rows,
-                source="cli:conjunctions screen",
-            )
+        _store_screening(store, table, t0, days, threshold_km)
     _notes(fmt).print(stats.summary(), highlight=False)
     _emit(
         select_conjunctions(table, sort="pc") if fmt is not OutputFormat.table else table,
@@ -175,10 +196,7 @@ def conjunctions_screen(
     if output is not None:
         _write_table(table, output)
     if cdm_dir is not None:
-        pc_col = table.column("collision_probability").to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(pc_col >= cdm_min_pc)
-        paths = write_cdms(table, cdm_dir, rows=rows.tolist())
-        err_console.print(f"wrote {len(paths)} CDMs to {cdm_dir}")
+        _write_screen_cdms(table, cdm_dir, cdm_min_pc)
 
 
 @conjunctions_app.command("show")
@@ -256,7 +274,6 @@ def conjunctions_avoid(
 ) -> None:
     """Minimum-Δv impulsive avoidance burn for a stored conjunction, verified by re-screening
     (with the propagator ``--model`` names, as ``passes``, ``contacts plan`` and ``route``)."""
-    from starbrain.cli._propagator import _propagator
     from starbrain.planners.avoidance import avoid
 
     with _open_store() as store:
