@@ -10,6 +10,9 @@ validity mask ``(n_sat, n_time)`` at times in minutes since each object's epoch,
 * :class:`WorldModelPropagator`: a registered :class:`~starbrain.models.orbit_model.
   OrbitWorldModel` (SGP4 prior plus learned residual) applied to the catalogue's element sets,
   with each object's own time since epoch.
+* :class:`OdWorldModelPropagator`: a registered issue #14 OD world model (numerical OD prior
+  plus learned residual, the prior alone out of domain), with per-object provenance in
+  ``last_info`` (which prior, whether it fell back).
 
 :func:`utc_propagate` turns any of them into the callable the planners on UTC grids use
 (passes, contacts, routing): ``propagate(jd, fr, sats) -> (r, v)`` with NaN where a state is
@@ -35,6 +38,8 @@ if TYPE_CHECKING:  # torch is imported when a propagator is used, not when plann
     from starbrain.physics.sgp4 import Sgp4Elements, Sgp4State
 
 __all__ = [
+    "OdPropagationInfo",
+    "OdWorldModelPropagator",
     "Propagator",
     "Sgp4Propagator",
     "UtcPropagate",
@@ -270,21 +275,94 @@ def _forward_grouped(
     return r, v
 
 
+@dataclass
+class OdPropagationInfo:
+    """What produced the last :meth:`OdWorldModelPropagator.propagate` call, per object of
+    the population it was given (n,): ``prior`` (the prior's name, e.g.
+    ``numerical-od:egm2008-8x8+exponential``), ``fell_back`` (outside the model's domain:
+    the prior alone), ``reason`` (why, or ''), ``fit_rms_km`` (the prior's fit to SGP4 over
+    the fit window) and ``corrected`` (n, m), whether the learned residual was applied at each
+    requested time (never inside the fit window, beyond the trained horizon or when fell back).
+    """
+
+    model: str
+    prior: str
+    fell_back: BoolArray
+    reason: list[str]
+    fit_rms_km: FloatArray
+    corrected: BoolArray
+
+
+@dataclass
+class OdWorldModelPropagator:
+    """A registered issue #14 OD world model (:class:`~starbrain.models.orbit_od_model.
+    OdWorldModel`: numerical OD prior fitted to each object's SGP4 positions over the fit
+    window, plus the learned residual, the prior alone out of domain) as a planner propagator.
+
+    ``init`` fits every object's prior (seconds per epoch group); ``propagate`` integrates the
+    prior over the requested span once and interpolates later calls inside it. After each
+    ``propagate``, :attr:`last_info` (:class:`OdPropagationInfo`) says per object which prior
+    was used and whether it fell back; :meth:`object_info` gives the same for a prepared state.
+    """
+
+    model: Any  # OdWorldModel (typed loosely: models/ is imported lazily)
+    label: str = "OD world model"
+    last_info: OdPropagationInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    def init(self, elements: Sgp4Elements) -> Any:
+        return self.model.init(elements)
+
+    def select(self, state: Any, index: npt.NDArray[np.int64]) -> Any:
+        return state.select(index)
+
+    def object_info(self, state: Any, corrected: BoolArray | None = None) -> OdPropagationInfo:
+        """Per-object provenance of a prepared ``state`` (``corrected`` (n, 0) when not given)."""
+        i = state.info
+        n = len(i.reason)
+        c = np.zeros((n, 0), bool) if corrected is None else corrected
+        return OdPropagationInfo(self.label, i.prior, i.fell_back.copy(), list(i.reason),
+                                 i.fit_rms_km.copy(), c)  # fmt: skip
+
+    def propagate(
+        self, state: Any, tsince_min: FloatArray, compile: bool = False
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """TEME r [km], v [km/s] ``(n, m, 3)`` (positions corrected, velocities the prior's)
+        and validity ``(n, m)`` (finite states); sets :attr:`last_info`."""
+        r, v, ok, corrected = self.model.propagate(state, np.asarray(tsince_min, np.float64))
+        self.last_info = self.object_info(state, corrected)
+        return r, v, ok
+
+
+def _od_propagator(store: Any, name: str) -> OdWorldModelPropagator:
+    from starbrain.models.orbit_od_model import OdWorldModel
+    from starbrain.models.registry import load_od_model
+
+    residual, row = load_od_model(store, name)
+    created = str(row.get("created") or "")[:19]
+    label = f"OD world model {name!r}" + (f" (registered {created} UTC)" if created else "")
+    return OdWorldModelPropagator(OdWorldModel.from_registry_row(residual, row), label)
+
+
 def resolve_propagator(store: Any, model: str | None = None) -> Propagator:
     """The propagator to plan with: ``model`` ``"sgp4"`` forces SGP4; a model name loads that
-    registered world model; ``None`` or ``"latest"`` loads the newest registered orbit model,
-    or SGP4 when none is registered."""
+    registered world model (either kind: SGP4 + residual, or the OD world model); ``None`` or
+    ``"latest"`` loads the newest registered orbit model of either kind, or SGP4 when none is
+    registered."""
     from starbrain.core.errors import StarbrainError
 
     if model is not None and model.lower() == "sgp4":
         return Sgp4Propagator()
-    from starbrain.models.registry import KIND_ORBIT, list_models, load_model
+    from starbrain.models.registry import KIND_ORBIT, KIND_ORBIT_OD, list_models, load_model
 
+    try:
+        rows = [r for r in list_models(store) if r.get("kind") in (KIND_ORBIT, KIND_ORBIT_OD)]
+    except Exception:  # a store without a models stream has no models
+        rows = []
     if model is None or model.lower() == "latest":
-        try:
-            rows = [r for r in list_models(store) if r.get("kind") == KIND_ORBIT]
-        except Exception:  # a store without a models stream has no models
-            rows = []
         if not rows:
             if model is None:
                 return Sgp4Propagator()
@@ -292,6 +370,9 @@ def resolve_propagator(store: Any, model: str | None = None) -> Propagator:
         name = str(max(rows, key=lambda r: r["created"])["name"])
     else:
         name = model
+    named = [r for r in rows if r["name"] == name]
+    if named and max(named, key=lambda r: r["created"])["kind"] == KIND_ORBIT_OD:
+        return _od_propagator(store, name)
     loaded, row = load_model(store, name, device="cpu")
     created = str(row.get("created") or "")[:19]
     label = f"world model {name!r}" + (f" (registered {created} UTC)" if created else "")
