@@ -145,8 +145,8 @@ def _physics_steps(
             highlight=False,
         )
     line = (
-        f"SGP4 within {worst_mm:.0e} mm of python-sgp4, {len(found)} passes over "
-        f"{len(stations)} stations in 6 h; console: globe, Catalogue, Passes, Mars"
+        f"SGP4 within {worst_mm:.0e} mm of python-sgp4; {len(found):,} passes over "
+        f"{len(stations)} stations in 6 h"
     )
     return timings, line
 
@@ -214,7 +214,7 @@ def run_demo(console: Console, preset: str = "starlink-gen1") -> dict[str, float
         "satellites",
         f"{n_objects:,} objects of {preset}, {added.n_new:,} new element sets, TLE round trip "
         f"{'identical' if same else 'DIFFERENT'} (elements)",
-        f"{physics}; the live loop below screens conjunctions (console: Conjunctions, Loop)",
+        f"{physics}; console: Catalogue, Passes, Conjunctions",
     )
     with Store(cfg.db_path) as store:
         fleets = run_fleets(
