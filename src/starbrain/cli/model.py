@@ -24,6 +24,7 @@ from starbrain.cli._common import (
     console,
     err_console,
 )
+from starbrain.cli._predict import PredictFrame
 from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
@@ -263,6 +264,35 @@ def _train_od_model(cfg: Any, name: str, workers: int | None, fmt: OutputFormat)
     )
 
 
+def _show_od_model(store: Any, model_id: str) -> bool:
+    """``model show`` for an OD world model (issue #14): its prior, valid domain, truth force
+    model, training config and stratified held-out table; False if ``model_id`` is another
+    kind (or unknown: the caller's loader says so)."""
+    from starbrain.models.registry import KIND_ORBIT_OD, list_models, load_od_model
+
+    rows = list_models(store)
+    name = str(rows[0]["name"]) if model_id == "latest" and rows else model_id
+    mine = [r for r in rows if r["name"] == name]
+    if not mine or mine[0]["kind"] != KIND_ORBIT_OD:
+        return False
+    model, row = load_od_model(store, name)
+    data = json.loads(row["data_json"] or "{}")
+    console.print(f"[bold]{row['name']}[/]  ({row['kind']})", highlight=False)
+    console.print(f"created: {row['created']}  prior: {model.prior_name}", highlight=False)
+    d = model.domain
+    console.print(f"valid for orbit regimes: {', '.join(d.regimes)}; up to "
+                  f"{d.max_dt_days:g} days after the {model.fit_days:g}-day fit window; "
+                  f"trained on epochs {d.epoch_range[0]} .. {d.epoch_range[1]}",
+                  highlight=False)  # fmt: skip
+    fm = json.dumps(data.get("truth_force_model"), sort_keys=True)
+    console.print(f"truth force model: {fm}", highlight=False)
+    console.print(f"training config: {json.dumps(data.get('train_config'))}", highlight=False)
+    stratified = (row["metrics"] or {}).get("stratified") or []
+    if stratified:
+        _show(_od_table(stratified))
+    return True
+
+
 def _od_table(rows: list[dict[str, Any]]) -> Table:
     """The stratified held-out table: SGP4, OD prior and model, median and p95 [m]."""
     from rich.table import Table
@@ -470,6 +500,8 @@ def model_show(
     from starbrain.models.registry import load_model
 
     with _open_store(read_only=True) as store:
+        if _show_od_model(store, model_id):
+            return
         model, row = load_model(store, model_id)
     console.print(f"[bold]{row['name']}[/]  ({row['kind']})", highlight=False)
     console.print(f"created: {row['created']}  device: {row['device']}", highlight=False)
@@ -565,11 +597,11 @@ def model_evaluate(
     if satellites is not None:
         recipe = data.get("recipe") or {}
         elements = sample_elements(satellites, seed=seed, **recipe.get("fractions", {}))
-        truth = generate_truth(elements, days=span, step_min=20.0, description="truth")
+        truth_set = generate_truth(elements, days=span, step_min=20.0, description="truth")
     else:
-        truth = _held_out_truth(data, span)
+        truth_set = _held_out_truth(data, span)
     with err_console.status("fitting SGP4 priors"):
-        arcs = fit_priors(truth, fit_days=model.config.fit_days)
+        arcs = fit_priors(truth_set, fit_days=model.config.fit_days)
     evaluation = _evaluate_groups(model, arcs)
     _notes(fmt).print(f"model [bold]{row['name']}[/] (created {row['created']})", highlight=False)
     _print_evaluation(evaluation, fmt)
@@ -580,7 +612,13 @@ def model_evaluate(
 
 @app.command("predict")
 def predict_command(
-    norad: Annotated[int, typer.Option(help="NORAD catalogue number (stored element set).")],
+    norad: Annotated[
+        list[str],
+        typer.Option(
+            metavar="NORAD",
+            help="Catalogue number(s) with a stored element set: repeatable or comma-separated.",
+        ),
+    ],
     hours: Annotated[float, typer.Option(help="Prediction span (hours).")] = 72.0,
     step_min: Annotated[float, typer.Option(help="Output step (minutes).")] = 10.0,
     model_id: Annotated[
@@ -588,70 +626,62 @@ def predict_command(
     ] = "latest",
     start: Annotated[
         str | None,
-        typer.Option("--from", help="Start, ISO 8601 UTC (default: the element set's epoch)."),
+        typer.Option(
+            "--from", help="Start, ISO 8601 UTC (default: the newest of the element sets' epochs)."
+        ),
     ] = None,
+    frame: Annotated[
+        PredictFrame, typer.Option(case_sensitive=False, help="Output frame.")
+    ] = PredictFrame.teme,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write all states (.csv or .parquet).")
     ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Predict a satellite's TEME states with the orbit world model (SGP4 + learned residual).
+    """Predict satellites' states with the orbit world model (SGP4 + learned residual), all
+    objects on one UTC grid in one batched propagation.
 
-    The table samples about a dozen states; csv/json carry every state: time,
-    minutes_since_epoch, x_km, y_km, z_km, vx_kmps, vy_kmps, vz_kmps (TEME)."""
-    import numpy as np
-    import pyarrow as pa
+    The table samples about a dozen states per object; csv/json carry every state: norad_id,
+    time, minutes_since_epoch, x_km, y_km, z_km, vx_kmps, vy_kmps, vz_kmps, in --frame (TEME,
+    GCRS, or ITRF with polar motion; rows object by object)."""
+    from starbrain.cli._predict import parse_norads, predict_table, states_view
 
-    from starbrain.models.orbit_model import predict
-    from starbrain.physics.sgp4_init import Sgp4Elements
-
+    ids = parse_norads(norad)
     if not 0 < hours <= 24 * 30:
         raise StarbrainError("--hours must be in (0, 720]")
-    if step_min <= 0 or hours * 60 / step_min > 1_000_000:
+    if step_min <= 0 or len(ids) * hours * 60 / step_min > 1_000_000:
         raise StarbrainError("--step-min must be positive and give at most a million states")
     with _open_store(read_only=True) as store:
-        elements = _elements_for(store, [norad])
-        model = None
-        used = "SGP4 alone (no learned correction)"
-        if model_id != "sgp4":
-            from starbrain.models.registry import load_model
-
-            try:
-                model, row = load_model(store, model_id)
-                used = f"world model {row['name']} (created {str(row['created'])[:19]} UTC)"
-            except StarbrainError:
-                if model_id != "latest":
-                    raise
-                used = "SGP4 alone: no trained model in the store (starbrain model train)"
-    epoch = elements.column("epoch").to_numpy().astype("datetime64[ns]")[0]
-    t0 = _time_option(start, epoch, "--from")
-    offset_min = float((t0 - epoch) / np.timedelta64(60_000_000_000, "ns"))
-    t_min = offset_min + np.arange(0.0, hours * 60.0 + 1e-9, step_min)
-    el = Sgp4Elements.from_table(elements, device="cpu")
-    r, v = predict(model, el, t_min)
-    times = epoch + (t_min * 60e9).round().astype("timedelta64[ns]")
+        elements = _elements_for(store, ids)
+        model, used = _predict_model(store, model_id)
+    order = {n: k for k, n in enumerate(elements.column("norad_id").to_pylist())}
+    elements = elements.take([order[n] for n in ids])
+    epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
+    t0 = _time_option(start, epochs.max(), "--from")
+    table = predict_table(elements, model, t0, hours, step_min, frame)
     err_console.print(f"model used: {used}", highlight=False)
-    if model is not None and t_min.max() > model.config.horizon_min:
+    t_max = float(table.column("minutes_since_epoch").to_numpy().max())
+    if model is not None and t_max > model.config.horizon_min:
         err_console.print(
             f"[yellow]note:[/] beyond {model.config.horizon_min / 1440:g} days from the epoch the "
             "model extrapolates its training horizon"
         )
-    cols = {"time": pa.array(times, pa.timestamp("ns", tz="UTC")),
-            "minutes_since_epoch": t_min}  # fmt: skip
-    for k, c in enumerate("xyz"):
-        cols[f"{c}_km"] = r[0, :, k]
-    for k, c in enumerate("xyz"):
-        cols[f"v{c}_kmps"] = v[0, :, k]
-    table = pa.table(cols)
     if output is not None:
         _write_table(table, output, "states")
-    from rich.table import Table
+    _emit(table, fmt, states_view(table, frame, used, max(2, 12 // len(ids))))
 
-    shown = Table(title=f"NORAD {norad}: TEME states, {used}")
-    for col in ("time (UTC)", "x km", "y km", "z km", "|v| km/s"):
-        shown.add_column(col, justify="right")
-    speed = np.linalg.norm(v[0], axis=-1)
-    every = max(1, len(t_min) // 12)
-    for i in [*list(range(0, len(t_min), every))[:12], len(t_min) - 1]:
-        shown.add_row(str(times[i])[:19], *(f"{x:,.3f}" for x in r[0, i]), f"{speed[i]:.4f}")
-    _emit(table, fmt, shown)
+
+def _predict_model(store: Any, model_id: str) -> tuple[Any, str]:
+    """``predict --model``: (the loaded model or None for SGP4 alone, what was used, in words);
+    'latest' with no model registered is SGP4 alone, said so."""
+    if model_id == "sgp4":
+        return None, "SGP4 alone (no learned correction)"
+    from starbrain.models.registry import load_model
+
+    try:
+        model, row = load_model(store, model_id)
+    except StarbrainError:
+        if model_id != "latest":
+            raise
+        return None, "SGP4 alone: no trained model in the store (starbrain model train)"
+    return model, f"world model {row['name']} (created {str(row['created'])[:19]} UTC)"
