@@ -13,7 +13,7 @@ from starbrain.core.errors import StarbrainError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["PredictFrame", "parse_norads", "predict_table", "states_view"]
+__all__ = ["PredictFrame", "parse_norads", "predict_model", "predict_table", "states_view"]
 
 
 class PredictFrame(StrEnum):
@@ -112,3 +112,19 @@ def states_view(table: pa.Table, frame: PredictFrame, used: str, rows_per_object
             view.add_row(str(norad), str(times[j])[:19], *(f"{x:,.3f}" for x in r[j]),
                          f"{speed[j]:.4f}")  # fmt: skip
     return view
+
+
+def predict_model(store: Any, model_id: str) -> tuple[Any, str]:
+    """``predict --model``: (the loaded model or None for SGP4 alone, what was used, in words);
+    'latest' with no model registered is SGP4 alone, said so."""
+    if model_id == "sgp4":
+        return None, "SGP4 alone (no learned correction)"
+    from starbrain.models.registry import load_model
+
+    try:
+        model, row = load_model(store, model_id)
+    except StarbrainError:
+        if model_id != "latest":
+            raise
+        return None, "SGP4 alone: no trained model in the store (starbrain model train)"
+    return model, f"world model {row['name']} (created {str(row['created'])[:19]} UTC)"

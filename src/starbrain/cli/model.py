@@ -237,6 +237,8 @@ def _train_od_model(cfg: Any, name: str, workers: int | None, fmt: OutputFormat)
 
         def say(message: str) -> None:
             bar.update(task, description=message)
+            if not err_console.is_terminal:  # logs get the stages as lines
+                err_console.print(f"model train: {message}", highlight=False)
             if "done (" in message or message.startswith("training"):
                 bar.advance(task)
 
@@ -644,7 +646,7 @@ def predict_command(
     The table samples about a dozen states per object; csv/json carry every state: norad_id,
     time, minutes_since_epoch, x_km, y_km, z_km, vx_kmps, vy_kmps, vz_kmps, in --frame (TEME,
     GCRS, or ITRF with polar motion; rows object by object)."""
-    from starbrain.cli._predict import parse_norads, predict_table, states_view
+    from starbrain.cli._predict import parse_norads, predict_model, predict_table, states_view
 
     ids = parse_norads(norad)
     if not 0 < hours <= 24 * 30:
@@ -653,7 +655,7 @@ def predict_command(
         raise StarbrainError("--step-min must be positive and give at most a million states")
     with _open_store(read_only=True) as store:
         elements = _elements_for(store, ids)
-        model, used = _predict_model(store, model_id)
+        model, used = predict_model(store, model_id)
     order = {n: k for k, n in enumerate(elements.column("norad_id").to_pylist())}
     elements = elements.take([order[n] for n in ids])
     epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
@@ -669,19 +671,3 @@ def predict_command(
     if output is not None:
         _write_table(table, output, "states")
     _emit(table, fmt, states_view(table, frame, used, max(2, 12 // len(ids))))
-
-
-def _predict_model(store: Any, model_id: str) -> tuple[Any, str]:
-    """``predict --model``: (the loaded model or None for SGP4 alone, what was used, in words);
-    'latest' with no model registered is SGP4 alone, said so."""
-    if model_id == "sgp4":
-        return None, "SGP4 alone (no learned correction)"
-    from starbrain.models.registry import load_model
-
-    try:
-        model, row = load_model(store, model_id)
-    except StarbrainError:
-        if model_id != "latest":
-            raise
-        return None, "SGP4 alone: no trained model in the store (starbrain model train)"
-    return model, f"world model {row['name']} (created {str(row['created'])[:19]} UTC)"
