@@ -38,7 +38,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "cli/contacts.py::contacts_plan": _TODO,
     "cli/orbits.py::propagate": _TODO,
     "cli/route.py::route_command": _TODO,
-    "physics/integrators.py::dop853_batch": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason

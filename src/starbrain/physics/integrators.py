@@ -202,13 +202,100 @@ def dop853_batch(
     y0 = np.array(y0, dtype=np.float64, ndmin=2)
     t_out = np.atleast_1d(np.asarray(t_out, dtype=np.float64))
     n, d = y0.shape
-    m = t_out.size
-    out = np.full((n, m, d), np.nan)
-    status = np.zeros(n, dtype=np.int64)
-    n_acc = np.zeros(n, dtype=np.int64)
-    n_rej = np.zeros(n, dtype=np.int64)
-    if n == 0 or m == 0:
-        return BatchResult(out, status, n_acc, n_rej, 0)
+    res = _Tally.empty(n, t_out.size, d)
+    if n == 0 or t_out.size == 0:
+        return res.result()
+    direction, s_out = _forward_times(t_out)
+    atol_arr = np.broadcast_to(np.asarray(atol, dtype=np.float64), (d,)).copy()
+    # Outputs at t = 0.
+    next_i = np.searchsorted(s_out, 0.0, side="right") * np.ones(n, dtype=np.int64)
+    res.out[:, : next_i[0], :] = y0[:, None, :]
+    if s_out[-1] == 0.0:
+        return res.result()
+    prob = _Problem(fun, direction, s_out, rtol, atol_arr, h_max, stop, switch)
+    work = _start(prob, y0, next_i, h0, res)
+    k = np.empty((_N_EXT, n, d))
+    while work.idx.size:
+        if _retire_stalled(work, res, s_out[-1], max_steps):
+            continue
+        _step(prob, work, k[:, : work.idx.size], res)
+    return res.result()
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """What stays fixed during one :func:`dop853_batch` call. ``s_out``: the output times as
+    distances ``direction * t_out`` (s) from t = 0; ``atol``: (d,) absolute tolerances."""
+
+    fun: Rhs
+    direction: float
+    s_out: np.ndarray
+    rtol: float
+    atol: np.ndarray
+    h_max: float
+    stop: StopFn | None
+    switch: SwitchFn | None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The outputs being filled, per trajectory of the whole batch, and the evaluation count:
+    out (n, n_out, d), status / n_acc / n_rej (n,)."""
+
+    out: np.ndarray
+    status: np.ndarray
+    n_acc: np.ndarray
+    n_rej: np.ndarray
+    n_fev: int = 0
+
+    @classmethod
+    def empty(cls, n: int, m: int, d: int) -> _Tally:
+        zeros = np.zeros(n, dtype=np.int64)
+        return cls(np.full((n, m, d), np.nan), zeros, zeros.copy(), zeros.copy())
+
+    def result(self) -> BatchResult:
+        return BatchResult(self.out, self.status, self.n_acc, self.n_rej, self.n_fev)
+
+
+class _Work:
+    """The working set: one row per trajectory still integrating (rows leave as they end).
+
+    idx: (k,) trajectory numbers; s: (k,) elapsed |t| (s); y, f: (k, d) state and dy/dt at s;
+    h: (k,) next step (s); next_i: (k,) next output to fill; last_rejected: (k,) the last step
+    was rejected; h_resume: (k,) step to resume with after a step cut at a switch root (NaN:
+    none); g_old: (k, n_sw) switching functions at s, or None without ``switch``.
+    """
+
+    __slots__ = ("f", "g_old", "h", "h_resume", "idx", "last_rejected", "next_i", "s", "y")
+
+    def __init__(
+        self,
+        idx: np.ndarray,
+        y: np.ndarray,
+        s: np.ndarray,
+        f: np.ndarray,
+        h: np.ndarray,
+        next_i: np.ndarray,
+        g_old: np.ndarray | None,
+    ) -> None:
+        self.idx, self.y, self.s, self.f, self.h, self.next_i = idx, y, s, f, h, next_i
+        self.last_rejected = np.zeros(idx.size, dtype=bool)
+        self.h_resume = np.full(idx.size, np.nan)
+        self.g_old = g_old
+
+    def drop(self, keep: np.ndarray) -> None:
+        """Keep only the rows ``keep`` (a boolean mask)."""
+        self.idx, self.y, self.s, self.f, self.h = (
+            self.idx[keep], self.y[keep], self.s[keep], self.f[keep], self.h[keep],
+        )  # fmt: skip
+        self.next_i, self.last_rejected = self.next_i[keep], self.last_rejected[keep]
+        self.h_resume = self.h_resume[keep]
+        if self.g_old is not None:
+            self.g_old = self.g_old[keep]
+
+
+def _forward_times(t_out: np.ndarray) -> tuple[float, np.ndarray]:
+    """The direction of integration (+1 or -1) and the output times as forward distances."""
     t_end = float(t_out[-1])
     direction = 1.0 if t_end >= 0.0 else -1.0
     s_out = direction * t_out  # work with a forward "distance" in time
@@ -217,133 +304,216 @@ def dop853_batch(
             "t_out must lie on one side of 0 and run monotonically away from it; "
             "split forward and backward requests into two calls"
         )
-    atol_arr = np.broadcast_to(np.asarray(atol, dtype=np.float64), (d,)).copy()
-    c, a_mat = DOP853_C, DOP853_A
-    n_fev = 0
+    return direction, s_out
 
+
+def _start(
+    prob: _Problem,
+    y0: np.ndarray,
+    next_i: np.ndarray,
+    h0: float | npt.ArrayLike | None,
+    res: _Tally,
+) -> _Work:
+    """The working set at t = 0: dy/dt, the first steps (``h0`` or Hairer's heuristic) and the
+    switching functions; trajectories non-finite from the start are marked and left out."""
+    n = y0.shape[0]
     idx = np.arange(n)
     y = y0.copy()
     s = np.zeros(n)  # elapsed |t|
-    # Outputs at t = 0.
-    next_i = np.searchsorted(s_out, 0.0, side="right") * np.ones(n, dtype=np.int64)
-    out[:, : next_i[0], :] = y0[:, None, :]
-    if s_out[-1] == 0.0:
-        return BatchResult(out, status, n_acc, n_rej, 0)
-
-    f = fun(direction * s, y, idx)
-    n_fev += n
+    f = prob.fun(prob.direction * s, y, idx)
+    res.n_fev += n
     bad = ~np.all(np.isfinite(f), axis=1) | ~np.all(np.isfinite(y), axis=1)
     if h0 is None:
-        h = _initial_step(fun, s, y, f, idx, direction, rtol, atol_arr, h_max)
-        n_fev += n
+        h = _initial_step(prob.fun, s, y, f, idx, prob.direction, prob.rtol, prob.atol, prob.h_max)
+        res.n_fev += n
     else:
         h = np.broadcast_to(np.abs(np.asarray(h0, dtype=np.float64)), (n,)).copy()
-    last_rejected = np.zeros(n, dtype=bool)
-    h_resume = np.full(n, np.nan)  # step to resume with after a step cut at a switch root
-    g_old = None if switch is None else np.asarray(switch(direction * s, y, idx), np.float64)
-
-    def drop(keep: np.ndarray) -> None:
-        nonlocal idx, y, s, f, h, next_i, last_rejected, h_resume, g_old
-        idx, y, s, f, h = idx[keep], y[keep], s[keep], f[keep], h[keep]
-        next_i, last_rejected, h_resume = next_i[keep], last_rejected[keep], h_resume[keep]
-        if g_old is not None:
-            g_old = g_old[keep]
-
+    g_old = None
+    if prob.switch is not None:
+        g_old = np.asarray(prob.switch(prob.direction * s, y, idx), np.float64)
+    work = _Work(idx, y, s, f, h, next_i, g_old)
     if bad.any():
-        status[idx[bad]] = STATUS_NONFINITE
-        drop(~bad)
+        res.status[idx[bad]] = STATUS_NONFINITE
+        work.drop(~bad)
+    return work
 
-    k = np.empty((_N_EXT, n, d))
-    while idx.size:
-        nk = idx.size
-        h = np.minimum(h, s_out[-1] - s)
-        # Steps too small to change the time variable cannot make progress.
-        tiny = h <= 4.0 * np.spacing(np.maximum(s, 1.0))
-        over = (n_acc[idx] + n_rej[idx]) >= max_steps
-        if tiny.any() or over.any():
-            status[idx[tiny]] = STATUS_STEP_TOO_SMALL
-            status[idx[over & ~tiny]] = STATUS_MAX_STEPS
-            drop(~(tiny | over))
-            continue
-        kk = k[:, :nk]
-        kk[0] = f
-        hd = (direction * h)[:, None]
-        for st in range(1, _N_STAGES):
-            incr = _combine(a_mat[st, :st], kk)
-            kk[st] = fun(direction * (s + c[st] * h), y + hd * incr, idx)
-        n_fev += (_N_STAGES - 1) * nk
-        kb = _combine(DOP853_B, kk)
-        y_new = y + hd * kb
-        # Error estimate of dop853.f: 5th-order estimate damped by the 3rd-order one.
-        sc = atol_arr + rtol * np.maximum(np.abs(y), np.abs(y_new))
-        e5 = _combine(DOP853_E5, kk) / sc
-        e3 = _combine(DOP853_E3, kk) / sc
-        err5 = np.sum(e5 * e5, axis=1)
-        err3 = np.sum(e3 * e3, axis=1)
-        deno = err5 + 0.01 * err3
-        deno = np.where(deno > 0.0, deno, 1.0)
-        err = h * err5 / np.sqrt(deno * d)
-        finite = np.isfinite(err) & np.all(np.isfinite(y_new), axis=1)
-        accept = finite & (err <= 1.0)
-        with np.errstate(divide="ignore"):
-            fac = np.clip(_SAFE * err ** (-1.0 / 8.0), _FAC_MIN, _FAC_MAX)
-        fac = np.where(accept & last_rejected, np.minimum(fac, 1.0), fac)
-        fac = np.where(finite, fac, _FAC_MIN)
-        h_new = np.minimum(h * fac, h_max)
 
-        acc = np.flatnonzero(accept)
-        if acc.size:
-            s_new = s[acc] + h[acc]
-            # Land exactly on the last output time (avoids a trailing sliver of a step).
-            s_new = np.where(h[acc] >= s_out[-1] - s[acc], s_out[-1], s_new)
-            f_new = fun(direction * s_new, y_new[acc], idx[acc])
-            n_fev += acc.size
-            if g_old is not None and switch is not None:
-                g_new = np.asarray(switch(direction * s_new, y_new[acc], idx[acc]), np.float64)
-                cut, h_cut, extra = _cut_at_switch(
-                    switch, acc, s, h, y, y_new, f_new, kk, direction, idx, g_old, g_new, fun
-                )
-                n_fev += extra
-                if cut.any():
-                    rows = acc[cut]
-                    accept[rows] = False
-                    h_resume[rows] = h_new[rows]
-                    h_new[rows] = h_cut
-                    keep = ~cut
-                    acc, s_new, f_new, g_new = acc[keep], s_new[keep], f_new[keep], g_new[keep]
-                g_old[acc] = g_new
-            resume = acc[np.isfinite(h_resume[acc])]
-            h_new[resume] = h_resume[resume]
-            h_resume[resume] = np.nan
-        n_acc[idx[accept]] += 1
-        n_rej[idx[~accept & finite & (err > 1.0)]] += 1
-        n_rej[idx[~finite]] += 1
-        last_rejected = ~accept & ~(err <= 1.0)
+def _retire_stalled(work: _Work, res: _Tally, s_end: float, max_steps: int) -> bool:
+    """Clip the steps to end at ``s_end``; retire the rows whose step can no longer change the
+    time variable or that used up ``max_steps``. True when any row was retired."""
+    work.h = np.minimum(work.h, s_end - work.s)
+    # Steps too small to change the time variable cannot make progress.
+    tiny = work.h <= 4.0 * np.spacing(np.maximum(work.s, 1.0))
+    over = (res.n_acc[work.idx] + res.n_rej[work.idx]) >= max_steps
+    if not (tiny.any() or over.any()):
+        return False
+    res.status[work.idx[tiny]] = STATUS_STEP_TOO_SMALL
+    res.status[work.idx[over & ~tiny]] = STATUS_MAX_STEPS
+    work.drop(~(tiny | over))
+    return True
 
-        if acc.size:
-            self_bad = ~np.all(np.isfinite(f_new), axis=1)
-            n_fev += _write_outputs(
-                fun, acc, s, s_new, h, y, y_new, f_new, kk, direction, idx, next_i, s_out, out
-            )
-            s[acc] = s_new
-            y[acc] = y_new[acc]
-            f[acc] = f_new
-            if stop is not None:
-                stopped = np.zeros(nk, dtype=bool)
-                stopped[acc] = np.asarray(stop(direction * s_new, y_new[acc], idx[acc]), bool)
-            else:
-                stopped = np.zeros(nk, dtype=bool)
-            nonfinite = np.zeros(nk, dtype=bool)
-            nonfinite[acc] = self_bad
-            status[idx[stopped]] = STATUS_STOPPED
-            status[idx[nonfinite & ~stopped]] = STATUS_NONFINITE
-            done = (next_i >= m) | stopped | nonfinite
-        else:
-            done = np.zeros(nk, dtype=bool)
-        h = h_new
-        if done.any():
-            drop(~done)
-    return BatchResult(out, status, n_acc, n_rej, n_fev)
+
+def _step(prob: _Problem, work: _Work, kk: np.ndarray, res: _Tally) -> None:
+    """One attempted step of every row in the working set: stages, error, new step sizes;
+    accepted steps are landed (cut at switch roots), counted, written out and may end rows.
+    ``kk``: (_N_EXT, k, d) stage storage."""
+    nk = work.idx.size
+    kk[0] = work.f
+    y_new = _rk_step(prob, kk, work.s, work.y, work.h, work.idx)
+    res.n_fev += (_N_STAGES - 1) * nk
+    err = _error_norm(kk, work.y, y_new, work.h, prob.atol, prob.rtol)
+    finite = np.isfinite(err) & np.all(np.isfinite(y_new), axis=1)
+    accept = finite & (err <= 1.0)
+    h_new = _next_step(err, finite, accept & work.last_rejected, work.h, prob.h_max)
+
+    acc = np.flatnonzero(accept)
+    if acc.size:
+        acc, s_new, f_new = _land(prob, work, kk, y_new, accept, h_new, acc, res)
+    res.n_acc[work.idx[accept]] += 1
+    res.n_rej[work.idx[~accept & finite & (err > 1.0)]] += 1
+    res.n_rej[work.idx[~finite]] += 1
+    work.last_rejected = ~accept & ~(err <= 1.0)
+
+    done = _advance(prob, work, kk, y_new, acc, s_new, f_new, res) if acc.size else None
+    work.h = h_new
+    if done is not None and done.any():
+        work.drop(~done)
+
+
+def _rk_step(
+    prob: _Problem, kk: np.ndarray, s: np.ndarray, y: np.ndarray, h: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """Stages 2..12 of DOP853 into ``kk`` (stage 1, f(s, y), already in ``kk[0]``) and the
+    8th-order solution (k, d) at the end of the steps ``h``."""
+    direction = prob.direction
+    hd = (direction * h)[:, None]
+    for st in range(1, _N_STAGES):
+        incr = _combine(DOP853_A[st, :st], kk)
+        kk[st] = prob.fun(direction * (s + DOP853_C[st] * h), y + hd * incr, idx)
+    kb = _combine(DOP853_B, kk)
+    return y + hd * kb
+
+
+def _error_norm(
+    kk: np.ndarray, y: np.ndarray, y_new: np.ndarray, h: np.ndarray, atol: np.ndarray, rtol: float
+) -> np.ndarray:
+    """Scaled local error (k,) of the steps, accepted when <= 1: the error estimate of
+    dop853.f, the 5th-order estimate damped by the 3rd-order one."""
+    d = y.shape[1]
+    sc = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+    e5 = _combine(DOP853_E5, kk) / sc
+    e3 = _combine(DOP853_E3, kk) / sc
+    err5 = np.sum(e5 * e5, axis=1)
+    err3 = np.sum(e3 * e3, axis=1)
+    deno = err5 + 0.01 * err3
+    deno = np.where(deno > 0.0, deno, 1.0)
+    return h * err5 / np.sqrt(deno * d)
+
+
+def _next_step(
+    err: np.ndarray, finite: np.ndarray, after_reject: np.ndarray, h: np.ndarray, h_max: float
+) -> np.ndarray:
+    """dop853.f's step-size update from the scaled errors: ``safe * err**(-1/8)`` bounded to
+    [1/3, 6], not growing on an accepted step right after a rejected one (``after_reject``),
+    1/3 after a non-finite step; at most ``h_max``."""
+    with np.errstate(divide="ignore"):
+        fac = np.clip(_SAFE * err ** (-1.0 / 8.0), _FAC_MIN, _FAC_MAX)
+    fac = np.where(after_reject, np.minimum(fac, 1.0), fac)
+    fac = np.where(finite, fac, _FAC_MIN)
+    return np.minimum(h * fac, h_max)
+
+
+def _land(
+    prob: _Problem,
+    work: _Work,
+    kk: np.ndarray,
+    y_new: np.ndarray,
+    accept: np.ndarray,
+    h_new: np.ndarray,
+    acc: np.ndarray,
+    res: _Tally,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """End times and dy/dt of the accepted steps ``acc``; steps over a switch root are cut
+    (un-accepted in ``accept``, retried shorter via ``h_new``). Returns the accepted rows left,
+    their end distances and dy/dt there."""
+    s, h, s_end = work.s, work.h, prob.s_out[-1]
+    s_new = s[acc] + h[acc]
+    # Land exactly on the last output time (avoids a trailing sliver of a step).
+    s_new = np.where(h[acc] >= s_end - s[acc], s_end, s_new)
+    f_new = prob.fun(prob.direction * s_new, y_new[acc], work.idx[acc])
+    res.n_fev += acc.size
+    if work.g_old is not None and prob.switch is not None:
+        acc, s_new, f_new = _cut_steps(prob, work, kk, y_new, accept, h_new, acc, s_new, f_new, res)
+    resume = acc[np.isfinite(work.h_resume[acc])]
+    h_new[resume] = work.h_resume[resume]
+    work.h_resume[resume] = np.nan
+    return acc, s_new, f_new
+
+
+def _cut_steps(
+    prob: _Problem,
+    work: _Work,
+    kk: np.ndarray,
+    y_new: np.ndarray,
+    accept: np.ndarray,
+    h_new: np.ndarray,
+    acc: np.ndarray,
+    s_new: np.ndarray,
+    f_new: np.ndarray,
+    res: _Tally,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the accepted steps over which a switching function changes sign to end just before
+    the root (their planned next step is kept in ``h_resume``); update the switching functions
+    of the steps that stay accepted. Returns those steps' rows, end distances and dy/dt."""
+    assert prob.switch is not None and work.g_old is not None
+    g_new = np.asarray(prob.switch(prob.direction * s_new, y_new[acc], work.idx[acc]), np.float64)
+    cut, h_cut, extra = _cut_at_switch(
+        prob.switch, acc, work.s, work.h, work.y, y_new, f_new, kk, prob.direction, work.idx,
+        work.g_old, g_new, prob.fun,
+    )  # fmt: skip
+    res.n_fev += extra
+    if cut.any():
+        rows = acc[cut]
+        accept[rows] = False
+        work.h_resume[rows] = h_new[rows]
+        h_new[rows] = h_cut
+        keep = ~cut
+        acc, s_new, f_new, g_new = acc[keep], s_new[keep], f_new[keep], g_new[keep]
+    work.g_old[acc] = g_new
+    return acc, s_new, f_new
+
+
+def _advance(
+    prob: _Problem,
+    work: _Work,
+    kk: np.ndarray,
+    y_new: np.ndarray,
+    acc: np.ndarray,
+    s_new: np.ndarray,
+    f_new: np.ndarray,
+    res: _Tally,
+) -> np.ndarray:
+    """Fill the outputs inside the accepted steps ``acc``, move those rows to the step ends and
+    mark the ones stopped or gone non-finite. Returns the mask (k,) of rows now done."""
+    nk = work.idx.size
+    self_bad = ~np.all(np.isfinite(f_new), axis=1)
+    res.n_fev += _write_outputs(
+        prob.fun, acc, work.s, s_new, work.h, work.y, y_new, f_new, kk, prob.direction,
+        work.idx, work.next_i, prob.s_out, res.out,
+    )  # fmt: skip
+    work.s[acc] = s_new
+    work.y[acc] = y_new[acc]
+    work.f[acc] = f_new
+    stopped = np.zeros(nk, dtype=bool)
+    if prob.stop is not None:
+        stopped[acc] = np.asarray(
+            prob.stop(prob.direction * s_new, y_new[acc], work.idx[acc]), bool
+        )
+    nonfinite = np.zeros(nk, dtype=bool)
+    nonfinite[acc] = self_bad
+    res.status[work.idx[stopped]] = STATUS_STOPPED
+    res.status[work.idx[nonfinite & ~stopped]] = STATUS_NONFINITE
+    return (work.next_i >= prob.s_out.size) | stopped | nonfinite
 
 
 def _write_outputs(
