@@ -100,6 +100,7 @@ def test_tiny_run_prints_the_stratified_table_and_registers(tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert "registered model od-tiny" in out.stderr and "EGM2008" in out.stderr
+    assert "model train: train epoch 2012-03-01 done (1/3)" in out.stderr  # stages logged
     every = [r for r in rows if r["stratum"] == "all"]
     assert [r["horizon_min"] for r in every] == [60.0, 360.0]  # horizons within 12 h
     assert all(r["n_sat"] == 2 for r in every)
@@ -116,8 +117,38 @@ def test_tiny_run_prints_the_stratified_table_and_registers(tmp_path: Path) -> N
     truth_fm = data["truth_force_model"]
     assert (truth_fm["gravity_degree"], truth_fm["density_model"]) == (4, "nrlmsise00")
     metrics = json.loads(row["metrics_json"])
+    secs = metrics["seconds"]
+    assert secs["cpu_s"] > 0 and secs["main_cpu_s"] > 0
+    assert secs["total_s"] >= secs["data_wall_s"] + secs["residual_train_s"]
     for got, want in zip(rows, metrics["stratified"], strict=True):
         assert got["model_median_km"] == pytest.approx(want["model_median_km"], rel=1e-12)
     listed = subprocess.run([*command, "model", "list"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert listed.returncode == 0 and "od-tiny" in listed.stdout
+
+
+def test_model_show_describes_an_od_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model show`` on an OD world model: prior, valid domain, truth physics, config, table."""
+    from starbrain.cli import app
+    from starbrain.models.registry import register_od_model
+    from tests.planners.test_od_propagator import _residual
+
+    model = _residual(0.25)
+    rows = [{"stratum": "all", "label": "all", "horizon_min": 4320.0, "n_sat": 3,
+             "sgp4_median_km": 2.0, "sgp4_p95_km": 4.0, "prior_median_km": 0.5,
+             "prior_p95_km": 1.0, "model_median_km": 0.4, "model_p95_km": 0.9,
+             "median_ratio": 0.2, "p95_ratio": 0.225, "p95_ok": True}]  # fmt: skip
+    db = tmp_path / "store.duckdb"
+    with Store(db) as store:
+        register_od_model(store, "od-show", model, train_config={"prior_degree": 8},
+                          truth_force_model_json='{"gravity_degree": 12}',
+                          metrics={"stratified": rows})  # fmt: skip
+    monkeypatch.setenv("STARBRAIN_DB", str(db))
+    monkeypatch.setenv("COLUMNS", "250")
+    out = CliRunner().invoke(app, ["model", "show", "latest"])
+    assert out.exit_code == 0, (out.output, out.exception)
+    text = " ".join(out.output.split())
+    for want in ("od-show", "orbit-od-residual/1", "prior: numerical-od:test",
+                 "valid for orbit regimes: 300-500 km / 0-40 deg", '"gravity_degree": 12',
+                 '"prior_degree": 8', "2,000 m", "400 m", "0.200"):  # fmt: skip
+        assert want in text, want

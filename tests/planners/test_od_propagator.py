@@ -5,6 +5,7 @@ per-object provenance (which prior, fell back or not) in ``last_info``."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ def test_prior_follows_sgp4_in_the_fit_window_and_residual_only_in_domain(
     t = np.arange(0.0, 0.5 * 1440.0 + 1e-9, 40.0)  # 0 to 12 h, fit window 6 h
     state = model.init(el)
     info0 = model.object_info(state)
+    assert model.population_info is not None
+    assert model.population_info.fell_back.tolist() == info0.fell_back.tolist()
     r, _, ok = model.propagate(state, t[None, :])
     info = model.last_info
     # the prior alone: the same fitted state with both objects outside the domain
@@ -175,3 +178,41 @@ def test_utc_view_and_selection_match(setup: tuple[Path, Any, Any]) -> None:
     r1, _, _ = model.propagate(model.select(state, np.array([1])), t[None, :])
     np.testing.assert_allclose(r1[0], r[1], atol=1e-9)
     assert model.last_info is not None and len(model.last_info.reason) == 1
+
+
+@pytest.mark.slow  # a prior fit and 6 hours of passes through the CLI
+def test_passes_say_which_prior_and_how_many_fell_back(
+    setup: tuple[Path, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``passes --model NAME`` with an OD world model names it, and says on standard error
+    which prior it used and how many objects fell back; the passes equal the planner's with
+    the same propagator (rise/set to 1 ms)."""
+    from typer.testing import CliRunner
+
+    from starbrain.cli import app
+    from starbrain.planners.passes import GroundStation, find_passes
+
+    db, elements, regimes = setup
+    with Store(db) as store:
+        store.append("elements", elements, source="test")
+    monkeypatch.setenv("STARBRAIN_DB", str(db))
+    args = ["passes", "--station", "Tokyo:35.6895,139.6917,40", "--from", EPOCH[:16],
+            "--hours", "6", "--min-elevation", "0", "--format", "json",
+            "--model", "od-small"]  # fmt: skip
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, (out.output, out.exception)
+    n_back = int(regimes[1] != regimes[0])
+    assert "propagator: OD world model 'od-small'" in out.output
+    assert f"prior: numerical-od:test; {n_back} of 2 objects outside" in out.output
+    with Store(db, read_only=True) as store:
+        model = resolve_propagator(store, "od-small")
+    start = np.datetime64(EPOCH, "ns")
+    ref = find_passes(utc_propagate(model, elements), elements.column("norad_id").to_numpy(),
+                      [GroundStation("Tokyo", 35.6895, 139.6917, 0.04)], start,
+                      start + np.timedelta64(6, "h"), min_elevation_deg=0.0)  # fmt: skip
+    text = out.output
+    rows = json.loads(text[text.index("[") : text.rindex("]") + 1])
+    assert len(rows) == len(ref) > 0
+    got = np.sort([np.datetime64(r["culminate"].rstrip("Z"), "ns").astype(np.int64) for r in rows])
+    want = np.sort(ref.culminate.astype("datetime64[ns]").astype(np.int64))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e6)  # 1 ms

@@ -30,3 +30,16 @@ def _propagator(store: Any, model: str | None) -> Propagator:
     propagator = resolve_propagator(store, model)
     err_console.print(f"propagator: {propagator.name}", highlight=False)
     return propagator
+
+
+def _report_provenance(propagator: Propagator) -> None:
+    """For an OD world model: on standard error, its prior and which objects fell back to the
+    prior alone (outside the model's domain), from the population it last prepared."""
+    info = getattr(propagator, "population_info", None)
+    if info is None:
+        return
+    n_back = int(info.fell_back.sum())
+    err_console.print(
+        f"prior: {info.prior}; {n_back} of {info.fell_back.size} objects outside the model's "
+        "domain, propagated with the prior alone", highlight=False,
+    )  # fmt: skip

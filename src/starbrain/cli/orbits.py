@@ -26,7 +26,7 @@ from starbrain.cli._common import (
     app,
     err_console,
 )
-from starbrain.cli._propagator import ModelOption, _propagator
+from starbrain.cli._propagator import ModelOption, _propagator, _report_provenance
 from starbrain.core.errors import StarbrainError
 
 
@@ -215,6 +215,7 @@ def passes(
             t1,
             min_elevation_deg=min_elevation,
         )
+    _report_provenance(propagator)
     if output is not None:
         _write_table(found.to_arrow(), output, "passes")
     order = np.argsort(np.where(np.isnat(found.rise), found.culminate, found.rise), kind="stable")

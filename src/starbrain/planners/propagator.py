@@ -302,19 +302,27 @@ class OdWorldModelPropagator:
     ``init`` fits every object's prior (seconds per epoch group); ``propagate`` integrates the
     prior over the requested span once and interpolates later calls inside it. After each
     ``propagate``, :attr:`last_info` (:class:`OdPropagationInfo`) says per object which prior
-    was used and whether it fell back; :meth:`object_info` gives the same for a prepared state.
+    was used and whether it fell back (for the objects of that call); after each ``init``,
+    :attr:`population_info` says it for the whole population; :meth:`object_info` gives the
+    same for any prepared state.
     """
 
     model: Any  # OdWorldModel (typed loosely: models/ is imported lazily)
     label: str = "OD world model"
     last_info: OdPropagationInfo | None = None
+    population_info: OdPropagationInfo | None = None  # of the last population ``init`` fitted
 
     @property
     def name(self) -> str:
         return self.label
 
     def init(self, elements: Sgp4Elements) -> Any:
-        return self.model.init(elements)
+        """Fit each object's prior; :attr:`population_info` then says, per object of
+        ``elements``, which prior it has and whether it falls back (planners that wrap the
+        propagator, e.g. through :func:`utc_propagate`, leave it for the caller to report)."""
+        state = self.model.init(elements)
+        self.population_info = self.object_info(state)
+        return state
 
     def select(self, state: Any, index: npt.NDArray[np.int64]) -> Any:
         return state.select(index)
