@@ -42,6 +42,104 @@ class Frame(StrEnum):
     itrf = "itrf"
 
 
+def _propagate_times(
+    start: str | None, stop: str | None, step: float, n_objects: int, backend: str
+) -> Any:
+    """The states' times (datetime64[ns], every ``step`` s from --from to --to); the options'
+    checks, each a one-sentence error."""
+    import numpy as np
+
+    from starbrain.core import timeconv
+
+    t0 = _time_option(start, timeconv.utc_now(), "--from")
+    t1 = _time_option(stop, t0 + np.timedelta64(1, "D"), "--to")
+    if not step > 0:
+        raise StarbrainError("--step must be positive")
+    span_s = (t1 - t0) / np.timedelta64(1, "s")
+    if span_s < 0:
+        raise StarbrainError(f"--to {t1} is before --from {t0}")
+    n_time = int(span_s // step) + 1
+    if n_time * n_objects > 20_000_000:
+        raise StarbrainError(
+            f"{n_time * n_objects} states is too many; raise --step or shorten the span"
+        )
+    if backend not in ("torch", "cpp"):
+        raise StarbrainError("--backend must be torch or cpp")
+    return t0 + (np.arange(n_time) * step * 1e9).astype("timedelta64[ns]")
+
+
+def _sgp4_states(table: Any, times: Any, frame: Frame, backend: str) -> tuple[Any, Any, Any]:
+    """SGP4 states of ``table``'s objects at ``times`` in ``frame``: r (km), v (km/s), each
+    (n_objects, n_times, 3) with NaN where SGP4 failed, and the SGP4 error codes
+    (n_objects, n_times); each failing object is said on standard error."""
+    import numpy as np
+
+    from starbrain.core import timeconv
+    from starbrain.physics import frames as fr_mod
+    from starbrain.physics.sgp4 import propagate as sgp4_propagate
+
+    jd, fr = timeconv.datetime64_to_jd(times)
+    r_teme, v_teme, err = sgp4_propagate(table, jd, fr, backend=backend)  # type: ignore[arg-type]
+    r_out: Any
+    v_out: Any
+    failed = err != 0
+    r_out, v_out = r_teme, v_teme
+    if frame is Frame.itrf:
+        r_out, v_out = fr_mod.teme_to_itrf(r_teme, v_teme, jd, fr)
+    elif frame is Frame.gcrs:
+        r_out, v_out = fr_mod.teme_to_gcrs(r_teme, v_teme, jd, fr)
+    r, v = np.asarray(r_out), np.asarray(v_out)
+    r[failed], v[failed] = np.nan, np.nan
+    if failed.any():
+        from starbrain.physics.sgp4 import SGP4_ERRORS
+
+        ids = table.column("norad_id").to_pylist()
+        for k in np.flatnonzero(failed.any(axis=1)):
+            first = int(np.flatnonzero(failed[k])[0])
+            code = int(err[k, first])
+            err_console.print(
+                f"NORAD {ids[k]}: SGP4 error {code} ({SGP4_ERRORS.get(code, '?')}) from "
+                f"{times[first]}; {int(failed[k].sum())} of {len(times)} states left out",
+                highlight=False,
+            )
+    return r, v, err
+
+
+def _oem_text(table: Any, times: Any, r: Any, v: Any, frame: Frame) -> str:
+    """The states as a CCSDS OEM (one segment per object)."""
+    from starbrain.sources.ephemerides.oem import write_oem
+
+    ids = table.column("norad_id").to_pylist()
+    names = [n or str(i) for n, i in zip(table.column("object_name").to_pylist(), ids, strict=True)]
+    oids = [o or str(i) for o, i in zip(table.column("object_id").to_pylist(), ids, strict=True)]
+    return write_oem(
+        times,
+        r,
+        v,
+        names,
+        oids,
+        frame=frame.value,
+        comment="SGP4 (starbrain) from the newest stored element set",
+    )
+
+
+def _states_table(table: Any, times: Any, r: Any, v: Any, err: Any) -> Any:
+    """The states as one Arrow table: time, norad_id, x/y/z_km, vx/vy/vz_kmps, sgp4_error."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids = table.column("norad_id").to_pylist()
+    return pa.table(
+        {
+            "time": pa.array(np.tile(times, len(ids)), pa.timestamp("ns", tz="UTC")),
+            "norad_id": pa.array(np.repeat(ids, len(times)), pa.int32()),
+            **{f"{c}_km": r[..., i].reshape(-1) for i, c in enumerate("xyz")},
+            **{f"v{c}_kmps": v[..., i].reshape(-1) for i, c in enumerate("xyz")},
+            "sgp4_error": pa.array(err.reshape(-1), pa.uint8()),
+        }
+    )
+
+
 @app.command()
 def propagate(
     norad: Annotated[list[int], typer.Option(help="Catalogue number(s) to propagate.")],
@@ -66,82 +164,14 @@ def propagate(
     ] = "torch",
 ) -> None:
     """Propagate stored element sets with SGP4 and write the states (CSV, Parquet or CCSDS OEM)."""
-    import numpy as np
-    import pyarrow as pa
-
-    from starbrain.core import timeconv
-    from starbrain.physics import frames as fr_mod
-    from starbrain.physics.sgp4 import propagate as sgp4_propagate
-    from starbrain.sources.ephemerides.oem import write_oem
-
-    t0 = _time_option(start, timeconv.utc_now(), "--from")
-    t1 = _time_option(stop, t0 + np.timedelta64(1, "D"), "--to")
-    if not step > 0:
-        raise StarbrainError("--step must be positive")
-    span_s = (t1 - t0) / np.timedelta64(1, "s")
-    if span_s < 0:
-        raise StarbrainError(f"--to {t1} is before --from {t0}")
-    n_time = int(span_s // step) + 1
-    if n_time * len(norad) > 20_000_000:
-        raise StarbrainError(
-            f"{n_time * len(norad)} states is too many; raise --step or shorten the span"
-        )
-    if backend not in ("torch", "cpp"):
-        raise StarbrainError("--backend must be torch or cpp")
-    times = t0 + (np.arange(n_time) * step * 1e9).astype("timedelta64[ns]")
+    times = _propagate_times(start, stop, step, len(norad), backend)
     with _open_store(read_only=True) as store:
         table = _elements_for(store, norad)
-    jd, fr = timeconv.datetime64_to_jd(times)
-    r_teme, v_teme, err = sgp4_propagate(table, jd, fr, backend=backend)  # type: ignore[arg-type]
-    r_out: Any
-    v_out: Any
-    failed = err != 0
-    r_out, v_out = r_teme, v_teme
-    if frame is Frame.itrf:
-        r_out, v_out = fr_mod.teme_to_itrf(r_teme, v_teme, jd, fr)
-    elif frame is Frame.gcrs:
-        r_out, v_out = fr_mod.teme_to_gcrs(r_teme, v_teme, jd, fr)
-    r, v = np.asarray(r_out), np.asarray(v_out)
-    r[failed], v[failed] = np.nan, np.nan
-    ids = table.column("norad_id").to_pylist()
-    if failed.any():
-        from starbrain.physics.sgp4 import SGP4_ERRORS
-
-        for k in np.flatnonzero(failed.any(axis=1)):
-            first = int(np.flatnonzero(failed[k])[0])
-            code = int(err[k, first])
-            err_console.print(
-                f"NORAD {ids[k]}: SGP4 error {code} ({SGP4_ERRORS.get(code, '?')}) from "
-                f"{times[first]}; {int(failed[k].sum())} of {n_time} states left out",
-                highlight=False,
-            )
+    r, v, err = _sgp4_states(table, times, frame, backend)
     if fmt is OrbitFormat.oem:
-        names = [
-            n or str(i) for n, i in zip(table.column("object_name").to_pylist(), ids, strict=True)
-        ]
-        oids = [
-            o or str(i) for o, i in zip(table.column("object_id").to_pylist(), ids, strict=True)
-        ]
-        text = write_oem(
-            times,
-            r,
-            v,
-            names,
-            oids,
-            frame=frame.value,
-            comment="SGP4 (starbrain) from the newest stored element set",
-        )
+        text = _oem_text(table, times, r, v, frame)
     else:
-        n_sat = len(ids)
-        out = pa.table(
-            {
-                "time": pa.array(np.tile(times, n_sat), pa.timestamp("ns", tz="UTC")),
-                "norad_id": pa.array(np.repeat(ids, n_time), pa.int32()),
-                **{f"{c}_km": r[..., i].reshape(-1) for i, c in enumerate("xyz")},
-                **{f"v{c}_kmps": v[..., i].reshape(-1) for i, c in enumerate("xyz")},
-                "sgp4_error": pa.array(err.reshape(-1), pa.uint8()),
-            }
-        )
+        out = _states_table(table, times, r, v, err)
         if fmt is OrbitFormat.parquet:
             if output is None:
                 raise StarbrainError("Parquet needs --output FILE")
@@ -161,7 +191,8 @@ def propagate(
         sys.stdout.write(text)
     else:
         output.write_text(text)
-        err_console.print(f"wrote {len(ids)} x {n_time} states ({frame.value}) to {output}")
+        n = f"{table.num_rows} x {len(times)}"
+        err_console.print(f"wrote {n} states ({frame.value}) to {output}")
 
 
 @app.command()
