@@ -35,7 +35,6 @@ FUNCTION_ALLOW: dict[str, str] = {
     "physics/sgp4.py::sgp4_propagate": _SGP4,
     "physics/sgp4_deep.py::deep_init": _SGP4,
     "physics/sgp4_init.py::sgp4_init": _SGP4,
-    "cli/route.py::route_command": _TODO,
 }
 
 # "path/relative/to/starbrain.py" -> reason
