@@ -157,6 +157,38 @@ class LoopConfig(BaseModel):
     vehicle_drift_factor: float = Field(default=3.0, gt=1.0, le=100.0)
     vehicle_model: str = Field(default="vehicle-residual", min_length=1, max_length=64)
     vehicle_seed: int = Field(default=0, ge=0)
+    # -- compute (issue #18) --------------------------------------------------------------------
+    compute_sim: bool = Field(
+        default=False,
+        description="Simulate a GPU data centre at 1 Hz, forecast and drift-check its thermal "
+        "world model per coolant loop, alert and re-fit on a degrading pump, re-plan the "
+        "power-capped job schedule (loop.compute_task; a fit takes 15-40 s of CPU).",
+    )
+    compute_interval_s: int = Field(default=300, ge=180, le=3600, description="Whole seconds.")
+    compute_gpus: int = Field(
+        default=64, ge=32, le=4096, description="Simulated GPUs, 32 a rack (a multiple of 32)."
+    )
+    compute_pump_fault_loop: int | None = Field(
+        default=1, ge=0, description="Coolant loop (rack) whose pump degrades; None: no fault."
+    )
+    compute_pump_fault_after_s: float = Field(
+        default=600.0, ge=0.0, description="Simulated seconds before the pump starts degrading."
+    )
+    compute_pump_fault_per_h: float = Field(
+        default=1.5, gt=0.0, le=10.0, description="Fraction of the flow lost per hour."
+    )
+    compute_drift_factor: float = Field(default=3.0, gt=1.0, le=100.0)
+    compute_refit_cooldown_s: float = Field(
+        default=1800.0, ge=0.0, description="Simulated seconds between two drift re-fits."
+    )
+    compute_horizon_s: float = Field(
+        default=3600.0, gt=0.0, le=30 * 86400.0, description="Each job's remaining work planned."
+    )
+    compute_budget_frac: float = Field(
+        default=0.8, gt=0.1, le=1.0, description="Site power budget / uncapped draw."
+    )
+    compute_model: str = Field(default="compute-thermal", min_length=1, max_length=64)
+    compute_seed: int = Field(default=0, ge=0)
     # -- world model ----------------------------------------------------------------------------
     drift_threshold_km: float = Field(
         default=1.0,
@@ -208,6 +240,11 @@ class LoopConfig(BaseModel):
             raise ValueError("vehicle_subject needs vehicle_nats_url or nats_url")
         if self.vehicle_segment_s > self.vehicle_interval_s:
             raise ValueError("vehicle_segment_s must not exceed vehicle_interval_s")
+        if self.compute_gpus % 32:
+            raise ValueError("compute_gpus must be a multiple of 32 (one rack)")
+        loop = self.compute_pump_fault_loop
+        if loop is not None and loop >= self.compute_gpus // 32:
+            raise ValueError(f"compute_pump_fault_loop {loop} is not one of the racks' loops")
         return self
 
 

@@ -49,6 +49,7 @@ SUBJECTS: dict[str, str] = {
     "world-model drift, a failed task",
     "starbrain.models": "world-model drift checks and re-fits (metrics per horizon)",
     "starbrain.telemetry": "telemetry ingested in a window: rows, packets, errors",
+    "starbrain.compute": "GPU fleet windows: rows, forecast error, drifted loops, the power plan",
     "starbrain.loop": "service status: started, checkpoint, stopped",
 }
 STREAM_NAME = "STARBRAIN"
