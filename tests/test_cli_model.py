@@ -149,9 +149,9 @@ def test_predict_with_the_model_says_which_and_stays_near_sgp4(trained: tuple[Pa
         out = run("predict", "--norad", "300002", "--hours", "24", "--model", m, "--output",
                   str(path), cwd=tmp, db=db)  # fmt: skip
         assert out.returncode == 0, out.stderr
-        assert ("world model tiny" if m == "latest" else "SGP4 alone") in out.stderr
+        assert ("world model 'tiny'" if m == "latest" else "SGP4 alone") in out.stderr
     out = run("predict", "--norad", "300002", "--hours", "24", cwd=tmp, db=db)  # default latest
-    assert "model used: world model tiny (created" in out.stderr
+    assert "model used: world model 'tiny' (registered" in out.stderr
     assert "NORAD 300002" in out.stdout
 
     def load(path: Path) -> np.ndarray:

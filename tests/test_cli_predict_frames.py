@@ -80,9 +80,48 @@ def test_predict_one_object_defaults_to_its_epoch_and_bad_norads(stored: Path) -
     res = RUNNER.invoke(app, ["predict", "--norad", "28057", "--model", "sgp4", "--hours", "1",
                               "--step-min", "30", "--format", "csv"])  # fmt: skip
     assert res.exit_code == 0, res.exception
-    lines = res.stdout.strip().splitlines()
-    assert len(lines) == 4 and float(lines[1].split(",")[2]) == 0.0  # from the TLE epoch
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    assert len(rows) == 3 and float(rows[0]["minutes_since_epoch"]) == 0.0  # from the TLE epoch
+    assert rows[0]["prior"] == "sgp4" and rows[0]["fell_back"] == "false"
     for bad, why in (("28057,abc", "'abc': not a catalogue number"),
                      ("28057,99999", "no element sets stored for NORAD 99999")):  # fmt: skip
         res = RUNNER.invoke(app, ["predict", "--norad", bad, "--model", "sgp4"])
         assert isinstance(res.exception, StarbrainError) and why in str(res.exception)
+
+
+def test_predict_says_per_object_which_prior_and_whether_it_fell_back(
+    tmp_path: Path, store_path: Path
+) -> None:
+    """With an OD world model valid for one object's regime only (the planner propagator's
+    test model), predict's prior / fell_back columns say so per object, as the propagator's
+    own object_info does: the in-domain object is corrected, the other is its prior alone."""
+    from starbrain.models.orbit_residual import orbit_regime
+    from starbrain.models.registry import register_od_model
+    from starbrain.models.truth import sample_leo_elements
+    from starbrain.store.database import Store
+    from tests.planners.test_od_propagator import (
+        EPOCH,
+        FIT_DAYS,
+        TRAIN_CONFIG,
+        _open_domain,
+        _residual,
+    )
+
+    # seed 6: inclinations 12.9 and 74.6 deg, two regimes, each away from its edges
+    elements = sample_leo_elements(2, seed=6, epoch=EPOCH, alt_km=(540.0, 660.0))
+    inc = np.asarray(elements.column("inclination_deg").to_numpy())
+    regimes = orbit_regime(np.full(2, 600.0), inc).tolist()
+    assert regimes[0] != regimes[1]
+    with Store(store_path) as store:
+        store.append("elements", elements, source="test")
+        register_od_model(store, "od-one", _open_domain(_residual(FIT_DAYS), [regimes[0]]),
+                          train_config=TRAIN_CONFIG)  # fmt: skip
+    ids = [str(n) for n in elements.column("norad_id").to_pylist()]
+    res = RUNNER.invoke(app, ["predict", "--norad", ",".join(ids), "--hours", "12",
+                              "--step-min", "120", "--format", "csv"])  # fmt: skip
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "model used: OD world model 'od-one'" in res.stderr
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    by_id = {r["norad_id"]: r for r in rows}
+    assert by_id[ids[0]]["fell_back"] == "false" and by_id[ids[1]]["fell_back"] == "true"
+    assert {r["prior"] for r in rows} == {"numerical-od:test"}

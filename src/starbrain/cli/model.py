@@ -655,17 +655,19 @@ def predict_command(
         raise StarbrainError("--step-min must be positive and give at most a million states")
     with _open_store(read_only=True) as store:
         elements = _elements_for(store, ids)
-        model, used = predict_model(store, model_id)
+        propagator, used = predict_model(store, model_id)
     order = {n: k for k, n in enumerate(elements.column("norad_id").to_pylist())}
     elements = elements.take([order[n] for n in ids])
     epochs = elements.column("epoch").to_numpy().astype("datetime64[ns]")
     t0 = _time_option(start, epochs.max(), "--from")
-    table = predict_table(elements, model, t0, hours, step_min, frame)
+    table = predict_table(elements, propagator, t0, hours, step_min, frame)
     err_console.print(f"model used: {used}", highlight=False)
     t_max = float(table.column("minutes_since_epoch").to_numpy().max())
-    if model is not None and t_max > model.config.horizon_min:
+    horizon = getattr(getattr(getattr(propagator, "model", None), "config", None),
+                      "horizon_min", None)  # fmt: skip
+    if horizon is not None and t_max > horizon:
         err_console.print(
-            f"[yellow]note:[/] beyond {model.config.horizon_min / 1440:g} days from the epoch the "
+            f"[yellow]note:[/] beyond {horizon / 1440:g} days from the epoch the "
             "model extrapolates its training horizon"
         )
     if output is not None:
