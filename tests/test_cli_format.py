@@ -90,8 +90,8 @@ def test_predict_with_sgp4_matches_python_sgp4(vallado: Path) -> None:
     rows, table, result = both("predict", "--norad", "5", "--model", "sgp4", "--hours", "6",
                                "--step-min", "30")  # fmt: skip
     assert "model used: SGP4 alone" in result.stderr
-    fields = ["time", "minutes_since_epoch", "x_km", "y_km", "z_km", "vx_kmps", "vy_kmps",
-              "vz_kmps"]  # fmt: skip
+    fields = ["norad_id", "prior", "fell_back", "time", "minutes_since_epoch", "x_km", "y_km",
+              "z_km", "vx_kmps", "vy_kmps", "vz_kmps"]  # fmt: skip
     assert len(rows) == 13 and list(rows[0]) == fields
     lines = vallado.read_text().splitlines()
     k = next(i for i, s in enumerate(lines) if s.startswith("1 00005"))
