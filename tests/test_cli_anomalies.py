@@ -89,14 +89,22 @@ def test_simulate_train_detect_report(tmp_path: Path, store_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["train", "report"])
-@pytest.mark.parametrize("stream", ["vehicle", "arm", "compute", "elements"])
-def test_other_streams_say_not_yet(command: str, stream: str) -> None:
-    """Every fleet's stream is accepted by --stream; those whose scorers have not landed give
-    one clear sentence (a StarbrainError, exit 1), not a silent launch-telemetry run."""
-    result = CliRunner().invoke(app, ["anomalies", command, "--stream", stream])
+def test_elements_stream_says_not_yet(command: str) -> None:
+    """The elements stream is accepted by --stream and gives one clear sentence (a
+    StarbrainError, exit 1), not a silent launch-telemetry run."""
+    result = CliRunner().invoke(app, ["anomalies", command, "--stream", "elements"])
     assert result.exit_code == 1 and isinstance(result.exception, StarbrainError)
     message = str(result.exception)
-    assert f"--stream {stream}` is not wired yet" in message and "\n" not in message
+    assert "--stream elements` is not wired yet" in message and "\n" not in message
+
+
+@pytest.mark.usefixtures("store_path")
+@pytest.mark.parametrize("stream", ["vehicle", "arm", "compute"])
+def test_fleet_streams_need_a_model(stream: str) -> None:
+    """A fleet stream with nothing registered says what to train first (one sentence)."""
+    result = CliRunner().invoke(app, ["anomalies", "train", "--stream", stream])
+    assert result.exit_code == 1 and isinstance(result.exception, StarbrainError)
+    assert f"no {stream} world model registered" in str(result.exception)
 
 
 def test_unknown_stream_is_refused() -> None:

@@ -1,10 +1,10 @@
 """``starbrain anomalies``: train anomaly detectors, detect, report, on any stream.
 
 ``--stream`` picks the fleet: ``telemetry`` (launch-vehicle packets, the detectors of
-:mod:`starbrain.models.anomaly.detector`) is wired; ``vehicle``, ``arm``, ``compute`` and
-``elements`` are accepted and say clearly that they are not wired yet: issue #19 part B's
-per-fleet scorers (:func:`starbrain.models.anomaly.fleets.score_stream`) need a world model per
-fleet that the CLI cannot load from the registry yet."""
+:mod:`starbrain.models.anomaly.detector`); ``vehicle``, ``arm`` and ``compute`` (the stored
+stream scored by its registered world model's residual plus limit rules,
+:mod:`starbrain.models.anomaly.fleet_detector`, through :mod:`starbrain.cli._fleet_anomalies`);
+``elements`` is accepted and says clearly that it is not wired yet."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from starbrain.models.anomaly.detector import AnomalyDetector
 
 anomalies_app = typer.Typer(
-    help="Anomaly detection from the world models' residuals (launch telemetry now; "
-    "--stream picks the fleet).",
+    help="Anomaly detection from the world models' residuals (--stream picks the fleet: "
+    "telemetry, vehicle, arm, compute).",
     no_args_is_help=True,
 )
 app.add_typer(anomalies_app, name="anomalies")
@@ -59,16 +59,33 @@ StreamOption = Annotated[
 ]
 
 
-def _dispatch(stream: AnomalyStream, command: str) -> None:
-    """Return for the launch-telemetry stream; for another fleet raise the one-sentence "not
-    yet" error (the per-fleet scorers are issue #19 part B's, not wired into the CLI yet)."""
+FLEET_STREAMS = ("vehicle", "arm", "compute")
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="Fleet streams: the world model (default: the fleet's newest)."),
+]
+ObjectOption = Annotated[
+    str | None, typer.Option("--object", help="Fleet streams: one vehicle, arm or GPU id.")
+]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Fleet streams: rows from this UTC time.")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Fleet streams: rows before this UTC time.")
+]
+
+
+def _dispatch(stream: AnomalyStream, command: str) -> bool:
+    """False for the launch-telemetry stream, True for a fleet stream (vehicle, arm, compute);
+    ``elements`` raises the one-sentence "not yet" error."""
     if stream is AnomalyStream.telemetry:
-        return
+        return False
+    if stream.value in FLEET_STREAMS:
+        return True
     raise StarbrainError(
-        f"`starbrain anomalies {command} --stream {stream.value}` is not wired yet: the per-fleet "
-        "residual scorers (models.anomaly.fleets) still need a stored world model per fleet to "
-        "load from the CLI (bench/anomalies_fleets.py builds one); only --stream telemetry "
-        "works now"
+        f"`starbrain anomalies {command} --stream {stream.value}` is not wired yet: orbit "
+        "anomalies come from the elements stream's own detector; --stream telemetry, vehicle, "
+        "arm and compute work now"
     )
 
 
@@ -121,16 +138,30 @@ def anomalies_train(
             "anomaly-detector/1, the detector file as its weights)."
         ),
     ] = False,
-    name: Annotated[str, typer.Option(help="Registry name.")] = "launch-vehicle-anomalies",
+    name: Annotated[
+        str | None,
+        typer.Option(help="Registry name (default launch-vehicle-anomalies, or STREAM-anomalies)."),
+    ] = None,
     stream: StreamOption = AnomalyStream.telemetry,
+    model: ModelOption = None,
+    obj: ObjectOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Train the detectors on simulated nominal flights (anomalies are never seen in training)."""
+    """Train the detectors on simulated nominal flights (anomalies are never seen in training);
+    with --stream vehicle|arm|compute: calibrate the residual scorer and limit rules on the
+    stored nominal rows against the fleet's registered world model, and register them."""
     import dataclasses
     import time
 
     from starbrain.models.anomaly.detector import AnomalyDetector, DetectorConfig
 
-    _dispatch(stream, "train")
+    if _dispatch(stream, "train"):
+        from starbrain.cli import _fleet_anomalies
+
+        return _fleet_anomalies.train(stream.value, model, name, obj, since, until, fmt)
+    name = name or "launch-vehicle-anomalies"
     if flights < 1 or calibration < 1:
         raise StarbrainError("need at least one training and one calibration flight")
     seeds = list(range(seed, seed + flights + calibration))
@@ -193,7 +224,9 @@ def _register(det: AnomalyDetector, name: str) -> None:
 
 @anomalies_app.command("detect")
 def anomalies_detect(
-    packets: Annotated[Path, typer.Argument(help="A recorded packet file (launch-vehicle).")],
+    packets: Annotated[
+        Path | None, typer.Argument(help="A recorded packet file (launch-vehicle telemetry).")
+    ] = None,
     detector: Annotated[Path | None, typer.Option(help="Detector file.")] = None,
     labels: Annotated[
         Path | None, typer.Option(help="Ground-truth labels (from telemetry simulate).")
@@ -206,15 +239,32 @@ def anomalies_detect(
     output: Annotated[Path | None, typer.Option(help="Also write them (CSV or .parquet).")] = None,
     fmt: FormatOption = OutputFormat.table,
     stream: StreamOption = AnomalyStream.telemetry,
+    name: Annotated[
+        str | None, typer.Option(help="Fleet streams: the stored detector (default: newest).")
+    ] = None,
+    obj: ObjectOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    nats_url: Annotated[str | None, typer.Option(help="Fleet alerts also to NATS.")] = None,
+    mqtt_url: Annotated[str | None, typer.Option(help="Fleet alerts also to MQTT.")] = None,
 ) -> None:
-    """Detect anomalies in a packet file; print and store them.
+    """Detect anomalies in a packet file; print and store them. With --stream
+    vehicle|arm|compute: score the stored rows (--since/--until, --object) with the stored
+    detector, store the events and publish each alert on starbrain.alerts.
 
     csv/json: the anomalies schema (source, parameter, start, end, score, method, detected_at,
     label), ordered by start and method. The table view adds, for residual-sigma, how many
-    predicted sigmas out each event went."""
+    predicted sigmas out each event went. Fleet streams: object_id, run_id, method, model,
+    channel, start, end, sigma, score, link per event."""
     from rich.table import Table
 
-    _dispatch(stream, "detect")
+    if _dispatch(stream, "detect"):
+        from starbrain.cli import _fleet_anomalies
+
+        return _fleet_anomalies.detect(stream.value, name, obj, since, until, store, fmt,
+                                       nats_url, mqtt_url)  # fmt: skip
+    if packets is None:
+        raise StarbrainError("give a packet file to score (or --stream vehicle|arm|compute)")
 
     from starbrain.cli._common import _emit, _notes, _write_table
     from starbrain.models.anomaly.data import frame_from_packets
@@ -263,15 +313,22 @@ def anomalies_report(
     output: Annotated[Path | None, typer.Option(help="Write the Markdown tables here.")] = None,
     fmt: FormatOption = OutputFormat.table,
     stream: StreamOption = AnomalyStream.telemetry,
+    name: Annotated[
+        str | None, typer.Option(help="Fleet streams: only this stored detector's events.")
+    ] = None,
 ) -> None:
     """Event-wise precision, recall and F0.5 per method on held-out simulated flights whose
-    anomalies were never seen in training.
+    anomalies were never seen in training. With --stream vehicle|arm|compute: the stored
+    events of the fleet's detectors per method, channel and object.
 
     csv/json: one row per method (method, precision, recall, f0.5, tp, fp, fn, and
     found_KIND / total_KIND per anomaly kind)."""
     from starbrain.models.anomaly.detector import evaluate
 
-    _dispatch(stream, "report")
+    if _dispatch(stream, "report"):
+        from starbrain.cli import _fleet_anomalies
+
+        return _fleet_anomalies.report(stream.value, name, fmt)
     det = _load_detector(detector)
     used = set(det.metadata.get("train_seeds", [])) | set(det.metadata.get("calibration_seeds", []))
     seeds = list(range(seed, seed + flights))
