@@ -3,10 +3,13 @@
 - ``kinematic``: the kinematic single-track prior alone (no tyre slip);
 - ``single-track``: the dynamic single-track prior alone (linear tyres), with per-vehicle
   parameters estimated from the logs;
+- ``saturating``: the same prior with tyres that saturate at the road's grip, estimated from
+  the logs' peak lateral acceleration (:func:`~starbrain.models.vehicle_model.
+  estimate_road_friction`; the linear prior where the logs never reach 0.25 g);
 - ``pets``: a pure probabilistic ensemble (Chua et al. 2018's PETS delta model) on the body
   states, the pose integrated from them by :class:`RigidBodyPrior` (geometry only: no vehicle
   parameter, no tyre model; a delta model on absolute pose cannot generalise across headings);
-- ``residual``: the dynamic single-track prior with the estimated parameters plus the residual
+- ``residual``: the ``saturating`` prior with the estimated parameters plus the residual
   ensemble on the body states (:func:`starbrain.models.vehicle_model.fit_vehicle_model`).
 
 Each is a :class:`~starbrain.models.dynamics.WorldModel` for one vehicle (``theta`` set to
@@ -38,6 +41,7 @@ from starbrain.models.dynamics.prior import PhysicsPrior
 from starbrain.models.dynamics.world_model import WorldModel, WorldModelConfig
 from starbrain.models.vehicle_model import (
     BODY,
+    estimate_road_friction,
     estimate_vehicle_parameters,
     fit_vehicle_model,
     vehicle_trajectories,
@@ -46,12 +50,13 @@ from starbrain.physics.vehicles.single_track import (
     THETA_NAMES,
     DynamicSingleTrack,
     KinematicSingleTrack,
+    SaturatingSingleTrack,
     VehicleParams,
 )
 
 __all__ = ["MODEL_KINDS", "RigidBodyPrior", "build_vehicle_model", "position_rmse"]
 
-MODEL_KINDS = ("kinematic", "single-track", "pets", "residual")
+MODEL_KINDS = ("kinematic", "single-track", "saturating", "pets", "residual")
 DEFAULT_FIT = FitConfig(epochs=150, patience=20, state_features=BODY, residual_dims=BODY)
 
 
@@ -137,16 +142,27 @@ def build_vehicle_model(
             params = estimate_vehicle_parameters(data, {vid: nom})[vid]
     theta = torch.tensor([params[n] for n in THETA_NAMES], dtype=torch.float64)
     info["params"] = dict(params)
-    if kind in ("kinematic", "single-track"):
-        prior = cast(
-            PhysicsPrior, KinematicSingleTrack() if kind == "kinematic" else DynamicSingleTrack()
-        )
+    grip = estimate_road_friction(rows) if kind in ("saturating", "residual") else None
+    info["road_friction"] = grip
+    if kind != "residual":
+        prior = _prior(kind, grip)
         model = WorldModel(prior, WorldModelConfig(6, 2, data.trajectories.dt, n_members=1), theta)
         return model, info
-    model, hist = fit_vehicle_model(data, {vid: params}, config or DEFAULT_FIT, device="cpu")
+    model, hist = fit_vehicle_model(
+        data, {vid: params}, config or DEFAULT_FIT, device="cpu", road_friction=grip
+    )
     model.theta.copy_(theta)
     info.update(hist.summary())
     return model, info
+
+
+def _prior(kind: str, road_friction: float | None) -> PhysicsPrior:
+    """The physics-only model of ``kind``: kinematic, linear or saturating single-track."""
+    if kind == "kinematic":
+        return cast(PhysicsPrior, KinematicSingleTrack())
+    if kind == "saturating" and road_friction is not None:
+        return cast(PhysicsPrior, SaturatingSingleTrack(road_friction=road_friction))
+    return cast(PhysicsPrior, DynamicSingleTrack())
 
 
 def _kinematic_ratio(data: Trajectories, nominal: VehicleParams) -> dict[str, float]:

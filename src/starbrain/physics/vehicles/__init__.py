@@ -1,10 +1,11 @@
-"""Ground-vehicle physics: kinematic and dynamic single-track models (torch, batched)."""
+"""Ground-vehicle physics: kinematic, dynamic and saturating single-track models (torch)."""
 
 from starbrain._lazy import lazy_exports
 
 _EXPORTS = {
     "KinematicSingleTrack": ("single_track", "KinematicSingleTrack"),
     "DynamicSingleTrack": ("single_track", "DynamicSingleTrack"),
+    "SaturatingSingleTrack": ("single_track", "SaturatingSingleTrack"),
     "VehicleParams": ("single_track", "VehicleParams"),
     "THETA_NAMES": ("single_track", "THETA_NAMES"),
 }

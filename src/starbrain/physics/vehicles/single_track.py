@@ -20,7 +20,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["THETA_NAMES", "DynamicSingleTrack", "KinematicSingleTrack", "VehicleParams"]
+__all__ = [
+    "THETA_NAMES",
+    "DynamicSingleTrack",
+    "KinematicSingleTrack",
+    "SaturatingSingleTrack",
+    "VehicleParams",
+]
 
 G = 9.81  # m/s^2, as CommonRoad
 THETA_NAMES = (
@@ -141,8 +147,8 @@ class DynamicSingleTrack(_SingleTrack):
     def _deriv(self, s: Tensor, delta: Tensor, a: Tensor, th: list[Tensor]) -> Tensor:
         lf, lr, _, mu, csf, csr, i_m, h = th
         wb = lf + lr
-        yaw, v, beta, r = s[..., 2:3], s[..., 3:4], s[..., 4:5], s[..., 5:6]
-        vs = v.clamp_min(self.v_switch_mps)
+        beta, r = s[..., 4:5], s[..., 5:6]
+        vs = s[..., 3:4].clamp_min(self.v_switch_mps)
         load_f, load_r = G * lr - a * h, G * lf + a * h
         dr = (
             -mu / (vs * i_m * wb) * (lf**2 * csf * load_f + lr**2 * csr * load_r) * r
@@ -154,10 +160,17 @@ class DynamicSingleTrack(_SingleTrack):
             - mu / (vs * wb) * (csr * load_r + csf * load_f) * beta
             + mu / (vs * wb) * csf * load_f * delta
         )
+        return self._blend(s, delta, a, th, dbeta, dr)
+
+    def _blend(self, s: Tensor, delta: Tensor, a: Tensor, th: list[Tensor], dbeta: Tensor,
+               dr: Tensor) -> Tensor:  # fmt: skip
+        """The full derivative from the slip-angle and yaw-rate ones; below ``v_switch`` the
+        slip angle and yaw rate relax to their kinematic values (tau = 0.05 s)."""
+        yaw, v, beta, r = s[..., 2:3], s[..., 3:4], s[..., 4:5], s[..., 5:6]
+        wb = th[0] + th[1]
         dyn = torch.cat([v * torch.cos(beta + yaw), v * torch.sin(beta + yaw), r, a, dbeta, dr], -1)
-        # below v_switch: relax slip angle and yaw rate to their kinematic values (tau = 0.05 s)
         kin = _kinematic(s, delta, a, th)
-        beta_k = torch.atan(torch.tan(delta) * lr / wb)
+        beta_k = torch.atan(torch.tan(delta) * th[1] / wb)
         r_k = v * torch.cos(beta_k) * torch.tan(delta) / wb
         kin = torch.cat([kin[..., :4], (beta_k - beta) / 0.05, (r_k - r) / 0.05], -1)
         return torch.where(v < self.v_switch_mps, kin, dyn)
@@ -173,14 +186,55 @@ class DynamicSingleTrack(_SingleTrack):
         """
         v0 = torch.hypot(x0[..., 3], x0[..., 4])
         if bool((U[..., 1] != 0).any()) or bool((v0 < self.v_switch_mps).any()):
-            xs, out = x0, []
-            for k in range(U.shape[-2]):
-                xs = self.step(xs, U[..., k, :], theta, dt)
-                out.append(xs)
-            return torch.stack(out, -2)
+            return _stepped(self, x0, U, theta, dt)
         if not hasattr(self, "_lti_cache"):
             self._lti_cache: dict[str, Any] = {}
         return _coast(x0, U[..., 0], theta.to(torch.float64), dt, self._lti_cache)
+
+
+class SaturatingSingleTrack(DynamicSingleTrack):
+    """The dynamic single-track model with tyres that saturate at the road's grip.
+
+    Each axle's lateral force per unit mass is the linear one, ``f = mu C_S F_z alpha / m``
+    (the same cornering stiffness as :class:`DynamicSingleTrack`, slip angles
+    ``alpha_f = delta - beta - lf r / v``, ``alpha_r = -beta + lr r / v``), passed through
+    ``f_max tanh(f / f_max)`` with ``f_max = road_friction F_z / m``: equal to the linear model
+    for small slip, never above the road's friction circle (Pacejka's peak, without the drop
+    beyond it). ``road_friction`` (dimensionless) is the road's, not a tyre parameter: estimate it
+    from the logs (e.g. the peak lateral acceleration over g), not from the tyre's ``mu``.
+    """
+
+    def __init__(self, params: dict[str, float] | None = None, substep_s: float = 0.01,
+                 v_switch_mps: float = 1.0, road_friction: float = 1.0) -> None:  # fmt: skip
+        super().__init__(params, substep_s, v_switch_mps)
+        self.road_friction = float(road_friction)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "road_friction": self.road_friction}
+
+    def _deriv(self, s: Tensor, delta: Tensor, a: Tensor, th: list[Tensor]) -> Tensor:
+        lf, lr, _, mu, csf, csr, i_m, h = th
+        wb = lf + lr
+        beta, r = s[..., 4:5], s[..., 5:6]
+        vs = s[..., 3:4].clamp_min(self.v_switch_mps)
+        load_f, load_r = (G * lr - a * h) / wb, (G * lf + a * h) / wb  # F_z / m per axle
+        f_max_f, f_max_r = self.road_friction * load_f, self.road_friction * load_r
+        fyf = f_max_f * torch.tanh(mu * csf * load_f * (delta - beta - lf * r / vs) / f_max_f)
+        fyr = f_max_r * torch.tanh(mu * csr * load_r * (lr * r / vs - beta) / f_max_r)
+        return self._blend(s, delta, a, th, (fyf + fyr) / vs - r, (lf * fyf - lr * fyr) / i_m)
+
+    def rollout(self, x0: Tensor, U: Tensor, theta: Tensor, dt: float) -> Tensor:
+        """States after each input, ``(B, H, 6)``: :meth:`step` repeated (no linear shortcut)."""
+        return _stepped(self, x0, U, theta, dt)
+
+
+def _stepped(model: _SingleTrack, x0: Tensor, U: Tensor, theta: Tensor, dt: float) -> Tensor:
+    """``model.step`` after each input of ``U`` ``(B, H, 2)`` from ``x0``: ``(B, H, 6)``."""
+    xs, out = x0, []
+    for k in range(U.shape[-2]):
+        xs = model.step(xs, U[..., k, :], theta, dt)
+        out.append(xs)
+    return torch.stack(out, -2)
 
 
 def _lateral_transitions(key: Tensor, dt: float) -> Tensor:
