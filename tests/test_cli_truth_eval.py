@@ -121,6 +121,8 @@ def test_model_evaluate_from_store_with_a_model(files: dict[str, Path], store_pa
     for line in lines[1:]:
         row = dict(zip(lines[0].split(","), line.split(","), strict=True))
         assert row["n_objects"] == "2" and float(row["median_ratio"]) == pytest.approx(1.0, 1e-6)
+        assert row["prior"] == "sgp4" and row["n_fell_back"] == "0"  # SGP4 + residual
+    assert err.count("model prior sgp4, fell back: no") == 2
     code, _, _, exc = _cli("model", "evaluate", "--from-store", "99999")
     assert isinstance(exc, StarbrainError) and "no object has enough truth" in str(exc)
     code, _, _, exc = _cli("model", "evaluate")

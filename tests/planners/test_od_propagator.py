@@ -35,9 +35,10 @@ TRAIN_CONFIG = {"prior_degree": 4, "od_iterations": 2, "step_min": 30.0}
 EPOCH = "2023-03-01T00:00:00"
 
 
-def _residual(fit_days: float) -> Any:
+def _residual(fit_days: float, km_per_day: float = 2.0) -> Any:
     """A small residual trained on synthetic satellites whose along-track error grows as
-    2 km x dt [days] after the fit window (so the correction it learns is km-sized)."""
+    ``km_per_day`` x dt [days] after the fit window (2: the correction it learns is km-sized;
+    0: it learns only the 10 m noise)."""
     rng = np.random.default_rng(0)
     n = 40
     vals = rng.uniform(-1.0, 1.0, (n, len(FEATURE_NAMES)))
@@ -47,7 +48,7 @@ def _residual(fit_days: float) -> Any:
     r = 7000.0 * np.stack([np.cos(ang), np.sin(ang), 0 * ang], -1)[None].repeat(n, 0)
     v = 7.5 * np.stack([-np.sin(ang), np.cos(ang), 0 * ang], -1)[None].repeat(n, 0)
     res = np.zeros((n, dt.size, 3))
-    res[..., 1] = 2.0 * dt + 0.01 * rng.standard_normal((n, dt.size))
+    res[..., 1] = km_per_day * dt + 0.01 * rng.standard_normal((n, dt.size))
     r_truth = r + np.einsum("nkc,nkcj->nkj", res, rtn_basis(r, v))
     feats = SatelliteFeatures(vals, np.array(["300-500 km / 0-40 deg"] * n))
     cfg = ResidualConfig(n_members=2, hidden=16, epochs=60, seed=0)

@@ -564,7 +564,14 @@ def model_evaluate(
         str, typer.Option(help="Horizons, hours since each arc's start, comma-separated.")
     ] = "1,6,24,72,168",
     model_opt: Annotated[
-        str | None, typer.Option("--model", help="Also evaluate this model (with --truth).")
+        str | None,
+        typer.Option("--model", help="Also evaluate this model, either kind (with --truth)."),
+    ] = None,
+    bstar: Annotated[
+        float | None, typer.Option(help="SGP4 baseline: hold B* fixed (1/earth radii).")
+    ] = None,
+    bstar_bounds: Annotated[
+        str | None, typer.Option(metavar="LO,HI", help="SGP4 baseline: fit B* in [LO, HI].")
     ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -574,19 +581,31 @@ def model_evaluate(
     With --truth / --from-store: on your own ephemerides instead. SGP4 elements are fitted to
     the first --fit-hours of each object's arc (epoch: its first state) and compared with the
     truth at each horizon (the truth state nearest it, within the arc's step), in TEME: OEM
-    frames per REF_FRAME (TEME, GCRF/EME2000, ITRF), SP3 as ITRF (IGS). csv/json: horizon_h,
-    n_objects, sgp4_median_km, sgp4_p95_km (model_median_km, model_p95_km, median_ratio with
-    a model)."""
+    frames per REF_FRAME (TEME, GCRF/EME2000, ITRF), SP3 as ITRF (IGS). An SGP4 + residual
+    model corrects the fitted SGP4; an OD world model's prior is numerical OD on the same
+    window of the truth, its residual applied in its domain (else the prior alone: fell back).
+    csv/json: horizon_h, n_objects, sgp4_median_km, sgp4_p95_km; with a model prior,
+    n_fell_back (prior_median_km, prior_p95_km for an OD model), model_median_km,
+    model_p95_km, median_ratio."""
     if truth or from_store:
         if model_id is not None and model_opt is not None and model_id != model_opt:
             raise StarbrainError(f"two models named: {model_id} and --model {model_opt}")
         from starbrain.cli._truth_eval import evaluate_truth
 
         evaluate_truth(truth or [], from_store or [], fit_hours, horizons,
-                       model_opt or model_id, plot, fmt)  # fmt: skip
+                       model_opt or model_id, plot, fmt, bstar, bstar_bounds)  # fmt: skip
         return
     if model_id is None:
         raise StarbrainError("name a model (ID, or 'latest'), or give --truth FILE")
+    _evaluate_held_out(model_id, satellites, seed, days, plot, fmt)
+
+
+def _evaluate_held_out(
+    model_id: str, satellites: int | None, seed: int, days: float | None, plot: Path | None,
+    fmt: OutputFormat,
+) -> None:  # fmt: skip
+    """``model evaluate ID`` without --truth: an SGP4 + residual model on its held-out
+    satellites (truth regenerated from its recipe) or on a new sample of ``satellites``."""
     from starbrain.models.orbit_model import fit_priors
     from starbrain.models.registry import load_model
     from starbrain.models.truth import generate_truth, sample_elements

@@ -146,14 +146,12 @@ class OdWorldModel:
         common epoch) and decide, once, which objects the residual may correct."""
         import torch
 
-        from starbrain.models.orbit_world import od_features
         from starbrain.physics.frames import teme_to_gcrs_matrix
         from starbrain.physics.sgp4 import sgp4_propagate
 
         jd = elements.jdsatepoch.detach().cpu().numpy().astype(np.float64)
         fr = elements.jdsatepochF.detach().cpu().numpy().astype(np.float64)
         bstar = elements.bstar.detach().cpu().numpy().astype(np.float64)
-        n = jd.size
         t_min = np.arange(0.0, self.fit_days * 1440.0 + 1e-9, self.obs_step_min)
         with torch.no_grad():
             r_t, v_t, _ = sgp4_propagate(elements, torch.as_tensor(t_min))
@@ -161,24 +159,50 @@ class OdWorldModel:
         keys = np.round((jd + fr) * 86400e3).astype(np.int64)  # epochs to the millisecond
         uniq, groups = np.unique(keys, return_inverse=True)
         groups = np.asarray(groups).reshape(-1)
+        obs = []
+        for g in range(uniq.size):
+            members = np.flatnonzero(groups == g)
+            e = (float(jd[members[0]]), float(fr[members[0]]))
+            m = teme_to_gcrs_matrix(e[0] + np.zeros_like(t_min), e[1] + t_min / 1440.0)
+            r_g = np.einsum("tij,ntj->nti", m, r_teme[members])
+            v0 = np.einsum("ij,nj->ni", m[0], v_teme[members, 0])
+            obs.append((t_min * 60.0, r_g, v0))
+        return self.prepare(jd, fr, groups, obs, bstar)
+
+    def prepare(
+        self, jd: np.ndarray, fr: np.ndarray, groups: np.ndarray,
+        obs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], bstar: np.ndarray,
+        fit_days: float | None = None,
+    ) -> OdState:  # fmt: skip
+        """Fit the prior of a population from observed positions: objects (n,) with epochs
+        ``jd``/``fr`` (split UTC JD), in epoch groups ``groups`` (n,) (0..G-1, one epoch each);
+        per group ``obs[g]`` = (times [s since the epoch] (m,), GCRS positions (n_g, m, 3) km,
+        the first at the epoch, GCRS velocity at the epoch (n_g, 3) km/s); ``bstar`` (n,) the
+        drag's first guess. ``fit_days`` (default the model's): the span the positions cover;
+        when it differs from the window the residual was trained after, every object falls
+        back to the prior (the residual's times since the window would be wrong)."""
+        from starbrain.models.orbit_world import od_features
+
+        n = jd.size
+        span = self.fit_days if fit_days is None else float(fit_days)
         rows, fits = np.zeros(n, np.int64), []
         values = np.zeros((n, len(self.residual.mu)))
         regime = np.empty(n, dtype=object)
         rms = np.full(n, np.nan)
-        for g in range(uniq.size):
+        for g, (t_s, r_g, v0) in enumerate(obs):
             members = np.flatnonzero(groups == g)
             rows[members] = np.arange(members.size)
             e = (float(jd[members[0]]), float(fr[members[0]]))
-            m = teme_to_gcrs_matrix(e[0] + np.zeros_like(t_min), e[1] + t_min / 1440.0)
-            r_g = np.einsum("tij,ntj->nti", m, r_teme[members])
-            v_g = np.einsum("tij,ntj->nti", m, v_teme[members])
-            fit, _, _ = od_prior_fit(r_g, t_min * 60.0, e, r_g[:, 0], v_g[:, 0], bstar[members],
+            fit, _, _ = od_prior_fit(r_g, t_s, e, r_g[:, 0], v0, bstar[members],
                                      self.prior_degree, self.od_iterations)  # fmt: skip
             fits.append(fit)
-            f = od_features(fit, None, self.fit_days)
+            f = od_features(fit, None, span)
             values[members], regime[members], rms[members] = f.values, f.regime, fit.rms_km
         feats = SatelliteFeatures(values, regime.astype(str))
         reasons = self.residual.domain.reasons(feats)
+        if abs(span - self.fit_days) > 1e-6:
+            why = f"fit window {span * 24:g} h, the model's is {self.fit_days * 24:g} h"
+            reasons = [why] * n
         info = OdObjectInfo(self.residual.prior_name, np.array([bool(x) for x in reasons]),
                             reasons, rms)  # fmt: skip
         return OdState(fits, groups, rows, feats, jd, fr, info)
@@ -199,11 +223,11 @@ class OdWorldModel:
         return state.table[g]
 
     def propagate(
-        self, state: OdState, tsince_min: np.ndarray
+        self, state: OdState, tsince_min: np.ndarray, residual: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """TEME r [km], v [km/s] (n, m, 3), validity (n, m) and ``corrected`` (n, m) (whether
         the residual was applied) at ``tsince_min`` (n, m) or (1, m) minutes since each
-        object's epoch."""
+        object's epoch; ``residual`` False: the prior alone for every object."""
         from starbrain.physics.frames import teme_to_gcrs_matrix
 
         n = state.jd.size
@@ -220,7 +244,8 @@ class OdWorldModel:
             for j, row in zip(members, state.rows[members], strict=True):
                 r_g[j], v_g[j] = _hermite(t_tab, r_tab[row], v_tab[row], t[j] * 60.0)
         r_c, corrected = r_g.copy(), np.zeros((n, m), bool)
-        for i in range(n):  # each object has its own times since its epoch
+        todo = np.flatnonzero(~state.info.fell_back) if residual else np.zeros(0, np.int64)
+        for i in todo:  # each object has its own times since its epoch
             pred = self.residual.correct(state.feats.subset([i]), t[i] / 1440.0, r_g[i : i + 1],
                                          v_g[i : i + 1])  # fmt: skip
             r_c[i] = pred.r[0]

@@ -13,6 +13,13 @@ states_teme`: OEM ``REF_FRAME`` TEME as is; GCRF/ICRF/EME2000/J2000 through the 
 rotation; ITRF, and SP3 files, which are ITRF/IGS realisations, through ITRF->TEME with IERS
 polar motion and UT1). The position error is the norm of the TEME difference, which is the
 same in GCRS or ITRF (a rotation at one instant keeps distances).
+
+With an OD world model (:class:`starbrain.models.orbit_od_model.OdWorldModel`, issue #14) the
+model's prior is not SGP4: it is numerical orbit determination on the same fit window of the
+truth (GCRS positions, from the arc's first state, drag starting from the SGP4 fit's B*), as in
+the model's training; the learned residual corrects it after the window where the object is in
+the model's domain, and the prior alone is kept (``fell_back``) where it is not, or when the
+fit window is not the one the model was trained after. The prior alone is reported beside.
 """
 
 from __future__ import annotations
@@ -122,8 +129,11 @@ class TruthEvaluation:
     ``object_ids``, ``sources``, ``n_fit`` states in the fit window, ``fit_rms_km`` the fit's
     RMS position residual, ``bstar`` the prior's B* [1/earth radii]; ``sgp4_err_km`` and
     ``model_err_km`` (n_obj, n_hz) position errors [km] (NaN where the truth has no state near
-    the horizon; ``model_err_km`` None without a model). ``errors``: every file, record or
-    object that could not be evaluated."""
+    the horizon; ``model_err_km`` None without a model). Provenance per object: ``priors`` the
+    model's prior ('sgp4', or the OD prior's name), ``fell_back`` (n_obj,) whether the model
+    kept its prior alone and ``reasons`` why (or ''); with an OD world model ``prior_err_km``
+    (n_obj, n_hz) the OD prior's own errors and ``prior_fit_rms_km`` (n_obj,) its fit RMS.
+    ``errors``: every file, record or object that could not be evaluated."""
 
     horizons_h: npt.NDArray[np.float64]
     fit_hours: float
@@ -135,11 +145,18 @@ class TruthEvaluation:
     sgp4_err_km: npt.NDArray[np.float64]
     model_err_km: npt.NDArray[np.float64] | None = None
     errors: list[RecordError] = field(default_factory=list)
+    priors: list[str] = field(default_factory=list)
+    fell_back: npt.NDArray[np.bool_] | None = None
+    reasons: list[str] = field(default_factory=list)
+    prior_err_km: npt.NDArray[np.float64] | None = None
+    prior_fit_rms_km: npt.NDArray[np.float64] | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per horizon with at least one object: ``horizon_h``, ``n_objects``,
-        ``sgp4_median_km``, ``sgp4_p95_km`` and, with a model, ``model_median_km``,
-        ``model_p95_km`` and ``median_ratio`` (model / SGP4)."""
+        ``sgp4_median_km``, ``sgp4_p95_km`` and, with a model, ``prior`` (the model's prior),
+        ``n_fell_back`` (objects at that horizon that kept the prior alone), with an OD world
+        model ``prior_median_km`` and ``prior_p95_km`` (the OD prior alone), then
+        ``model_median_km``, ``model_p95_km`` and ``median_ratio`` (model / SGP4)."""
         out = []
         for j, h in enumerate(self.horizons_h):
             ok = np.isfinite(self.sgp4_err_km[:, j])
@@ -149,6 +166,13 @@ class TruthEvaluation:
             row: dict[str, Any] = {"horizon_h": float(h), "n_objects": int(ok.sum()),
                                    "sgp4_median_km": float(np.median(p)),
                                    "sgp4_p95_km": float(np.percentile(p, 95))}  # fmt: skip
+            if self.model_err_km is not None:
+                row["prior"] = ", ".join(dict.fromkeys(np.asarray(self.priors)[ok].tolist()))
+                back = self.fell_back if self.fell_back is not None else np.zeros(ok.size, bool)
+                row["n_fell_back"] = int(back[ok].sum())
+            if self.prior_err_km is not None:
+                row["prior_median_km"] = float(np.median(self.prior_err_km[ok, j]))
+                row["prior_p95_km"] = float(np.percentile(self.prior_err_km[ok, j], 95))
             if self.model_err_km is not None:
                 m = self.model_err_km[ok, j]
                 row["model_median_km"] = float(np.median(m))
@@ -205,9 +229,11 @@ def evaluate_on_truth(
     errors: list[RecordError] | None = None,
 ) -> TruthEvaluation:
     """Fit SGP4 to the first ``fit_hours`` of each arc (all arcs in one batch), predict every
-    horizon with SGP4 and, when ``model`` is given (an orbit world model called as ``model
-    (elements, t_min) -> (r, v)``), with the model on the same fitted elements, in one batched
-    call each; errors against the truth in TEME (see the module docstring).
+    horizon with SGP4 and, when ``model`` is given, with the model, in one batched call each;
+    errors against the truth in TEME (see the module docstring). ``model``: an SGP4 + residual
+    world model (called as ``model(elements, t_min) -> (r, v)`` on the fitted elements), or an
+    :class:`~starbrain.models.orbit_od_model.OdWorldModel` (its OD prior fitted to the same
+    window of the truth, see :func:`_od_predictions`).
 
     ``errors`` (from :func:`load_truth`) are carried into the result, with one more for each arc
     that has fewer than 4 states in the fit window. Raises StarbrainError when no arc is left."""
@@ -230,12 +256,60 @@ def evaluate_on_truth(
         r, _, code = sgp4_propagate(fit.elements, t)
     r_sgp4 = np.where((code.numpy() == 0)[..., None], r.numpy(), np.nan)
     sgp4_err = np.linalg.norm(r_sgp4 - r_true, axis=-1)
-    model_err = None
-    if model is not None:
-        r_model, _ = predict(model, fit.elements, t.numpy())
-        model_err = np.linalg.norm(r_model - r_true, axis=-1)
-    return TruthEvaluation(
+    ev = TruthEvaluation(
         hz, float(fit_hours), [a.object_id for a in kept], [a.source for a in kept],
         np.asarray(counts, dtype=np.int64), fit.rms_km.numpy(), fit.elements.bstar.numpy(),
-        sgp4_err, model_err, errs,
+        sgp4_err, None, errs,
     )  # fmt: skip
+    if model is None:
+        return ev
+    if hasattr(model, "prepare"):  # the OD world model
+        r_model, r_prior, info = _od_predictions(model, kept, counts, ev.bstar, fit_hours, t_eval)
+        ev.prior_err_km = np.linalg.norm(r_prior - r_true, axis=-1)
+        ev.priors = [info.prior] * len(kept)
+        ev.fell_back, ev.reasons = info.fell_back.copy(), list(info.reason)
+        ev.prior_fit_rms_km = info.fit_rms_km.copy()
+    else:
+        r_model, _ = predict(model, fit.elements, t.numpy())
+        ev.priors, ev.reasons = ["sgp4"] * len(kept), [""] * len(kept)
+        ev.fell_back = np.zeros(len(kept), bool)
+    ev.model_err_km = np.linalg.norm(r_model - r_true, axis=-1)
+    return ev
+
+
+def _od_predictions(
+    model: Any, arcs: list[TruthArc], counts: list[int], bstar: npt.NDArray[np.float64],
+    fit_hours: float, t_eval: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Any]:  # fmt: skip
+    """An OD world model on truth arcs: its prior fitted to each arc's first ``counts`` states
+    (GCRS, one batch per group of arcs sharing their start and fit-window times), from the
+    arc's first state and the drag of ``bstar`` (n,); TEME positions (n, n_hz, 3) of the model
+    and of the prior alone at ``t_eval`` (n, n_hz) [min since each arc's start] (NaN where
+    ``t_eval`` is or the state is not valid), and the per-object provenance."""
+    from starbrain.physics.frames import teme_to_gcrs_matrix
+
+    start = np.array([a.times[0] for a in arcs]).astype("datetime64[ns]")
+    jd, fr = timeconv.datetime64_to_jd(start)
+    jd, fr = np.atleast_1d(jd).astype(np.float64), np.atleast_1d(fr).astype(np.float64)
+    t_fit = [
+        timeconv.minutes_since(a.times[:c], a.times[0]) for a, c in zip(arcs, counts, strict=True)
+    ]
+    keys = [(int(start[k].astype(np.int64)), tuple(np.round(t_fit[k] * 6e4).astype(np.int64)))
+            for k in range(len(arcs))]  # fmt: skip
+    uniq = list(dict.fromkeys(keys))
+    groups = np.array([uniq.index(key) for key in keys], dtype=np.int64)
+    obs = []
+    for g in range(len(uniq)):
+        members = np.flatnonzero(groups == g)
+        k0, c = members[0], counts[members[0]]
+        rot = teme_to_gcrs_matrix(jd[k0] + 0 * t_fit[k0], fr[k0] + t_fit[k0] / 1440.0)
+        r = np.einsum("tij,ntj->nti", rot, np.stack([arcs[k].r_teme_km[:c] for k in members]))
+        v0 = np.einsum("ij,nj->ni", rot[0], np.stack([arcs[k].v_teme_kmps[0] for k in members]))
+        obs.append((t_fit[k0] * 60.0, r, v0))
+    state = model.prepare(jd, fr, groups, obs, np.asarray(bstar, np.float64), fit_hours / 24.0)
+    t = np.nan_to_num(t_eval)
+    out = []
+    for residual in (True, False):
+        r, _, ok, _ = model.propagate(state, t, residual=residual)
+        out.append(np.where((ok & np.isfinite(t_eval))[..., None], r, np.nan))
+    return out[0], out[1], state.info
