@@ -3,11 +3,13 @@ models, run with a payload change)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
 
 from starbrain.cli._common import FormatOption, OutputFormat, _emit, _notes, _open_store, app
+from starbrain.cli._send import SendOption, SpeedOption, send_table
 from starbrain.core.errors import StarbrainError
 
 robot_app = typer.Typer(
@@ -19,6 +21,23 @@ app.add_typer(robot_app, name="robot")
 KindOption = Annotated[
     str, typer.Option(help="World-model kind: nominal, pets or residual (physics + residual).")
 ]
+
+
+TaskOption = Annotated[str, typer.Option("--task", help="reach or push.")]
+CRITERIA = {
+    "reach": "the flange within 1 cm of the goal and under 0.05 m/s after 1.5 s",
+    "push": "the puck's centre within 2 cm of the goal after 3 s",
+}
+
+
+def _tasks(task: str, n: int, seed: int) -> list[Any]:
+    """``n`` reach or push tasks (``planners.arm_tasks`` / ``planners.arm_push``)."""
+    from starbrain.planners.arm_push import sample_push_tasks
+    from starbrain.planners.arm_tasks import sample_reach_tasks
+
+    if task not in CRITERIA:
+        raise StarbrainError(f"--task {task!r}: use reach or push")
+    return (sample_reach_tasks if task == "reach" else sample_push_tasks)(n, seed)
 
 
 def _true_arm(payload_kg: float, nominal: bool) -> Any:
@@ -38,12 +57,18 @@ def robot_simulate(
     arm_id: Annotated[str, typer.Option(help="Arm name in the arm stream.")] = "arm-1",
     first_episode: Annotated[int, typer.Option(help="Number of the first episode.")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    send: SendOption = None,
+    speed: SpeedOption = 1.0,
 ) -> None:
-    """Simulate arm telemetry (MuJoCo, worn arm by default) into the store's arm stream."""
+    """Simulate arm telemetry (MuJoCo, worn arm by default) into the store's arm stream, or
+    with --send stream it (UDP or NATS) into `starbrain run` (arm_udp_port / arm_subject)."""
     from starbrain.sources.robots import simulate_arm
 
     params = _true_arm(payload_kg, nominal)
     table = simulate_arm(params, episodes, steps, seed, arm_id, first_episode=first_episode)
+    if send is not None:
+        send_table(table, send, speed, "arm")
+        return
     with _open_store() as store:
         res = store.append("arm", table, source=f"sim:mujoco seed={seed}")
     typer.echo(
@@ -91,37 +116,35 @@ def robot_evaluate(
     payload_kg: Annotated[float, typer.Option(help="True payload [kg].")] = 0.5,
     samples: Annotated[int, typer.Option(min=2, help="MPC samples per step.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the task sample.")] = 0,
+    task: TaskOption = "reach",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Reach tasks on the worn MuJoCo arm with MPPI over a registered model: success (within
-    1 cm and under 0.05 m/s after 1.5 s), final distance, MPC time per step."""
+    """Reach or push tasks on the worn MuJoCo arm with MPPI over a registered model: success
+    (reach: within 1 cm and under 0.05 m/s after 1.5 s; push: the puck within 2 cm of the goal
+    after 3 s), final distance (push: the puck's), MPC time per step."""
     from starbrain.models.dynamics import load_world_model
+    from starbrain.planners.arm_push import run_push_episode
     from starbrain.planners.arm_tasks import reach_mpc_config, run_reach_episode
-    from starbrain.planners.arm_tasks import sample_reach_tasks as sample
-    from starbrain.sources.robots import MujocoArm
+    from starbrain.sources.robots import MujocoArm, Puck
 
+    todo = _tasks(task, tasks, seed)
     with _open_store(read_only=True) as store:
         model, _ = load_world_model(store, name)
     arm_params = _true_arm(payload_kg, False)
-    arm = MujocoArm(arm_params)
+    arm = MujocoArm(arm_params, Puck() if task == "push" else None)
     cfg = reach_mpc_config(arm_params, n_samples=samples)
+    episode = run_push_episode if task == "push" else run_reach_episode
     rows = []
-    for i, task in enumerate(sample(tasks, seed)):
-        r = run_reach_episode(arm, model, task, cfg)
-        rows.append(
-            {
-                "task": i,
-                "goal_x_m": task.goal_xy[0],
-                "goal_y_m": task.goal_xy[1],
-                "success": r.success,
-                "final_dist_m": r.final_dist_m,
-                "final_speed_mps": r.final_speed_mps,
-                "ms_per_step": r.ms_per_step,
-            }
-        )
-    _emit(rows, fmt, title=f"reach with {name}")
+    for i, t in enumerate(todo):
+        r = episode(arm, model, t, cfg, arm_params)
+        row = {"task": i, "goal_x_m": t.goal_xy[0], "goal_y_m": t.goal_xy[1],
+               "success": r.success, "final_dist_m": r.final_dist_m}  # fmt: skip
+        if task == "push":
+            row["start_dist_m"] = math.dist(t.puck_xy, t.goal_xy)
+        rows.append({**row, "final_speed_mps": r.final_speed_mps, "ms_per_step": r.ms_per_step})
+    _emit(rows, fmt, title=f"{task} with {name}")
     ok = sum(r["success"] for r in rows)
-    _notes(fmt).print(f"success {ok}/{len(rows)}")
+    _notes(fmt).print(f"success {ok}/{len(rows)} ({CRITERIA[task]})")
 
 
 @robot_app.command("run")
@@ -132,20 +155,26 @@ def robot_run(
     payload_kg: Annotated[float, typer.Option(help="Payload before the change [kg].")] = 0.5,
     new_payload_kg: Annotated[float, typer.Option(help="Payload after the change [kg].")] = 1.5,
     seed: Annotated[int, typer.Option(help="Seed of the task sample.")] = 0,
+    task: TaskOption = "reach",
+    samples: Annotated[int, typer.Option(min=2, help="MPC samples per step.")] = 256,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Reach episodes while the payload changes: drift detection, re-fit, registration."""
+    """Reach or push episodes while the payload changes: drift detection, re-fit,
+    registration (push: final_dist_m is the puck's distance to the goal)."""
     from starbrain.loop.arm_adapt import run_payload_change
     from starbrain.models.dynamics import load_world_model
-    from starbrain.planners.arm_tasks import sample_reach_tasks
+    from starbrain.planners.arm_tasks import reach_mpc_config
 
+    todo = _tasks(task, episodes, seed)
+    arm = _true_arm(payload_kg, False)
     with _open_store() as store:
         model, _ = load_world_model(store, name)
-        run = run_payload_change(model, sample_reach_tasks(episodes, seed),
-                                 _true_arm(payload_kg, False), new_payload_kg, change_at,
+        run = run_payload_change(model, todo, arm, new_payload_kg, change_at,
+                                 mpc=reach_mpc_config(arm, n_samples=samples),
                                  store=store, name=name)  # fmt: skip
-    _emit(run.episodes, fmt, title="payload change")
+    _emit(run.episodes, fmt, title=f"payload change, {task}")
     n = _notes(fmt)
+    n.print(f"success: {CRITERIA[task]}")
     if run.detected_episode is None:
         n.print("the payload change was not detected")
     else:

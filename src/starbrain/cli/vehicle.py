@@ -20,6 +20,7 @@ from starbrain.cli._common import (
     app,
     console,
 )
+from starbrain.cli._send import SendOption, SpeedOption, send_table
 from starbrain.core.errors import StarbrainError
 
 if TYPE_CHECKING:
@@ -81,8 +82,11 @@ def vehicle_simulate(
     duration: Annotated[float, typer.Option(help="Seconds per log.")] = 20.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     load: Annotated[bool, typer.Option(help="Also append the logs to the store.")] = False,
+    send: SendOption = None,
+    speed: SpeedOption = 1.0,
 ) -> None:
-    """Simulate fleet logs on CommonRoad's multi-body model (the "real car"), 20 Hz."""
+    """Simulate fleet logs on CommonRoad's multi-body model (the "real car"), 20 Hz; --send
+    streams them (UDP or NATS) into `starbrain run` (vehicle_udp_port / vehicle_subject)."""
     import pyarrow as pa
 
     from starbrain.sources.driving.simulator import DRIVERS, simulate_log
@@ -96,8 +100,8 @@ def vehicle_simulate(
         raise StarbrainError(f"unknown driver(s) {bad or names}: use {', '.join(by_name)}")
     if duration <= 0 or not mus or not specs:
         raise StarbrainError("--duration must be positive and the lists non-empty")
-    if out is None and not load:
-        raise StarbrainError("give --out FILE, --load, or both")
+    if out is None and not load and send is None:
+        raise StarbrainError("give --out FILE, --load or --send URL (or several)")
     combos = [(v, mu, by_name[n]) for v in specs for mu in mus for n in names]
     logs = []
     with _progress("simulating", total=len(combos)) as (bar, task):
@@ -105,6 +109,8 @@ def vehicle_simulate(
             logs.append(simulate_log(v, mu, d, duration, seed))
             bar.advance(task)  # type: ignore[arg-type]
     table = pa.concat_tables(logs)
+    if send is not None:
+        send_table(table, send, speed, "vehicle")
     if out is not None:
         _write_table(table, out, "vehicle samples")
     if load:

@@ -114,6 +114,20 @@ class LoopConfig(BaseModel):
         description="One MPC reach episode of the simulated arm per window, drift-checked, "
         "re-fitted and registered on drift (loop.arm_task; about 3 s of CPU each).",
     )
+    arm_subject: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Core NATS subject of live arm rows (JSON Lines, the arm schema).",
+    )
+    arm_nats_url: str | None = Field(
+        default=None, description="Broker of arm_subject; default nats_url."
+    )
+    arm_udp_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Live arm rows as UDP datagrams on 127.0.0.1:PORT.",
+    )
     arm_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
     arm_new_payload_kg: float = Field(default=1.5, ge=0.0, le=3.0)
     arm_change_after_s: float = Field(
@@ -136,6 +150,12 @@ class LoopConfig(BaseModel):
     )
     vehicle_nats_url: str | None = Field(
         default=None, description="Broker of vehicle_subject; default nats_url."
+    )
+    vehicle_udp_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Live vehicle rows as UDP datagrams on 127.0.0.1:PORT.",
     )
     vehicle_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
     vehicle_segment_s: float = Field(
@@ -223,7 +243,7 @@ class LoopConfig(BaseModel):
     nats_url: str | None = None
     mqtt_url: str | None = None
 
-    @field_validator("nats_url", "mqtt_url", "posts_nats_url", "vehicle_nats_url")
+    @field_validator("nats_url", "mqtt_url", "posts_nats_url", "vehicle_nats_url", "arm_nats_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and "://" not in v:
@@ -236,8 +256,11 @@ class LoopConfig(BaseModel):
             raise ValueError("publish to NATS or to MQTT, not both")
         if self.posts_subject and not (self.posts_nats_url or self.nats_url):
             raise ValueError("posts_subject needs posts_nats_url or nats_url")
-        if self.vehicle_subject and not (self.vehicle_nats_url or self.nats_url):
-            raise ValueError("vehicle_subject needs vehicle_nats_url or nats_url")
+        for name in ("vehicle", "arm"):
+            if getattr(self, f"{name}_subject") and not (
+                getattr(self, f"{name}_nats_url") or self.nats_url
+            ):
+                raise ValueError(f"{name}_subject needs {name}_nats_url or nats_url")
         if self.vehicle_segment_s > self.vehicle_interval_s:
             raise ValueError("vehicle_segment_s must not exceed vehicle_interval_s")
         if self.compute_gpus % 32:

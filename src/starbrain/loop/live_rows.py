@@ -8,7 +8,12 @@ be left out). Bad lines are logged with the message's origin and line number and
 other lines of the message are kept. NATS: core (not JetStream) subscription to one subject;
 messages published while no window runs are queued in memory. UDP: a listener on
 ``127.0.0.1:port`` (0: any free port, see :attr:`LiveRows.udp_address`); a datagram carries at
-most 65 507 bytes, so senders split long logs over several datagrams.
+most 65 507 bytes, so senders split long logs over several datagrams
+(:mod:`starbrain.sources.transport.row_sender` does).
+
+**Config.** A task ``NAME`` takes ``NAME_subject`` (on ``NAME_nats_url``, default ``nats_url``)
+and/or ``NAME_udp_port`` from the loop config (:func:`live_rows`); the task's window takes what
+arrived (:meth:`LiveRows.poll`) and the service closes it at shutdown.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pyarrow as pa
 
 from starbrain.sources.jsonl_rows import parse_rows_jsonl
 
-__all__ = ["LiveRows"]
+__all__ = ["LiveRows", "live_rows"]
 
 log = logging.getLogger("starbrain.loop")
 
@@ -91,6 +96,12 @@ class LiveRows:
             )
             host, port = self._transport.get_extra_info("sockname")[:2]
             self.udp_address = (str(host), int(port))
+            log.info("%s: rows on udp://%s:%d", self.name, host, port)
+
+    async def poll(self) -> pa.Table | None:
+        """Start (on the first call), then :meth:`take`."""
+        await self.start()
+        return self.take()
 
     def take(self) -> pa.Table | None:
         tables, self._tables = self._tables, []
@@ -103,3 +114,17 @@ class LiveRows:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+
+def live_rows(service: Any, name: str, schema: pa.Schema) -> LiveRows | None:
+    """The live rows of task ``name`` as the service's config asks for them (``NAME_subject``,
+    ``NAME_nats_url`` or ``nats_url``, ``NAME_udp_port``), closed with the service; None when
+    neither transport is configured."""
+    cfg = service.config
+    subject, port = getattr(cfg, f"{name}_subject"), getattr(cfg, f"{name}_udp_port")
+    if subject is None and port is None:
+        return None
+    url = getattr(cfg, f"{name}_nats_url") or cfg.nats_url
+    rows = LiveRows(schema, name, subject, url, port)
+    service._closers.append(rows.close)
+    return rows

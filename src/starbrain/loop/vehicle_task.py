@@ -8,9 +8,10 @@ Each window ``[a, b)`` of ``vehicle_interval_s`` simulated seconds:
    the CommonRoad multi-body fleet simulator (:func:`starbrain.sources.driving.simulate_log`:
    car ``vehicle_id``, driver ``vehicle_driver``, starting at ``a``, seeded by
    ``vehicle_seed`` and the window number); from ``vehicle_subject`` (core NATS on
-   ``vehicle_nats_url``, default ``nats_url``) every row received since the last window, JSON
-   Lines rows of the ``vehicle`` schema (see :mod:`starbrain.loop.live_rows`); the rows go in
-   the ``vehicle`` stream in the window's transaction;
+   ``vehicle_nats_url``, default ``nats_url``) and/or UDP ``127.0.0.1:vehicle_udp_port`` every
+   row received since the last window, JSON Lines rows of the ``vehicle`` schema (see
+   :mod:`starbrain.loop.live_rows`; ``starbrain vehicle simulate --send`` sends them); the rows
+   go in the ``vehicle`` stream in the window's transaction;
 2. drift-checks the model on the segments of ``vehicle_id`` (``models.dynamics.drift_check``:
    the mean standardised one-step error of speed, lateral velocity and yaw rate over
    ``vehicle_drift_factor`` times the model's validation baseline; 20-step windows at 20 Hz);
@@ -44,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from starbrain.loop.live_rows import LiveRows
+from starbrain.loop.live_rows import live_rows
 
 __all__ = ["VehicleTask", "vehicle_tasks"]
 
@@ -68,17 +69,12 @@ class VehicleTask:
         from starbrain.core.schemas.vehicle import VEHICLE_SCHEMA
 
         self.service = service
-        self.cfg = cfg = service.config
+        self.cfg = service.config
         self.model: Any = None
         self.params: dict[str, float] = {}  # the car's single-track parameters (initial fit)
         self.first: np.datetime64 | None = None
         self.recent: list[pa.Table] = []  # the drifted segments of the last windows
-        url = cfg.vehicle_nats_url or cfg.nats_url
-        self.live = (
-            LiveRows(VEHICLE_SCHEMA, "vehicle", cfg.vehicle_subject, url)
-            if cfg.vehicle_subject
-            else None
-        )
+        self.live = live_rows(service, "vehicle", VEHICLE_SCHEMA)
 
     # -- the model ------------------------------------------------------------------------------
     def _spec(self) -> Any:
@@ -179,11 +175,8 @@ class VehicleTask:
         tables = []
         if cfg.vehicle_sim:
             tables.append(await asyncio.to_thread(self._segment, k, friction, a))
-        if self.live is not None:
-            await self.live.start()
-            got = self.live.take()
-            if got is not None:
-                tables.append(got)
+        if self.live is not None and (got := await self.live.poll()) is not None:
+            tables.append(got)
         for t in tables:
             svc._defer("vehicle", t, "loop-vehicle")
         if not tables:
@@ -205,12 +198,9 @@ class VehicleTask:
 
 
 def vehicle_tasks(service: Any, task: Any) -> list[Any]:
-    """The ``vehicle`` scheduled task when the config asks for it (``vehicle_sim`` or
-    ``vehicle_subject``), else none; registers its close with the service."""
+    """The ``vehicle`` scheduled task when the config asks for it (``vehicle_sim``,
+    ``vehicle_subject`` or ``vehicle_udp_port``), else none."""
     cfg = service.config
-    if not (cfg.vehicle_sim or cfg.vehicle_subject):
+    if not (cfg.vehicle_sim or cfg.vehicle_subject or cfg.vehicle_udp_port is not None):
         return []
-    vt = VehicleTask(service)
-    if vt.live is not None:
-        service._closers.append(vt.live.close)
-    return [task("vehicle", cfg.vehicle_interval_s, vt.window)]
+    return [task("vehicle", cfg.vehicle_interval_s, VehicleTask(service).window)]
