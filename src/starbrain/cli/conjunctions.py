@@ -46,20 +46,6 @@ def _latest_screening(store: Store) -> pa.Table:
     return table
 
 
-def _screened_at(table: pa.Table) -> Any:
-    """A screening's ``screened_at`` (its rows', to the nanosecond), or now when it found
-    nothing."""
-    import numpy as np
-    import pyarrow as pa
-
-    from starbrain.core import timeconv
-
-    if table.num_rows == 0:
-        return timeconv.utc_now()
-    ns = table["screened_at"].cast(pa.timestamp("ns")).cast(pa.int64())[0].as_py()
-    return np.datetime64(int(ns), "ns")
-
-
 def _check_screen_options(days: float, threshold_km: float, shards: int | None) -> None:
     """``conjunctions screen``'s option ranges, each a one-sentence error."""
     if not 0 < days <= 14:
@@ -90,21 +76,16 @@ def _store_screening(
     store: Store, table: pa.Table, t0: Any, days: float, threshold_km: float
 ) -> None:
     """The screening's rows and the record of the run (span ``t0`` + ``days``), together."""
-    import numpy as np
+    from starbrain.store.queries import store_screening
 
-    from starbrain.store.queries import record_screening
-
-    with store.transaction():
-        store.append("conjunctions", table)
-        record_screening(
-            store,
-            start=t0,
-            stop=t0 + np.timedelta64(round(days * 86400e9), "ns"),
-            threshold_km=threshold_km,
-            screened_at=_screened_at(table),
-            n_conjunctions=table.num_rows,
-            source="cli:conjunctions screen",
-        )
+    store_screening(
+        store,
+        table,
+        start=t0,
+        days=days,
+        threshold_km=threshold_km,
+        source="cli:conjunctions screen",
+    )
 
 
 def _write_screen_cdms(table: pa.Table, cdm_dir: Path, cdm_min_pc: float) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "record_lane_change",
     "record_screening",
     "save_loop_task",
+    "store_screening",
     "telemetry_count",
     "telemetry_parameters",
     "telemetry_series",
@@ -123,6 +124,38 @@ def record_screening(
             source,
         ],
     )
+
+
+def store_screening(
+    store: Store,
+    table: pa.Table,
+    *,
+    start: np.datetime64,
+    days: float,
+    threshold_km: float,
+    source: str,
+) -> None:
+    """Store a screening: its conjunction rows (``table``, ``CONJUNCTIONS_SCHEMA``) and the
+    record of the run over ``[start, start + days]`` (UTC; ``days`` in days) with
+    ``threshold_km`` (:func:`record_screening`), in one transaction. The record's
+    ``screened_at`` is its rows' (to the nanosecond), or now when it found nothing. ``source``
+    names the caller (``"cli:conjunctions screen"``, ``"mcp:screen_conjunctions"``)."""
+    if table.num_rows:
+        ns = table["screened_at"].cast(pa.timestamp("ns")).cast(pa.int64())[0].as_py()
+        screened_at = np.datetime64(int(ns), "ns")
+    else:
+        screened_at = timeconv.utc_now()
+    with store.transaction():
+        store.append("conjunctions", table)
+        record_screening(
+            store,
+            start=start,
+            stop=start + np.timedelta64(round(days * 86400e9), "ns"),
+            threshold_km=threshold_km,
+            screened_at=screened_at,
+            n_conjunctions=table.num_rows,
+            source=source,
+        )
 
 
 def latest_conjunctions(

@@ -88,22 +88,15 @@ def register(server: MCPServer, allow_writes: bool) -> None:
 
 def _store(table: Any, t0: np.datetime64, days: float, threshold_km: float) -> None:
     """The rows and the record of the run, in one transaction (as ``conjunctions screen``)."""
-    from starbrain.core import timeconv
-    from starbrain.store.queries import record_screening
+    from starbrain.store.queries import store_screening
 
     log.warning("screen_conjunctions: storing %d conjunctions (--allow-writes)", table.num_rows)
-    if table.num_rows:
-        at = np.datetime64(table["screened_at"].cast("int64")[0].as_py(), "ns")
-    else:
-        at = timeconv.utc_now()
-    with open_store(read_only=False) as store, store.transaction():
-        store.append("conjunctions", table)
-        record_screening(
+    with open_store(read_only=False) as store:
+        store_screening(
             store,
+            table,
             start=t0,
-            stop=t0 + np.timedelta64(round(days * 86400e9), "ns"),
+            days=days,
             threshold_km=threshold_km,
-            screened_at=at,
-            n_conjunctions=table.num_rows,
             source="mcp:screen_conjunctions",
         )
