@@ -13,7 +13,6 @@ log's own rate; 0: as fast as possible), the same rule as ``telemetry replay --r
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pyarrow as pa
 
 from starbrain.core.errors import StarbrainError
 from starbrain.sources.jsonl_rows import rows_to_jsonl
+from starbrain.sources.transport.udp import send_udp
 
 __all__ = ["SendTarget", "paced_chunks", "parse_target", "send_rows"]
 
@@ -95,18 +95,17 @@ def paced_chunks(
             yield due, piece
 
 
-def _send_udp(chunks: Iterator[tuple[float, bytes]], target: SendTarget,
-              clock: Callable[[], float], sleep: Callable[[float], object]) -> int:  # fmt: skip
-    n = 0
-    family = socket.AF_INET6 if ":" in target.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        t0 = clock()
-        for due, payload in chunks:
-            if (wait := t0 + due - clock()) > 0:
-                sleep(wait)
-            sock.sendto(payload, (target.host, target.port))
-            n += 1
-    return n
+def _on_time(
+    chunks: Iterator[tuple[float, bytes]],
+    clock: Callable[[], float],
+    sleep: Callable[[float], object],
+) -> Iterator[bytes]:
+    """Each payload of ``chunks`` once its due time (seconds after the first) has come."""
+    t0 = clock()
+    for due, payload in chunks:
+        if (wait := t0 + due - clock()) > 0:
+            sleep(wait)
+        yield payload
 
 
 async def _send_nats(chunks: Iterator[tuple[float, bytes]], target: SendTarget) -> int:
@@ -145,5 +144,5 @@ def send_rows(
     target = parse_target(url)
     chunks = paced_chunks(table, speed, tick_s)
     if target.scheme == "udp":
-        return _send_udp(chunks, target, clock, sleep)
+        return send_udp(_on_time(chunks, clock, sleep), target.host, target.port)
     return asyncio.run(_send_nats(chunks, target))
