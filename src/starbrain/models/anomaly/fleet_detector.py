@@ -27,9 +27,16 @@ from urllib.parse import quote
 import numpy as np
 import pyarrow as pa
 
+from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
 from starbrain.models.anomaly.events import merge_intervals, runs
-from starbrain.models.anomaly.fleets import FLEETS, RAW, fit_scorer, raw_channels, score_stream
+from starbrain.models.anomaly.fleets import (
+    RAW,
+    check_kind,
+    fit_scorer,
+    raw_channels,
+    score_stream,
+)
 from starbrain.models.anomaly.residual import ResidualScorer
 
 __all__ = [
@@ -72,7 +79,7 @@ class FleetEvent:
 
     @property
     def link(self) -> str:
-        when = str(np.datetime64(self.start_ns, "ns"))[:23] + "Z"
+        when = timeconv.iso_ns(self.start_ns)
         return (f"/#{VIEW[self.fleet]}?{OBJECT_COLUMN[self.fleet]}={quote(self.object_id)}"
                 f"&t={when}&channel={quote(self.channel)}")  # fmt: skip
 
@@ -89,18 +96,13 @@ class FleetEvent:
 
     def alert(self) -> dict[str, Any]:
         """What the bus alert carries (the launch alerts' fields, plus fleet and object)."""
-        iso = lambda ns: str(np.datetime64(ns, "ns"))[:23] + "Z"  # noqa: E731
+        iso = timeconv.iso_ns
         return {"fleet": self.fleet, "object_id": self.object_id, "run_id": self.run_id,
                 "model": self.model, "method": self.method, "channel": self.channel,
                 "start": iso(self.start_ns), "end": iso(self.end_ns),
                 "score": round(self.score, 3),
                 "sigma": None if self.sigma is None else round(self.sigma, 2),
                 "link": self.link}  # fmt: skip
-
-
-def _check(kind: str) -> None:
-    if kind not in FLEETS:
-        raise StarbrainError(f"unknown fleet {kind!r}: use one of {', '.join(FLEETS)}")
 
 
 @dataclass
@@ -119,7 +121,7 @@ class FleetDetector:
     def fit(cls, kind: str, nominal: pa.Table, model: Any, model_name: str,
             horizon: int = 1, pad: float = 0.1) -> FleetDetector:  # fmt: skip
         """Calibrate on nominal (fault-free) rows of the fleet's stream."""
-        _check(kind)
+        check_kind(kind)
         scorer = fit_scorer(kind, nominal, model, model_name=model_name, horizon=horizon)
         x = np.concatenate([r.x for r in raw_channels(kind, nominal)])
         lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
@@ -173,7 +175,7 @@ def world_model_rows(store: Any, kind: str) -> list[dict[str, Any]]:
     without weights."""
     from starbrain.models.dynamics.registry import KIND_DYNAMICS
 
-    _check(kind)
+    check_kind(kind)
     t = store.read("models", where="kind = ?", params=[KIND_DYNAMICS])
     rows = [
         r
@@ -199,7 +201,6 @@ def newest_scorer(store: Any, kind: str, name: str | None = None) -> tuple[Fleet
 def anomalies_rows(events: list[FleetEvent]) -> pa.Table:
     """Events as ``anomalies`` stream rows (source = object id, parameter = channel, score =
     sigma or limit excess, method ``residual:<model>`` or ``limits:<fleet>``)."""
-    from starbrain.core import timeconv
     from starbrain.core.schemas.anomalies import ANOMALIES_SCHEMA
 
     now = np.datetime64(timeconv.utc_now(), "ns").astype(np.int64)

@@ -45,6 +45,7 @@ from starbrain.models.anomaly.residual import (
 __all__ = [
     "FLEETS",
     "RawRun",
+    "check_kind",
     "events_table",
     "fit_scorer",
     "fleet_streams",
@@ -80,7 +81,8 @@ class RawRun:
     channels: tuple[str, ...]
 
 
-def _check_kind(kind: str) -> None:
+def check_kind(kind: str) -> None:
+    """A one-sentence error unless ``kind`` is one of :data:`FLEETS`."""
     if kind not in FLEETS:
         raise StarbrainError(f"unknown fleet {kind!r}: use one of {', '.join(FLEETS)}")
 
@@ -111,7 +113,7 @@ def _runs(kind: str, table: pa.Table) -> list[tuple[str, str, dict[str, np.ndarr
 
 def raw_channels(kind: str, table: pa.Table) -> list[RawRun]:
     """The raw channels ``RAW[kind]`` of every run (see the module docstring)."""
-    _check_kind(kind)
+    check_kind(kind)
     out = []
     for obj, run, c in _runs(kind, table):
         x = np.stack([c.get(n, np.full(len(c["time"]), np.nan)) for n in RAW[kind]], axis=1)
@@ -225,7 +227,7 @@ def fleet_streams(
     the residuals of ``horizon``-step open-loop predictions (:func:`predict_ahead`; a sensor
     bias fed back through the state shows in one step only at its onset, over a few steps it
     stays); ``model_name`` labels the alerts (default ``<kind>-world-model``)."""
-    _check_kind(kind)
+    check_kind(kind)
     name = model_name or f"{kind}-world-model"
     if table.num_rows == 0:
         return []
