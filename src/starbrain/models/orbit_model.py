@@ -44,6 +44,7 @@ __all__ = [
     "fit_priors",
     "near_earth",
     "predict",
+    "rtn_basis",
     "split_by_epoch",
     "sun_right_ascension",
     "train_orbit_model",
@@ -165,8 +166,9 @@ def near_earth(el: Sgp4Elements) -> Tensor:
     return el.no_kozai > _TWOPI / 225.0
 
 
-def _rtn_basis(r: Tensor, v: Tensor) -> Tensor:
-    """(n, t, 3, 3) rows R, T, N unit vectors of the state (r, v)."""
+def rtn_basis(r: Tensor, v: Tensor) -> Tensor:
+    """(..., 3, 3) rows R (radial), T (along-track, in-plane), N (cross-track) unit vectors of
+    states ``r``, ``v`` (..., 3)."""
     rh = r / r.norm(dim=-1, keepdim=True)
     nh = torch.linalg.cross(r, v)
     nh = nh / nh.norm(dim=-1, keepdim=True)
@@ -269,7 +271,7 @@ class OrbitWorldModel(nn.Module):
             r, v, _ = sgp4_propagate(el, t)
         d_rtn = torch.einsum("stp,spc->stc", powers, coef)
         dv_rtn = torch.einsum("stp,spc->stc", dpow, coef)
-        basis = _rtn_basis(r, v).detach()  # the frame itself needs no gradient
+        basis = rtn_basis(r, v).detach()  # the frame itself needs no gradient
         dr = torch.einsum("stc,stcj->stj", d_rtn, basis)
         dv = torch.einsum("stc,stcj->stj", dv_rtn, basis) / (self.config.horizon_min * 60.0)
         # the RTN frame turns at omega = (r x v) / |r|^2 (exact for two-body motion)

@@ -45,11 +45,12 @@ import torch
 from starbrain.core import timeconv
 from starbrain.core.errors import StarbrainError
 from starbrain.models.fitting import elements_from_state, elements_to_table
+from starbrain.models.orbit_model import rtn_basis
 from starbrain.physics.sgp4 import Sgp4Elements, sgp4_propagate
 from starbrain.physics.sgp4_init import MU_KM3_S2
 from starbrain.sources.faults import fault_table
 
-__all__ = ["FAULT_KINDS", "CatalogConfig", "OrbitFault", "ric_basis", "simulate_catalog"]
+__all__ = ["FAULT_KINDS", "CatalogConfig", "OrbitFault", "simulate_catalog"]
 
 FloatArray = npt.NDArray[np.float64]
 FAULT_KINDS = ("burn_along_track", "burn_cross_track", "ep_raise", "drag_storm",
@@ -90,15 +91,6 @@ class CatalogConfig:
     bstar_sigma: float = 0.1  # log-normal fit error of each published B*
     label_days: float = 1.5
     seed: int = 0
-
-
-def ric_basis(r: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``(n, 3, 3)`` rows: radial, along-track (in-plane, along the motion), cross-track unit
-    vectors of TEME states ``r``, ``v`` ``(n, 3)``."""
-    rh = r / r.norm(dim=-1, keepdim=True)
-    c = torch.linalg.cross(r, v)
-    ch = c / c.norm(dim=-1, keepdim=True)
-    return torch.stack([rh, torch.linalg.cross(ch, rh), ch], dim=1)
 
 
 def _drag_factor(faults: Mapping[int, OrbitFault], n: int, day: float) -> FloatArray:
@@ -181,7 +173,7 @@ def simulate_catalog(
             published.append((np.flatnonzero(pub), _noisy(true, cfg, rng)))
         bstar_flown = b0 * density[int(day)] * _drag_factor(faults, n, day)
         v = v + torch.einsum("nk,nkj->nj", torch.as_tensor(_burns(faults, n, day, step_day)),
-                             ric_basis(r, v))  # fmt: skip
+                             rtn_basis(r, v))  # fmt: skip
         el = elements_from_state(r, v, jd0, fr0 + day, bstar_flown)
     return _history(elements, published), _labels(elements, faults, cfg, jd0[0], fr0[0])
 

@@ -44,9 +44,9 @@ import pyarrow as pa
 import torch
 
 from starbrain.core.errors import StarbrainError
-from starbrain.models.anomaly.orbit_sim import ric_basis
 from starbrain.models.anomaly.residual import ResidualConfig, ResidualScorer, ResidualStream
 from starbrain.models.fitting import elements_from_state
+from starbrain.models.orbit_model import rtn_basis
 from starbrain.physics.sgp4 import Sgp4Elements, sgp4_propagate
 from starbrain.physics.sgp4_init import MU_KM3_S2
 
@@ -119,7 +119,7 @@ def orbit_residuals(prev: Sgp4Elements, nxt: Sgp4Elements) -> tuple[FloatArray, 
         rp, vp, _ = sgp4_propagate(prev, h_min[:, None])
         ro, vo, _ = sgp4_propagate(nxt, torch.zeros(1, dtype=torch.float64))
         rp, vp, ro, vo = rp[:, 0], vp[:, 0], ro[:, 0], vo[:, 0]
-        ric = _curvilinear(rp, ro, ric_basis(ro, vo)[:, 2])
+        ric = _curvilinear(rp, ro, rtn_basis(ro, vo)[:, 2])
         pred = elements_from_state(rp, vp, nxt.jdsatepoch.numpy(), nxt.jdsatepochF.numpy(),
                                    prev.bstar.numpy())  # fmt: skip
         deg = 180.0 / math.pi
