@@ -44,13 +44,12 @@ from starbrain.models.vehicle_model import (
     estimate_road_friction,
     estimate_vehicle_parameters,
     fit_vehicle_model,
+    track_prior,
     vehicle_trajectories,
 )
 from starbrain.physics.vehicles.single_track import (
     THETA_NAMES,
-    DynamicSingleTrack,
     KinematicSingleTrack,
-    SaturatingSingleTrack,
     VehicleParams,
 )
 
@@ -160,9 +159,7 @@ def _prior(kind: str, road_friction: float | None) -> PhysicsPrior:
     """The physics-only model of ``kind``: kinematic, linear or saturating single-track."""
     if kind == "kinematic":
         return cast(PhysicsPrior, KinematicSingleTrack())
-    if kind == "saturating" and road_friction is not None:
-        return cast(PhysicsPrior, SaturatingSingleTrack(road_friction=road_friction))
-    return cast(PhysicsPrior, DynamicSingleTrack())
+    return cast(PhysicsPrior, track_prior(road_friction if kind == "saturating" else None))
 
 
 def _kinematic_ratio(data: Trajectories, nominal: VehicleParams) -> dict[str, float]:

@@ -39,6 +39,7 @@ __all__ = [
     "estimate_road_friction",
     "estimate_vehicle_parameters",
     "fit_vehicle_model",
+    "track_prior",
     "vehicle_trajectories",
 ]
 
@@ -195,6 +196,15 @@ def estimate_road_friction(table: pa.Table, min_peak_g: float = MIN_PEAK_G) -> f
     return peak if peak >= min_peak_g else None
 
 
+def track_prior(road_friction: float | None = None) -> DynamicSingleTrack:
+    """The dynamic single-track prior: tyres saturating at ``road_friction``
+    (:class:`SaturatingSingleTrack`, from :func:`estimate_road_friction`), or linear
+    (:class:`DynamicSingleTrack`) when None."""
+    if road_friction is None:
+        return DynamicSingleTrack()
+    return SaturatingSingleTrack(road_friction=road_friction)
+
+
 def fit_vehicle_model(
     data: VehicleData,
     params: dict[str, dict[str, float]] | None = None,
@@ -217,9 +227,4 @@ def fit_vehicle_model(
                             dtype=torch.float64)  # fmt: skip
         traj = Trajectories(traj.x, traj.u, traj.dt, traj.strata, rows[data.vehicle_index])
     cfg = config or FitConfig(epochs=200, state_features=BODY, residual_dims=BODY)
-    prior = (
-        DynamicSingleTrack()
-        if road_friction is None
-        else SaturatingSingleTrack(road_friction=road_friction)
-    )
-    return fit_world_model(prior, traj, cfg, device=device)
+    return fit_world_model(track_prior(road_friction), traj, cfg, device=device)
