@@ -97,7 +97,7 @@ def _publish(store: Any, events: list[Any], nats: str | None, mqtt: str | None) 
     from starbrain.loop.publish import make_publisher
 
     pub = make_publisher(nats, mqtt)
-    now = str(timeconv.utc_now())[:23] + "Z"
+    now = timeconv.iso(timeconv.utc_now())
     msgs = [{"sim_time": now, "kind": "anomaly", "message": e.message(), **e.alert()}
             for e in events]  # fmt: skip
 
