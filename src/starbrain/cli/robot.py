@@ -3,7 +3,6 @@ models, run with a payload change)."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 import typer
@@ -122,9 +121,9 @@ def robot_evaluate(
     """Reach or push tasks on the worn MuJoCo arm with MPPI over a registered model: success
     (reach: within 1 cm and under 0.05 m/s after 1.5 s; push: the puck within 2 cm of the goal
     after 3 s), final distance (push: the puck's), MPC time per step."""
+    from starbrain.loop.arm_adapt import run_task_episode
     from starbrain.models.dynamics import load_world_model
-    from starbrain.planners.arm_push import run_push_episode
-    from starbrain.planners.arm_tasks import reach_mpc_config, run_reach_episode
+    from starbrain.planners.arm_tasks import reach_mpc_config
     from starbrain.sources.robots import MujocoArm, Puck
 
     todo = _tasks(task, tasks, seed)
@@ -133,15 +132,21 @@ def robot_evaluate(
     arm_params = _true_arm(payload_kg, False)
     arm = MujocoArm(arm_params, Puck() if task == "push" else None)
     cfg = reach_mpc_config(arm_params, n_samples=samples)
-    episode = run_push_episode if task == "push" else run_reach_episode
     rows = []
     for i, t in enumerate(todo):
-        r = episode(arm, model, t, cfg, arm_params)
-        row = {"task": i, "goal_x_m": t.goal_xy[0], "goal_y_m": t.goal_xy[1],
-               "success": r.success, "final_dist_m": r.final_dist_m}  # fmt: skip
-        if task == "push":
-            row["start_dist_m"] = math.dist(t.puck_xy, t.goal_xy)
-        rows.append({**row, "final_speed_mps": r.final_speed_mps, "ms_per_step": r.ms_per_step})
+        r, extra = run_task_episode(arm, model, t, cfg, arm_params)
+        rows.append(
+            {
+                "task": i,
+                "goal_x_m": t.goal_xy[0],
+                "goal_y_m": t.goal_xy[1],
+                "success": r.success,
+                "final_dist_m": r.final_dist_m,
+                **extra,
+                "final_speed_mps": r.final_speed_mps,
+                "ms_per_step": r.ms_per_step,
+            }
+        )
     _emit(rows, fmt, title=f"{task} with {name}")
     ok = sum(r["success"] for r in rows)
     _notes(fmt).print(f"success {ok}/{len(rows)} ({CRITERIA[task]})")

@@ -27,7 +27,7 @@ from starbrain.planners.mpc import MPCConfig
 from starbrain.sources.robots.arm import NOMINAL_ARM, ArmParams, MujocoArm, Puck
 from starbrain.sources.robots.simulator import episode_table
 
-__all__ = ["AdaptationRun", "check_and_refit", "run_payload_change"]
+__all__ = ["AdaptationRun", "check_and_refit", "run_payload_change", "run_task_episode"]
 
 
 @dataclass
@@ -84,7 +84,7 @@ def check_and_refit(
     return True, rep.ratio
 
 
-def _run_task(
+def run_task_episode(
     arm: MujocoArm,
     model: WorldModel,
     task: ReachTask | PushTask,
@@ -126,7 +126,7 @@ def run_payload_change(
     for k, task in enumerate(tasks):
         if k == change_episode:
             arm.set_payload(new_payload_kg)
-        res, extra = _run_task(arm, model, task, mpc, params)
+        res, extra = run_task_episode(arm, model, task, mpc, params)
         n = len(res.x)
         pay = np.full(n, arm.params.payload_kg)
         ee = np.zeros((n, 3))
